@@ -1,0 +1,4 @@
+#ifndef TELLTALE_CPCAP_SHIM_H
+#define TELLTALE_CPCAP_SHIM_H
+#include <pcap/pcap.h>
+#endif

@@ -1,0 +1,30 @@
+/// A libpcap failure: what was being done, on what, and libpcap's own message.
+public struct CaptureError: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        case open, activate, filter, read, noSuchDevice, permissionDenied, truncated
+    }
+
+    public var kind: Kind
+    /// The file or interface concerned.
+    public var source: String
+    public var message: String
+
+    public init(_ kind: Kind, source: String, message: String) {
+        self.kind = kind
+        self.source = source
+        self.message = message
+    }
+
+    public var description: String {
+        switch kind {
+        case .open: "cannot open \(source): \(message)"
+        case .activate: "cannot start capture on \(source): \(message)"
+        case .filter: "bad capture filter for \(source): \(message)"
+        case .read: "read error on \(source): \(message)"
+        case .noSuchDevice: "no such interface: \(source) (\(message))"
+        case .permissionDenied:
+            "permission denied capturing on \(source): run as root or give the binary CAP_NET_RAW (\(message))"
+        case .truncated: "\(source) is truncated: \(message)"
+        }
+    }
+}

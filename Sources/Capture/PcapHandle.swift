@@ -1,0 +1,226 @@
+import CPcap
+public import PacketParsing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Owns one `pcap_t`: a live capture on an interface or an opened capture file.
+///
+/// The only file that touches libpcap pointers. Not thread-safe: one thread reads it; `breakLoop()`
+/// is the one call that another thread may make.
+public final class PcapHandle {
+    /// The interface or file name, for messages.
+    public let source: String
+    public let linkType: LinkType
+    /// Whether timestamps come in nanoseconds (else microseconds).
+    private let nanosecondTimestamps: Bool
+    // Non-nil from a successful open until deinit; libpcap owns the memory it points to.
+    private let handle: OpaquePointer
+
+    /// What one call to `dispatch` read.
+    public enum ReadResult: Equatable, Sendable {
+        /// Read this many packets (zero: nothing waiting on a live capture).
+        case packets(Int)
+        /// End of a capture file.
+        case endOfFile
+        /// `breakLoop()` was called.
+        case interrupted
+    }
+
+    private init(source: String, handle: OpaquePointer, nanoseconds: Bool) {
+        self.source = source
+        self.handle = handle
+        self.nanosecondTimestamps = nanoseconds
+        self.linkType = LinkType(dataLinkType: pcap_datalink(handle))
+    }
+
+    deinit {
+        pcap_close(handle)
+    }
+
+    /// Opens a pcap or pcapng file for reading with nanosecond timestamps.
+    ///
+    /// The corresponding C function is `pcap_open_offline_with_tstamp_precision`.
+    public static func openFile(_ path: String) throws(CaptureError) -> PcapHandle {
+        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        guard let opened = pcap_open_offline_with_tstamp_precision(
+            path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorBuffer)
+        else {
+            throw CaptureError(.open, source: path, message: String(cString: errorBuffer))
+        }
+        return PcapHandle(source: path, handle: opened, nanoseconds: true)
+    }
+
+    /// Options for a live capture.
+    public struct LiveOptions: Sendable {
+        /// Bytes kept of each frame: all headers plus DNS messages and TLS/QUIC handshakes.
+        public var snapLength: Int32 = 8192
+        /// Kernel ring size; larger rides out bursts without drops.
+        public var bufferSize: Int32 = 8 << 20
+        public var promiscuous = false
+        /// A BPF expression (tcpdump syntax); nil captures everything.
+        public var filter: String?
+        public init() {}
+    }
+
+    /// Starts a live capture in immediate, non-blocking mode (poll `selectableDescriptor`).
+    ///
+    /// The corresponding C functions are `pcap_create`, `pcap_activate` and `pcap_setnonblock`.
+    public static func openLive(_ interface: String, options: LiveOptions = LiveOptions()) throws(CaptureError) -> PcapHandle {
+        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        guard let created = pcap_create(interface, &errorBuffer) else {
+            throw CaptureError(.open, source: interface, message: String(cString: errorBuffer))
+        }
+        pcap_set_snaplen(created, options.snapLength)
+        pcap_set_promisc(created, options.promiscuous ? 1 : 0)
+        pcap_set_immediate_mode(created, 1)
+        pcap_set_buffer_size(created, options.bufferSize)
+        let nano = pcap_set_tstamp_precision(created, PCAP_TSTAMP_PRECISION_NANO) == 0
+        let status = pcap_activate(created)
+        if status < 0 {
+            let message = String(cString: pcap_geterr(created))
+            pcap_close(created)
+            switch status {
+            case PCAP_ERROR_NO_SUCH_DEVICE: throw CaptureError(.noSuchDevice, source: interface, message: message)
+            case PCAP_ERROR_PERM_DENIED: throw CaptureError(.permissionDenied, source: interface, message: message)
+            default: throw CaptureError(.activate, source: interface, message: message)
+            }
+        }
+        let handle = PcapHandle(source: interface, handle: created, nanoseconds: nano)
+        if pcap_setnonblock(created, 1, &errorBuffer) != 0 {
+            throw CaptureError(.activate, source: interface, message: String(cString: errorBuffer))
+        }
+        if let filter = options.filter {
+            try handle.setFilter(filter)
+        }
+        return handle
+    }
+
+    /// Compiles and installs a BPF filter expression.
+    ///
+    /// The corresponding C functions are `pcap_compile` and `pcap_setfilter`.
+    public func setFilter(_ expression: String) throws(CaptureError) {
+        var program = bpf_program()
+        guard pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
+            throw CaptureError(.filter, source: source, message: String(cString: pcap_geterr(handle)))
+        }
+        defer { pcap_freecode(&program) }
+        guard pcap_setfilter(handle, &program) == 0 else {
+            throw CaptureError(.filter, source: source, message: String(cString: pcap_geterr(handle)))
+        }
+    }
+
+    /// The descriptor to poll for readability (live captures), or -1.
+    public var selectableDescriptor: Int32 { pcap_get_selectable_fd(handle) }
+
+    /// Reads up to `limit` packets, calling `body` with each frame's captured bytes, its wire length
+    /// and its timestamp in nanoseconds. The bytes are valid only during the call.
+    ///
+    /// The corresponding C function is `pcap_dispatch`.
+    public func dispatch(
+        limit: Int32, _ body: (UnsafeRawBufferPointer, Int, Int64) -> Void
+    ) throws(CaptureError) -> ReadResult {
+        let scale: Int64 = nanosecondTimestamps ? 1 : 1000
+        let result: Int32 = withoutActuallyEscaping(body) { escapable in
+            var context = DispatchContext(body: escapable, scale: scale)
+            return withUnsafeMutablePointer(to: &context) { contextPointer in
+                contextPointer.withMemoryRebound(to: UInt8.self, capacity: 1) { user in
+                    pcap_dispatch(handle, limit, { user, header, bytes in
+                        // libpcap passes back the pointer given below, to a context alive for this call.
+                        guard let user, let header, let bytes else { return }
+                        let context = UnsafeMutableRawPointer(user).assumingMemoryBound(to: DispatchContext.self)
+                        let h = header.pointee
+                        let timestamp = Int64(h.ts.tv_sec) * 1_000_000_000 + Int64(h.ts.tv_usec) * context.pointee.scale
+                        let frame = UnsafeRawBufferPointer(start: bytes, count: Int(h.caplen))
+                        context.pointee.body(frame, Int(h.len), timestamp)
+                    }, user)
+                }
+            }
+        }
+        switch result {
+        case PCAP_ERROR_BREAK:
+            return .interrupted
+        case let count where count < 0:
+            let message = String(cString: pcap_geterr(handle))
+            let kind: CaptureError.Kind = message.contains("truncated") ? .truncated : .read
+            throw CaptureError(kind, source: source, message: message)
+        case 0 where selectableDescriptor < 0:
+            return .endOfFile
+        default:
+            return .packets(Int(result))
+        }
+    }
+
+    private struct DispatchContext {
+        let body: (UnsafeRawBufferPointer, Int, Int64) -> Void
+        let scale: Int64
+    }
+
+    /// Makes a blocked or looping `dispatch` return `.interrupted`. Safe from another thread.
+    ///
+    /// The corresponding C function is `pcap_breakloop`.
+    public func breakLoop() {
+        pcap_breakloop(handle)
+    }
+
+    /// Packets received and dropped so far (live captures); nil for files.
+    ///
+    /// The corresponding C function is `pcap_stats`.
+    public func statistics() -> CaptureStatistics? {
+        var stats = pcap_stat()
+        guard pcap_stats(handle, &stats) == 0 else { return nil }
+        return CaptureStatistics(
+            received: UInt64(stats.ps_recv), dropped: UInt64(stats.ps_drop),
+            interfaceDropped: UInt64(stats.ps_ifdrop))
+    }
+
+    /// The library's version string.
+    public static var libraryVersion: String { String(cString: pcap_lib_version()) }
+
+    /// The interfaces libpcap can capture on, with their IP addresses.
+    ///
+    /// The corresponding C function is `pcap_findalldevs`.
+    public static func interfaces() throws(CaptureError) -> [NetworkInterface] {
+        var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        var list: UnsafeMutablePointer<pcap_if_t>?
+        guard pcap_findalldevs(&list, &errorBuffer) == 0 else {
+            throw CaptureError(.open, source: "interface list", message: String(cString: errorBuffer))
+        }
+        defer { pcap_freealldevs(list) }
+        var result: [NetworkInterface] = []
+        var cursor = list
+        while let device = cursor {
+            let d = device.pointee
+            var addresses: [String] = []
+            var addressCursor = d.addresses
+            while let entry = addressCursor {
+                if let sockaddrPointer = entry.pointee.addr, let text = Self.addressText(sockaddrPointer) {
+                    addresses.append(text)
+                }
+                addressCursor = entry.pointee.next
+            }
+            result.append(NetworkInterface(
+                name: String(cString: d.name), isLoopback: d.flags & UInt32(PCAP_IF_LOOPBACK) != 0,
+                isUp: d.flags & UInt32(PCAP_IF_UP) != 0, isRunning: d.flags & UInt32(PCAP_IF_RUNNING) != 0,
+                addresses: addresses))
+            cursor = d.next
+        }
+        return result
+    }
+
+    private static func addressText(_ address: UnsafeMutablePointer<sockaddr>) -> String? {
+        switch Int32(address.pointee.sa_family) {
+        case AF_INET:
+            return address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { v4 in
+                let value = UInt32(bigEndian: v4.pointee.sin_addr.s_addr)
+                return IPAddress(v4: value).description
+            }
+        case AF_INET6:
+            return address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { v6 in
+                withUnsafeBytes(of: v6.pointee.sin6_addr) { IPAddress(bytes: $0)?.description }
+            }
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,45 @@
+public import PacketParsing
+
+/// The direction-free identity of a flow: protocol and the two endpoints in canonical order.
+///
+/// For ICMP the "ports" are the query identifier and `variant` holds the request type, so an echo
+/// request and its reply share a key while two pings with different identifiers do not.
+public struct FlowKey: Hashable, Sendable {
+    public let ipProtocol: UInt8
+    public let variant: UInt8
+    public let lowAddress: IPAddress
+    public let highAddress: IPAddress
+    public let lowPort: UInt16
+    public let highPort: UInt16
+    public let vlan: UInt16
+
+    /// The key of a decoded packet, and whether the packet travels from the low endpoint to the high one.
+    
+    public static func of(_ p: PacketSummary) -> (key: FlowKey, fromLow: Bool) {
+        var sourcePort = p.sourcePort
+        var destinationPort = p.destinationPort
+        var variant: UInt8 = 0
+        if p.ipProtocol == IPProtocolNumber.icmp || p.ipProtocol == IPProtocolNumber.icmpv6 {
+            let v6 = p.ipProtocol == IPProtocolNumber.icmpv6
+            variant = ICMPKind.requestType(of: p.icmpType, v6: v6)
+            sourcePort = p.icmpIdentifier
+            destinationPort = p.icmpIdentifier
+        }
+        let fromLow = p.source < p.destination || (p.source == p.destination && sourcePort <= destinationPort)
+        if fromLow {
+            return (FlowKey(p.ipProtocol, variant, p.source, p.destination, sourcePort, destinationPort, p.vlan), true)
+        }
+        return (FlowKey(p.ipProtocol, variant, p.destination, p.source, destinationPort, sourcePort, p.vlan), false)
+    }
+
+    
+    init(_ proto: UInt8, _ variant: UInt8, _ low: IPAddress, _ high: IPAddress, _ lowPort: UInt16, _ highPort: UInt16, _ vlan: UInt16) {
+        self.ipProtocol = proto
+        self.variant = variant
+        self.lowAddress = low
+        self.highAddress = high
+        self.lowPort = lowPort
+        self.highPort = highPort
+        self.vlan = vlan
+    }
+}

@@ -1,0 +1,161 @@
+public import PacketParsing
+
+/// One bidirectional flow with Zeek-like counters: who started it, when, and how much went each way.
+public struct FlowRecord: Sendable, Equatable {
+    /// TCP control events seen from one side.
+    public struct TCPSide: Sendable, Equatable {
+        public var syn = false
+        public var synAck = false
+        public var fin = false
+        public var reset = false
+        public init() {}
+    }
+
+    /// Why a flow left the table.
+    public enum EndReason: String, Sendable {
+        case idle, closed, evicted, shutdown
+    }
+
+    /// A unique id for the flow, rendered as `uid` (see `FlowRecord.uidText`).
+    public var uid: UInt64
+    public let key: FlowKey
+    public var originatorAddress: IPAddress
+    public var responderAddress: IPAddress
+    public var originatorPort: UInt16
+    public var responderPort: UInt16
+    /// Nanoseconds since the Unix epoch.
+    public var start: Int64
+    public var end: Int64
+    public var originatorBytes: Int64 = 0
+    public var originatorPackets: Int64 = 0
+    public var responderBytes: Int64 = 0
+    public var responderPackets: Int64 = 0
+    public var history = TCPHistory()
+    public var originatorTCP = TCPSide()
+    public var responderTCP = TCPSide()
+    /// ICMP type and code of the first packet (Zeek reports them as the ports).
+    public var icmpType: UInt8 = 0
+    public var icmpCode: UInt8 = 0
+    /// Whether the link layer marked the originator's first packet as sent by this machine.
+    public var originatorLinkDirection: PacketSummary.LinkDirection = .unknown
+    /// Fragments counted into this flow.
+    public var fragments: Int64 = 0
+    /// When the flow was last handed out as an update (active timeout), in nanoseconds.
+    public var lastReported: Int64
+    public var endReason: EndReason?
+
+    public var ipProtocol: UInt8 { key.ipProtocol }
+    public var ipVersion: Int { originatorAddress.family == .v4 ? 4 : 6 }
+    public var isICMP: Bool { key.ipProtocol == IPProtocolNumber.icmp || key.ipProtocol == IPProtocolNumber.icmpv6 }
+
+    public init(uid: UInt64, key: FlowKey, first p: PacketSummary) {
+        self.uid = uid
+        self.key = key
+        originatorAddress = p.source
+        responderAddress = p.destination
+        if p.ipProtocol == IPProtocolNumber.icmp || p.ipProtocol == IPProtocolNumber.icmpv6 {
+            originatorPort = 0
+            responderPort = 0
+        } else {
+            originatorPort = p.sourcePort
+            responderPort = p.destinationPort
+        }
+        icmpType = p.icmpType
+        icmpCode = p.icmpCode
+        originatorLinkDirection = p.linkDirection
+        start = p.timestamp
+        end = p.timestamp
+        lastReported = p.timestamp
+    }
+
+    /// Whether a packet travelling from `source`/`port` comes from the originator.
+    
+    public func isFromOriginator(_ p: PacketSummary) -> Bool {
+        if p.source != originatorAddress { return false }
+        if p.source != p.destination { return true }
+        // Both ends share an address (loopback): tell the sides apart by port, or by ICMP message kind.
+        if isICMP { return !ICMPKind.isReply(p.icmpType, v6: p.ipProtocol == IPProtocolNumber.icmpv6) }
+        return p.sourcePort == originatorPort
+    }
+
+    /// Swaps originator and responder, as Zeek does when the first packet seen was a SYN-ACK.
+    public mutating func flipRoles() {
+        swap(&originatorAddress, &responderAddress)
+        swap(&originatorPort, &responderPort)
+        swap(&originatorBytes, &responderBytes)
+        swap(&originatorPackets, &responderPackets)
+        swap(&originatorTCP, &responderTCP)
+        originatorLinkDirection = switch originatorLinkDirection {
+        case .incoming: .outgoing
+        case .outgoing: .incoming
+        case .unknown: .unknown
+        }
+        history.swapDirections()
+        history.recordFlip()
+    }
+
+    /// Whether both sides have closed (FIN each way) or either side reset.
+    public var isClosed: Bool {
+        (originatorTCP.fin && responderTCP.fin) || originatorTCP.reset || responderTCP.reset
+    }
+
+    /// Zeek's `conn_state` summary of the connection.
+    public var connState: String {
+        guard key.ipProtocol == IPProtocolNumber.tcp else {
+            return responderPackets > 0 ? "SF" : "S0"
+        }
+        let o = originatorTCP, r = responderTCP
+        if o.syn && !r.synAck {
+            if r.reset { return "REJ" }
+            if o.reset { return "RSTOS0" }
+            if o.fin { return "SH" }
+            return "S0"
+        }
+        if !o.syn && r.synAck {
+            if r.reset { return "RSTRH" }
+            if r.fin { return "SHR" }
+        }
+        if !o.syn && !r.synAck { return "OTH" }
+        if o.reset { return "RSTO" }
+        if r.reset { return "RSTR" }
+        if o.fin && r.fin { return "SF" }
+        if o.fin { return "S2" }
+        if r.fin { return "S3" }
+        return "S1"
+    }
+
+    /// The `uid` text: "C" and the id in base 62, like Zeek's connection uids.
+    public var uidText: String { FlowRecord.uidText(uid) }
+
+    public static func uidText(_ uid: UInt64) -> String {
+        let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
+        var value = uid
+        var digits: [UInt8] = []
+        repeat {
+            digits.append(alphabet[Int(value % 62)])
+            value /= 62
+        } while value > 0
+        while digits.count < 11 { digits.append(alphabet[0]) }
+        return "C" + String(decoding: digits.reversed(), as: UTF8.self)
+    }
+
+    /// Parses a `uid` text back to its number; nil when it is not one of ours.
+    public static func uid(fromText text: String) -> UInt64? {
+        guard text.first == "C", text.count >= 2 else { return nil }
+        var value: UInt64 = 0
+        for byte in text.utf8.dropFirst() {
+            let digit: UInt64
+            switch byte {
+            case 48...57: digit = UInt64(byte - 48)
+            case 65...90: digit = UInt64(byte - 55)
+            case 97...122: digit = UInt64(byte - 61)
+            default: return nil
+            }
+            let (times, overflow1) = value.multipliedReportingOverflow(by: 62)
+            let (sum, overflow2) = times.addingReportingOverflow(digit)
+            if overflow1 || overflow2 { return nil }
+            value = sum
+        }
+        return value
+    }
+}

@@ -1,0 +1,224 @@
+public import PacketParsing
+
+/// Aggregates decoded packets into bidirectional flows and hands out the flows that end.
+///
+/// A value owned by one thread (the capture loop): no locks, no allocation per packet once the
+/// dictionary has grown. Ended, started and updated flows accumulate in buffers that the owner
+/// drains after each batch of packets.
+public struct FlowTable: Sendable {
+    public struct Counters: Sendable, Equatable {
+        public var packets: Int64 = 0
+        public var flowsStarted: Int64 = 0
+        public var flowsEnded: Int64 = 0
+        /// Flows pushed out early because the table was full.
+        public var flowsEvicted: Int64 = 0
+        /// Later fragments whose first fragment was never seen: counted into a portless flow.
+        public var orphanFragments: Int64 = 0
+        public init() {}
+    }
+
+    public let timeouts: FlowTimeouts
+    public let capacity: Int
+    public private(set) var counters = Counters()
+
+    /// Flows that ended since the last drain.
+    public var ended: [FlowRecord] = []
+    /// Flows that started since the last drain (only when `reportsStarts`).
+    public var started: [FlowRecord] = []
+    /// Still-open flows handed out by the active timeout since the last drain.
+    public var updated: [FlowRecord] = []
+    public var reportsStarts: Bool
+
+    var flows: [FlowKey: FlowRecord] = [:]
+    var fragmentPorts: [FragmentKey: (UInt16, UInt16)] = [:]
+    var uidState: UInt64
+    var nextSweep: Int64 = .min
+
+    
+    struct FragmentKey: Hashable, Sendable {
+        let source: IPAddress
+        let destination: IPAddress
+        let identifier: UInt32
+        let ipProtocol: UInt8
+    }
+
+    /// - Parameters:
+    ///   - uidSeed: seeds the flow uids; equal seeds and input give equal uids (tests, replay).
+    ///   - capacity: the most flows held at once; beyond it the least recently active are evicted.
+    public init(timeouts: FlowTimeouts = FlowTimeouts(), capacity: Int = 1_000_000, uidSeed: UInt64, reportsStarts: Bool = false) {
+        self.timeouts = timeouts
+        self.capacity = max(16, capacity)
+        self.uidState = uidSeed
+        self.reportsStarts = reportsStarts
+    }
+
+    /// The number of open flows.
+    public var count: Int { flows.count }
+
+    /// The open flows, in no particular order.
+    public var openFlows: some Collection<FlowRecord> { flows.values }
+
+    /// Counts one decoded packet into its flow, expiring idle flows as packet time advances.
+    
+    public mutating func ingest(_ packet: PacketSummary) {
+        counters.packets += 1
+        if packet.timestamp >= nextSweep {
+            expire(now: packet.timestamp)
+        }
+        var p = packet
+        if p.isFragment { resolveFragmentPorts(&p) }
+        let (key, _) = FlowKey.of(p)
+        if let index = flows.index(forKey: key) {
+            FlowTable.update(&flows.values[index], with: p)
+            return
+        }
+        if flows.count >= capacity { evictOldest() }
+        var record = FlowRecord(uid: nextUID(), key: key, first: p)
+        FlowTable.update(&record, with: p)
+        if p.ipProtocol == IPProtocolNumber.tcp && p.tcpFlags & 0x12 == 0x12 {
+            // The first packet seen is a SYN-ACK: its receiver started the connection.
+            record.flipRoles()
+        } else if record.isICMP && ICMPKind.isReply(p.icmpType, v6: p.ipProtocol == IPProtocolNumber.icmpv6) {
+            record.flipRoles()
+        }
+        counters.flowsStarted += 1
+        if reportsStarts { started.append(record) }
+        flows[key] = record
+    }
+
+    
+    static func update(_ r: inout FlowRecord, with p: PacketSummary) {
+        let fromOriginator = r.isFromOriginator(p)
+        if fromOriginator {
+            r.originatorBytes += Int64(p.ipLength)
+            r.originatorPackets += 1
+        } else {
+            r.responderBytes += Int64(p.ipLength)
+            r.responderPackets += 1
+        }
+        if p.timestamp > r.end { r.end = p.timestamp }
+        if p.timestamp < r.start { r.start = p.timestamp }
+        if p.isFragment { r.fragments += 1 }
+        guard p.ipProtocol == IPProtocolNumber.tcp, !p.isLaterFragment else { return }
+        let flags = p.tcpFlags
+        let syn = flags & 0x02 != 0, ack = flags & 0x10 != 0, fin = flags & 0x01 != 0, rst = flags & 0x04 != 0
+        if syn && ack {
+            r.history.record(.synAck, fromOriginator: fromOriginator)
+            if fromOriginator { r.originatorTCP.synAck = true } else { r.responderTCP.synAck = true }
+        } else if syn {
+            r.history.record(.syn, fromOriginator: fromOriginator)
+            if fromOriginator { r.originatorTCP.syn = true } else { r.responderTCP.syn = true }
+        }
+        if p.payloadLength > 0 {
+            r.history.record(.data, fromOriginator: fromOriginator)
+        } else if ack && !syn && !fin && !rst {
+            r.history.record(.ack, fromOriginator: fromOriginator)
+        }
+        if fin {
+            r.history.record(.fin, fromOriginator: fromOriginator)
+            if fromOriginator { r.originatorTCP.fin = true } else { r.responderTCP.fin = true }
+        }
+        if rst {
+            r.history.record(.reset, fromOriginator: fromOriginator)
+            if fromOriginator { r.originatorTCP.reset = true } else { r.responderTCP.reset = true }
+        }
+    }
+
+    /// Gives later fragments the ports of their first fragment, so that all fragments of a datagram
+    /// count into one flow.
+    
+    mutating func resolveFragmentPorts(_ p: inout PacketSummary) {
+        let fragmentKey = FragmentKey(
+            source: p.source, destination: p.destination, identifier: p.fragmentIdentifier, ipProtocol: p.ipProtocol)
+        if p.isLaterFragment {
+            if let ports = fragmentPorts[fragmentKey] {
+                p.sourcePort = ports.0
+                p.destinationPort = ports.1
+            } else {
+                counters.orphanFragments += 1
+            }
+        } else {
+            if fragmentPorts.count >= 65_536 { fragmentPorts.removeAll(keepingCapacity: true) }
+            let ports = p.ipProtocol == IPProtocolNumber.icmp || p.ipProtocol == IPProtocolNumber.icmpv6
+                ? (p.icmpIdentifier, p.icmpIdentifier) : (p.sourcePort, p.destinationPort)
+            fragmentPorts[fragmentKey] = ports
+        }
+        if p.isLaterFragment, p.ipProtocol == IPProtocolNumber.icmp || p.ipProtocol == IPProtocolNumber.icmpv6 {
+            // Later ICMP fragments carry no type: they belong to the request's flow.
+            p.icmpIdentifier = p.sourcePort
+            p.icmpType = p.ipProtocol == IPProtocolNumber.icmp ? 8 : 128
+            p.sourcePort = 0
+            p.destinationPort = 0
+        }
+    }
+
+    
+    mutating func nextUID() -> UInt64 {
+        // SplitMix64: distinct, well-spread ids from a seed.
+        uidState &+= 0x9e37_79b9_7f4a_7c15
+        var z = uidState
+        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
+        return z ^ (z >> 31)
+    }
+
+    func idleLimit(_ r: FlowRecord) -> Int64 {
+        switch r.key.ipProtocol {
+        case IPProtocolNumber.tcp: r.isClosed ? timeouts.tcpClosed : timeouts.tcpIdle
+        case IPProtocolNumber.udp, IPProtocolNumber.udpLite: timeouts.udpIdle
+        case IPProtocolNumber.icmp, IPProtocolNumber.icmpv6: timeouts.icmpIdle
+        default: timeouts.otherIdle
+        }
+    }
+
+    /// Ends flows idle at `now` and hands out active ones whose update is due. Call it from a timer
+    /// when no packets arrive; `ingest` calls it as packet time moves on.
+    public mutating func expire(now: Int64) {
+        nextSweep = now &+ FlowTimeouts.second
+        guard !flows.isEmpty else { return }
+        var expired: [(start: Int64, key: FlowKey)] = []
+        var index = flows.startIndex
+        while index != flows.endIndex {
+            let record = flows.values[index]
+            if now &- record.end >= idleLimit(record) {
+                expired.append((record.start, record.key))
+            } else if timeouts.active > 0, now &- record.lastReported >= timeouts.active, record.end > record.lastReported {
+                flows.values[index].lastReported = now
+                updated.append(flows.values[index])
+            }
+            index = flows.index(after: index)
+        }
+        expired.sort { $0.start < $1.start }
+        for (_, key) in expired {
+            guard var done = flows.removeValue(forKey: key) else { continue }
+            done.endReason = done.isClosed ? .closed : .idle
+            ended.append(done)
+            counters.flowsEnded += 1
+        }
+    }
+
+    /// Pushes out the least recently active tenth of the table.
+    mutating func evictOldest() {
+        let victims = flows.values.map { ($0.end, $0.key) }.sorted { $0.0 < $1.0 }.prefix(max(1, capacity / 10))
+        for (_, key) in victims {
+            if var record = flows.removeValue(forKey: key) {
+                record.endReason = .evicted
+                ended.append(record)
+                counters.flowsEvicted += 1
+                counters.flowsEnded += 1
+            }
+        }
+    }
+
+    /// Ends every open flow (at shutdown or at the end of a file), oldest first.
+    public mutating func endAll(reason: FlowRecord.EndReason = .shutdown) {
+        var rest = Array(flows.values)
+        rest.sort { $0.start < $1.start }
+        for var record in rest {
+            record.endReason = record.isClosed ? .closed : reason
+            ended.append(record)
+            counters.flowsEnded += 1
+        }
+        flows.removeAll()
+    }
+}

@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import Capture
+public import Flows
+public import PacketParsing
+
+/// A live capture through the pipeline until stopped, a duration passes, or a packet count is reached.
+///
+/// Runs on the calling thread, which it blocks: call it from a dedicated thread in services.
+public struct LiveSession {
+    public struct Limits: Sendable {
+        /// Stop after this many nanoseconds of wall time; nil runs until stopped.
+        public var duration: Int64?
+        /// Stop after this many frames; nil runs until stopped.
+        public var frames: Int64?
+        public init(duration: Int64? = nil, frames: Int64? = nil) {
+            self.duration = duration
+            self.frames = frames
+        }
+    }
+
+    public var pipeline: FlowPipeline
+    public let capture: LiveCapture
+    public private(set) var statistics = CaptureStatistics()
+
+    public init(capture: LiveCapture, timeouts: FlowTimeouts = FlowTimeouts(), uidSeed: UInt64) {
+        self.capture = capture
+        pipeline = FlowPipeline(table: FlowTable(timeouts: timeouts, uidSeed: uidSeed))
+    }
+
+    /// Captures until `stop` fires or a limit is reached; ended flows (and active-timeout updates)
+    /// reach `sink` at least once a second. Every open flow is ended and handed out before return.
+    public mutating func run(
+        stop: StopSignal, limits: Limits = Limits(),
+        sink: (_ ended: [FlowRecord], _ updated: [FlowRecord]) -> Void
+    ) throws(CaptureError) {
+        let started = LiveSession.now()
+        var lastSweep = started
+        while !stop.isTriggered {
+            _ = try capture.poll(stop: stop, timeoutMilliseconds: 200) { linkType, frame, wire, time in
+                pipeline.process(frame, wireLength: wire, timestamp: time, linkType: linkType)
+            }
+            let now = LiveSession.now()
+            if now - lastSweep >= 500_000_000 {
+                // Packet time may stand still on an idle link: expire by the wall clock too.
+                pipeline.table.expire(now: now)
+                lastSweep = now
+            }
+            drain(sink)
+            if let duration = limits.duration, now - started >= duration { break }
+            if let frames = limits.frames, pipeline.counters.frames >= frames { break }
+        }
+        statistics = capture.statistics()
+        pipeline.table.endAll(reason: .shutdown)
+        drain(sink)
+    }
+
+    private mutating func drain(_ sink: ([FlowRecord], [FlowRecord]) -> Void) {
+        guard !pipeline.table.ended.isEmpty || !pipeline.table.updated.isEmpty else { return }
+        sink(pipeline.table.ended, pipeline.table.updated)
+        pipeline.table.ended.removeAll(keepingCapacity: true)
+        pipeline.table.updated.removeAll(keepingCapacity: true)
+    }
+
+    /// Wall-clock time in nanoseconds since the epoch.
+    public static func now() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+    }
+}

@@ -1,0 +1,53 @@
+public import Capture
+public import Flows
+public import PacketParsing
+
+/// Reads capture files through the pipeline, one after another into one flow table (flows may span
+/// rotated files), and hands ended flows to a sink as they end.
+public struct Replay {
+    /// A file that could not be read to its end: the flows before the damage are kept.
+    public struct FileProblem: Sendable, Equatable {
+        public var path: String
+        public var error: CaptureError
+    }
+
+    public var pipeline: FlowPipeline
+    public private(set) var problems: [FileProblem] = []
+    public private(set) var filesRead = 0
+
+    public init(timeouts: FlowTimeouts = FlowTimeouts(active: 0), uidSeed: UInt64 = 0x7e11_7a1e) {
+        pipeline = FlowPipeline(table: FlowTable(timeouts: timeouts, uidSeed: uidSeed))
+    }
+
+    /// Reads every file, calling `sink` with each batch of ended flows; open flows end at the last file.
+    public mutating func run(files: [String], sink: ([FlowRecord]) -> Void) {
+        for path in files {
+            do {
+                let handle = try PcapHandle.openFile(path)
+                try read(handle, sink: sink)
+                filesRead += 1
+            } catch {
+                problems.append(FileProblem(path: path, error: error))
+            }
+        }
+        pipeline.table.endAll(reason: .shutdown)
+        drain(sink)
+    }
+
+    private mutating func read(_ handle: PcapHandle, sink: ([FlowRecord]) -> Void) throws(CaptureError) {
+        let linkType = handle.linkType
+        while true {
+            let result = try handle.dispatch(limit: 4096) { frame, wire, time in
+                pipeline.process(frame, wireLength: wire, timestamp: time, linkType: linkType)
+            }
+            drain(sink)
+            if result == .endOfFile || result == .interrupted { return }
+        }
+    }
+
+    private mutating func drain(_ sink: ([FlowRecord]) -> Void) {
+        guard !pipeline.table.ended.isEmpty else { return }
+        sink(pipeline.table.ended)
+        pipeline.table.ended.removeAll(keepingCapacity: true)
+    }
+}

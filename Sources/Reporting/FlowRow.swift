@@ -1,0 +1,105 @@
+public import Flows
+public import PacketParsing
+
+/// One flow in the shape of the JSON contract: what every report format and client reads.
+public struct FlowRow: Sendable, Equatable {
+    /// The process that owned the flow's local socket.
+    public struct Process: Sendable, Equatable {
+        public var pid: Int
+        public var exe: String?
+        public var sha256: String?
+        public var cmdline: String?
+        public var comm: String?
+        public var uid: Int?
+        public var user: String?
+        public var ppid: Int?
+        public var parentExe: String?
+        public var unit: String?
+        public var container: String?
+        public var role: String?
+
+        public init(pid: Int) { self.pid = pid }
+    }
+
+    public var uid: String
+    public var start: Int64
+    public var end: Int64
+    public var proto: String
+    public var ipProtocol: UInt8
+    public var ipVersion: Int
+    public var localAddress: String
+    public var localPort: Int
+    public var remoteAddress: String
+    public var remotePort: Int
+    public var direction: FlowDirection
+    public var scope: AddressScope
+    public var bytesOut: Int64
+    public var bytesIn: Int64
+    public var packetsOut: Int64
+    public var packetsIn: Int64
+    public var connState: String
+    public var history: String
+    public var communityID: String
+    public var icmpIdentifier: Int?
+    public var hostname: String?
+    public var nameSource: String?
+    public var process: Process?
+    public var unattributedReason: String?
+    public var verdict: String
+    public var rule: String?
+
+    /// Names a protocol number the way the contract does: `tcp`, `udp`, `icmp`, `icmpv6`, `sctp`, or `ip-N`.
+    public static func protocolName(_ number: UInt8) -> String {
+        switch number {
+        case IPProtocolNumber.tcp: "tcp"
+        case IPProtocolNumber.udp: "udp"
+        case IPProtocolNumber.icmp: "icmp"
+        case IPProtocolNumber.icmpv6: "icmpv6"
+        case IPProtocolNumber.sctp: "sctp"
+        default: "ip-\(number)"
+        }
+    }
+
+    /// Turns a flow record to face this machine.
+    public init(_ r: FlowRecord, local: LocalNetwork) {
+        let o = r.orientation(in: local)
+        uid = r.uidText
+        start = r.start
+        end = r.end
+        ipProtocol = r.ipProtocol
+        proto = FlowRow.protocolName(r.ipProtocol)
+        ipVersion = r.ipVersion
+        direction = o.direction
+        var localPort = Int(r.originatorPort), remotePort = Int(r.responderPort)
+        if r.isICMP {
+            // Zeek's convention: the originator's "port" is the ICMP type, the responder's the code.
+            localPort = Int(r.icmpType)
+            remotePort = Int(r.icmpCode)
+            icmpIdentifier = Int(r.key.lowPort)
+        }
+        if o.originatorIsLocal {
+            localAddress = r.originatorAddress.description
+            remoteAddress = r.responderAddress.description
+            scope = r.responderAddress.scope
+            bytesOut = r.originatorBytes
+            bytesIn = r.responderBytes
+            packetsOut = r.originatorPackets
+            packetsIn = r.responderPackets
+        } else {
+            localAddress = r.responderAddress.description
+            remoteAddress = r.originatorAddress.description
+            scope = r.originatorAddress.scope
+            bytesOut = r.responderBytes
+            bytesIn = r.originatorBytes
+            packetsOut = r.responderPackets
+            packetsIn = r.originatorPackets
+            if !r.isICMP { swap(&localPort, &remotePort) }
+        }
+        self.localPort = localPort
+        self.remotePort = remotePort
+        connState = r.connState
+        history = r.history.text
+        communityID = CommunityID.of(r)
+        verdict = "unrated"
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import Capture
+import Flows
+import Monitor
+import Reporting
+
+extension Telltale {
+    struct Capture: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Capture live and print flows as they end.",
+            discussion: """
+                Captures on every interface (the 'any' device, loopback included, and interfaces that \
+                appear later) unless -i names some. Stops on Ctrl-C or SIGTERM, after --duration, or \
+                after --count frames; every open flow is printed before exit. Needs root or CAP_NET_RAW.
+                """
+        )
+
+        @Option(name: [.customShort("i"), .customLong("interface")], help: "Interface to capture on (repeatable); default: all.")
+        var interfaces: [String] = []
+
+        @Option(help: "A capture filter in tcpdump syntax, e.g. 'not port 22'.")
+        var filter: String?
+
+        @Option(help: "Bytes kept of each frame (headers plus DNS and TLS/QUIC handshakes need about 8192).")
+        var snaplen: Int32 = 8192
+
+        @Option(help: "Stop after this many seconds.")
+        var duration: Double?
+
+        @Option(help: "Stop after this many frames.")
+        var count: Int64?
+
+        @Option(help: "Seconds after which a still-open flow is printed as an update (0: never; ndjson/csv only).")
+        var activeTimeout: Double = 0
+
+        @OptionGroup var output: FormatOptions
+
+        func validate() throws {
+            if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
+            if let count, count <= 0 { throw ValidationError("--count must be positive") }
+            if snaplen < 128 || snaplen > 262_144 { throw ValidationError("--snaplen must be between 128 and 262144") }
+            if activeTimeout < 0 { throw ValidationError("--active-timeout cannot be negative") }
+        }
+
+        func run() throws {
+            var options = PcapHandle.LiveOptions()
+            options.snapLength = snaplen
+            options.filter = filter
+            let names = interfaces.isEmpty ? ["any"] : interfaces
+            let capture: LiveCapture
+            do {
+                capture = try LiveCapture(interfaces: names, options: options)
+            } catch {
+                Output.error("telltale: \(error)")
+                throw ExitCode(1)
+            }
+            let stop = StopSignal()
+            Signals.stopOnTermination(stop)
+            let local = LocalNetwork.thisMachine(extra: output.parsedLocalNetworks)
+            var printer = FlowPrinter(renderer: output.renderer(), local: local)
+            var timeouts = FlowTimeouts()
+            timeouts.active = Int64(activeTimeout * 1e9)
+            var session = LiveSession(capture: capture, timeouts: timeouts, uidSeed: UInt64(LiveSession.now()))
+            let limits = LiveSession.Limits(duration: duration.map { Int64($0 * 1e9) }, frames: count)
+            Output.error("telltale: capturing on \(names.joined(separator: ", ")); Ctrl-C stops")
+            do {
+                try session.run(stop: stop, limits: limits) { ended, updated in
+                    printer.add(updated)
+                    printer.add(ended)
+                }
+            } catch {
+                printer.finish()
+                Output.error("telltale: \(error)")
+                throw ExitCode(1)
+            }
+            printer.finish()
+            let c = session.pipeline.counters, s = session.statistics
+            Output.error(
+                "telltale: \(c.frames) frames, \(c.ipPackets) IP packets, \(c.notIP) not IP, \(c.damaged) damaged;"
+                    + " kernel: \(s.received) received, \(s.dropped) dropped, \(s.interfaceDropped) dropped by the interface")
+        }
+    }
+}

@@ -1,0 +1,30 @@
+public import ArgumentParser
+import PacketParsing
+public import Reporting
+
+extension OutputFormat: ExpressibleByArgument {}
+
+/// Options every flow-printing command shares.
+struct FormatOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "Output format: table, json, ndjson or csv.")
+    var format: OutputFormat = .table
+
+    @Option(
+        name: .customLong("local-net"),
+        help: ArgumentHelp(
+            "Treat this network as local (repeatable), e.g. 192.168.1.0/24.",
+            discussion: "This machine's own addresses are always local."))
+    var localNetworks: [String] = []
+
+    func validate() throws {
+        for text in localNetworks where IPNetwork(text) == nil {
+            throw ValidationError("--local-net: '\(text)' is not an address or network (like 10.0.0.0/8 or fd00::/8)")
+        }
+    }
+
+    var parsedLocalNetworks: [IPNetwork] { localNetworks.compactMap { IPNetwork($0) } }
+
+    func renderer() -> FlowRenderer {
+        FlowRenderer(format: format, terminal: Output.isTerminal, terminalWidth: Output.terminalWidth)
+    }
+}

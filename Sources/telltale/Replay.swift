@@ -1,0 +1,46 @@
+import ArgumentParser
+import Flows
+import Monitor
+import Reporting
+
+extension Telltale {
+    struct Replay: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the flows of capture files (pcap or pcapng).",
+            discussion: """
+                Files are read in order into one flow table, so a flow that spans rotated files is one \
+                flow. A missing, unreadable or truncated file is reported on standard error; the flows \
+                read up to the damage are still printed, and the exit status is 1. Flows from files \
+                carry no process: attribution needs the live machine.
+                """
+        )
+
+        @Argument(help: "Capture files to read.")
+        var files: [String]
+
+        @OptionGroup var output: FormatOptions
+
+        @Flag(help: "Print no summary line on standard error.")
+        var quiet = false
+
+        func run() throws {
+            let local = LocalNetwork.thisMachine(extra: output.parsedLocalNetworks)
+            var printer = FlowPrinter(renderer: output.renderer(), local: local)
+            var replay = Monitor.Replay()
+            replay.run(files: files) { printer.add($0) }
+            printer.finish()
+            let c = replay.pipeline.counters
+            if !quiet {
+                Output.error(
+                    "telltale: \(printer.printed) flows from \(c.frames) frames in \(replay.filesRead) of \(files.count) files"
+                        + " (\(c.ipPackets) IP packets, \(c.notIP) not IP, \(c.damaged) damaged skipped"
+                        + (c.unsupportedLinkType > 0 ? ", \(c.unsupportedLinkType) of an unsupported link type" : "")
+                        + ")")
+            }
+            for problem in replay.problems {
+                Output.error("telltale: \(problem.error); flows read before the damage are shown")
+            }
+            if !replay.problems.isEmpty { throw ExitCode(1) }
+        }
+    }
+}
