@@ -16,6 +16,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
@@ -29,17 +31,27 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "FlowStore",
+            dependencies: [
+                "Reporting", "Flows", "PacketParsing",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Monitor",
             dependencies: [
-                "Capture", "Flows", "PacketParsing", "Reporting",
+                "Capture", "Flows", "PacketParsing", "Reporting", "FlowStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "telltale",
             dependencies: [
-                "Monitor", "Capture", "Flows", "PacketParsing", "Reporting",
+                "Monitor", "Capture", "Flows", "PacketParsing", "Reporting", "FlowStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -49,6 +61,11 @@ let package = Package(
         .testTarget(name: "PacketParsingTests", dependencies: ["PacketParsing"], swiftSettings: strict),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "PacketParsing"], swiftSettings: strict),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Flows", "PacketParsing"], swiftSettings: strict),
+        .testTarget(
+            name: "FlowStoreTests",
+            dependencies: ["FlowStore", "Reporting", "Flows", "PacketParsing"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "CaptureTests",
             dependencies: ["Capture", "PacketParsing", "Flows", "Monitor"],

@@ -33,12 +33,13 @@ public struct LiveSession {
     /// reach `sink` at least once a second. Every open flow is ended and handed out before return.
     public mutating func run(
         stop: StopSignal, limits: Limits = Limits(),
+        tick: (_ counters: PipelineCounters, _ statistics: CaptureStatistics) -> Void = { _, _ in },
         sink: (_ ended: [FlowRecord], _ updated: [FlowRecord]) -> Void
-    ) throws(CaptureError) {
+    ) {
         let started = LiveSession.now()
         var lastSweep = started
         while !stop.isTriggered {
-            _ = try capture.poll(stop: stop, timeoutMilliseconds: 200) { linkType, frame, wire, time in
+            _ = capture.poll(stop: stop, timeoutMilliseconds: 200) { linkType, frame, wire, time in
                 pipeline.process(frame, wireLength: wire, timestamp: time, linkType: linkType)
             }
             let now = LiveSession.now()
@@ -46,6 +47,7 @@ public struct LiveSession {
                 // Packet time may stand still on an idle link: expire by the wall clock too.
                 pipeline.table.expire(now: now)
                 lastSweep = now
+                tick(pipeline.counters, capture.statistics())
             }
             drain(sink)
             if let duration = limits.duration, now - started >= duration { break }

@@ -6,6 +6,8 @@ public struct FlowRow: Sendable, Equatable {
     /// The process that owned the flow's local socket.
     public struct Process: Sendable, Equatable {
         public var pid: Int
+        /// Start time of the process in clock ticks since boot: with the pid, its identity (pids are reused).
+        public var startTime: Int64?
         public var exe: String?
         public var sha256: String?
         public var cmdline: String?
@@ -58,6 +60,34 @@ public struct FlowRow: Sendable, Equatable {
         case IPProtocolNumber.sctp: "sctp"
         default: "ip-\(number)"
         }
+    }
+
+    public init(
+        uid: String, start: Int64, end: Int64, proto: String, ipProtocol: UInt8, ipVersion: Int,
+        localAddress: String, localPort: Int, remoteAddress: String, remotePort: Int, direction: FlowDirection,
+        scope: AddressScope, bytesOut: Int64, bytesIn: Int64, packetsOut: Int64, packetsIn: Int64,
+        connState: String, history: String, communityID: String
+    ) {
+        self.uid = uid
+        self.start = start
+        self.end = end
+        self.proto = proto
+        self.ipProtocol = ipProtocol
+        self.ipVersion = ipVersion
+        self.localAddress = localAddress
+        self.localPort = localPort
+        self.remoteAddress = remoteAddress
+        self.remotePort = remotePort
+        self.direction = direction
+        self.scope = scope
+        self.bytesOut = bytesOut
+        self.bytesIn = bytesIn
+        self.packetsOut = packetsOut
+        self.packetsIn = packetsIn
+        self.connState = connState
+        self.history = history
+        self.communityID = communityID
+        self.verdict = "unrated"
     }
 
     /// Turns a flow record to face this machine.

@@ -63,15 +63,10 @@ extension Telltale {
             var session = LiveSession(capture: capture, timeouts: timeouts, uidSeed: UInt64(LiveSession.now()))
             let limits = LiveSession.Limits(duration: duration.map { Int64($0 * 1e9) }, frames: count)
             Output.error("telltale: capturing on \(names.joined(separator: ", ")); Ctrl-C stops")
-            do {
-                try session.run(stop: stop, limits: limits) { ended, updated in
-                    printer.add(updated)
-                    printer.add(ended)
-                }
-            } catch {
-                printer.finish()
-                Output.error("telltale: \(error)")
-                throw ExitCode(1)
+            capture.onInterfaceChange = { Output.error("telltale: \($0)") }
+            session.run(stop: stop, limits: limits) { ended, updated in
+                printer.add(updated)
+                printer.add(ended)
             }
             printer.finish()
             let c = session.pipeline.counters, s = session.statistics

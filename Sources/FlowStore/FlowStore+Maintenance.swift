@@ -1,0 +1,122 @@
+import GRDB
+
+/// What the daemon last said about itself, read by `telltale status`.
+public struct DaemonState: Sendable, Equatable {
+    public var pid: Int
+    public var started: Int64
+    public var heartbeat: Int64
+    public var interfaces: String
+    public var frames: Int64
+    public var dropped: Int64
+    public var flows: Int64
+    /// `ok`, or why flows are not being written (`disk full: …`).
+    public var storeState: String
+
+    public init(
+        pid: Int, started: Int64, heartbeat: Int64, interfaces: String, frames: Int64, dropped: Int64, flows: Int64,
+        storeState: String
+    ) {
+        self.pid = pid
+        self.started = started
+        self.heartbeat = heartbeat
+        self.interfaces = interfaces
+        self.frames = frames
+        self.dropped = dropped
+        self.flows = flows
+        self.storeState = storeState
+    }
+}
+
+extension FlowStore {
+    /// Deletes ended flows older than `maxAge`, then the oldest flows until the file fits `maxBytes`.
+    /// Returns the number of flows deleted.
+    @discardableResult
+    public func applyRetention(maxAge: Int64?, maxBytes: Int64?, now: Int64) throws(StoreError) -> Int {
+        var deleted = 0
+        do {
+            if let maxAge {
+                let cutoff = now - maxAge
+                try pool.write { db in
+                    try db.execute(sql: "DELETE FROM flows WHERE \"end\" < ? AND open = 0", arguments: [cutoff])
+                    deleted += db.changesCount
+                    try db.execute(sql: "DELETE FROM capture_stats WHERE time < ?", arguments: [cutoff])
+                }
+            }
+            if let maxBytes {
+                var rounds = 0
+                while fileSize > maxBytes && rounds < 20 {
+                    rounds += 1
+                    let removed = try pool.write { db -> Int in
+                        let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM flows") ?? 0
+                        guard total > 0 else { return 0 }
+                        try db.execute(sql: """
+                            DELETE FROM flows WHERE uid IN (SELECT uid FROM flows ORDER BY "end" LIMIT ?)
+                            """, arguments: [max(1, total / 10)])
+                        let count = db.changesCount
+                        try db.execute(sql: """
+                            DELETE FROM capture_stats WHERE time < (SELECT coalesce(min(start), 0) FROM flows)
+                            """)
+                        return count
+                    }
+                    deleted += removed
+                    try pool.writeWithoutTransaction { db in
+                        try db.execute(sql: "PRAGMA incremental_vacuum")
+                        try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+                    }
+                    if removed == 0 { break }
+                }
+            }
+            if deleted > 0 {
+                try pool.write { db in
+                    try db.execute(sql: """
+                        DELETE FROM hostnames WHERE id NOT IN (SELECT hostname_id FROM flows WHERE hostname_id IS NOT NULL);
+                        DELETE FROM processes WHERE id NOT IN (SELECT process_id FROM flows WHERE process_id IS NOT NULL);
+                        DELETE FROM executables WHERE id NOT IN (SELECT executable_id FROM processes WHERE executable_id IS NOT NULL);
+                        """)
+                }
+            }
+        } catch {
+            throw FlowStore.storeError(error, operation: "apply retention", path: path)
+        }
+        return deleted
+    }
+
+    /// Records the daemon's own state (one row).
+    public func saveDaemonState(_ s: DaemonState) throws(StoreError) {
+        do {
+            try pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO daemon_state (id, pid, started, heartbeat, interfaces, frames, dropped, flows, store_state)
+                    VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(id) DO UPDATE SET pid = excluded.pid, started = excluded.started,
+                        heartbeat = excluded.heartbeat, interfaces = excluded.interfaces, frames = excluded.frames,
+                        dropped = excluded.dropped, flows = excluded.flows, store_state = excluded.store_state
+                    """, arguments: [s.pid, s.started, s.heartbeat, s.interfaces, s.frames, s.dropped, s.flows, s.storeState])
+            }
+        } catch {
+            throw FlowStore.storeError(error, operation: "save daemon state", path: path)
+        }
+    }
+
+    public func daemonState() throws(StoreError) -> DaemonState? {
+        do {
+            return try pool.read { db in
+                guard let row = try Row.fetchOne(db, sql: "SELECT * FROM daemon_state WHERE id = 1") else { return nil }
+                return DaemonState(
+                    pid: row["pid"], started: row["started"], heartbeat: row["heartbeat"], interfaces: row["interfaces"],
+                    frames: row["frames"], dropped: row["dropped"], flows: row["flows"], storeState: row["store_state"])
+            }
+        } catch {
+            throw FlowStore.storeError(error, operation: "read daemon state", path: path)
+        }
+    }
+
+    /// The number of flows stored.
+    public func flowCount() throws(StoreError) -> Int {
+        do {
+            return try pool.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM flows") ?? 0 }
+        } catch {
+            throw FlowStore.storeError(error, operation: "count flows", path: path)
+        }
+    }
+}

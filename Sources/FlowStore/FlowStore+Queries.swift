@@ -1,0 +1,172 @@
+public import Reporting
+import GRDB
+public import Flows
+public import PacketParsing
+public import Reporting
+
+/// A time range; a flow belongs to it when the two overlap. Nil bounds are open.
+public struct TimeWindow: Sendable, Equatable {
+    public var from: Int64?
+    public var to: Int64?
+    public init(from: Int64? = nil, to: Int64? = nil) {
+        self.from = from
+        self.to = to
+    }
+}
+
+/// How `report` groups flows.
+public enum Grouping: String, Sendable, CaseIterable {
+    case process, role, destination, flow
+}
+
+extension FlowStore {
+    static let flowSelect = """
+        SELECT f.*, h.name AS hostname, p.pid, p.start_time, p.cmdline, p.comm, p.uid AS puid, p.user, p.ppid,
+            p.parent_exe, p.unit, p.container, p.role, e.path AS exe, e.sha256
+        FROM flows f
+        LEFT JOIN hostnames h ON h.id = f.hostname_id
+        LEFT JOIN processes p ON p.id = f.process_id
+        LEFT JOIN executables e ON e.id = p.executable_id
+        """
+
+    static func windowClause(_ w: TimeWindow, alias: String = "f") -> (String, StatementArguments) {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let from = w.from { conditions.append("\(alias).\"end\" >= ?"); arguments += [from] }
+        if let to = w.to { conditions.append("\(alias).start <= ?"); arguments += [to] }
+        return (conditions.isEmpty ? "1" : conditions.joined(separator: " AND "), arguments)
+    }
+
+    /// Flows in the window, oldest first; `limit` keeps the newest ones.
+    public func flows(in window: TimeWindow, limit: Int? = nil, uid: String? = nil) throws(StoreError) -> [FlowRow] {
+        var (clause, arguments) = FlowStore.windowClause(window)
+        if let uid { clause += " AND f.uid = ?"; arguments += [uid] }
+        var sql = FlowStore.flowSelect + " WHERE \(clause) ORDER BY f.start DESC, f.uid"
+        if let limit { sql += " LIMIT \(max(0, limit))" }
+        do {
+            let rows = try pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
+            return rows.map(FlowStore.flowRow).reversed()
+        } catch {
+            throw FlowStore.storeError(error, operation: "read flows", path: path)
+        }
+    }
+
+    static func flowRow(_ row: Row) -> FlowRow {
+        let scope = AddressScope(rawValue: row["scope"] ?? "") ?? .internet
+        let direction = FlowDirection(rawValue: row["direction"] ?? "") ?? .outbound
+        var r = FlowRow(
+            uid: row["uid"], start: row["start"], end: row["end"], proto: row["proto"],
+            ipProtocol: UInt8(clamping: row["ip_protocol"] as Int? ?? 0), ipVersion: row["ip_version"],
+            localAddress: row["local_addr"], localPort: row["local_port"], remoteAddress: row["remote_addr"],
+            remotePort: row["remote_port"], direction: direction, scope: scope, bytesOut: row["bytes_out"],
+            bytesIn: row["bytes_in"], packetsOut: row["packets_out"], packetsIn: row["packets_in"],
+            connState: row["conn_state"], history: row["history"], communityID: row["community_id"])
+        r.icmpIdentifier = row["icmp_id"]
+        r.hostname = row["hostname"]
+        r.nameSource = row["name_source"]
+        r.unattributedReason = row["unattributed_reason"]
+        r.verdict = row["verdict"]
+        r.rule = row["rule"]
+        if let pid: Int = row["pid"] {
+            var p = FlowRow.Process(pid: pid)
+            p.startTime = row["start_time"]
+            p.exe = row["exe"]
+            let sha: String? = row["sha256"]
+            p.sha256 = sha?.isEmpty == false ? sha : nil
+            p.cmdline = row["cmdline"]
+            p.comm = row["comm"]
+            p.uid = row["puid"]
+            p.user = row["user"]
+            p.ppid = row["ppid"]
+            p.parentExe = row["parent_exe"]
+            p.unit = row["unit"]
+            p.container = row["container"]
+            p.role = row["role"]
+            r.process = p
+        }
+        return r
+    }
+
+    /// Flows of the window summed by process, role or destination, most bytes out first.
+    public func groups(by grouping: Grouping, in window: TimeWindow) throws(StoreError) -> [FlowGroup] {
+        let keyExpression: String
+        switch grouping {
+        case .process:
+            keyExpression = "CASE WHEN e.path IS NOT NULL THEN e.path WHEN p.comm IS NOT NULL THEN p.comm "
+                + "ELSE '(unattributed: ' || coalesce(f.unattributed_reason, 'no process') || ')' END"
+        case .role:
+            keyExpression = "CASE WHEN p.id IS NULL THEN '(unattributed)' ELSE coalesce(p.role, 'other') END"
+        case .destination, .flow:
+            keyExpression = "coalesce(h.name, f.remote_addr)"
+        }
+        let (clause, arguments) = FlowStore.windowClause(window)
+        let sql = """
+            WITH w AS (
+                SELECT \(keyExpression) AS k, coalesce(h.name, f.remote_addr) AS dest, f.*
+                FROM flows f
+                LEFT JOIN hostnames h ON h.id = f.hostname_id
+                LEFT JOIN processes p ON p.id = f.process_id
+                LEFT JOIN executables e ON e.id = p.executable_id
+                WHERE \(clause)
+            )
+            SELECT k, count(*) AS flows, sum(bytes_out) AS bo, sum(bytes_in) AS bi, sum(packets_out) AS po,
+                sum(packets_in) AS pi, min(start) AS first, max("end") AS last, count(DISTINCT dest) AS dests,
+                sum(verdict = 'alert') AS alerts,
+                (SELECT group_concat(scope, ',') FROM (SELECT scope FROM w w2 WHERE w2.k = w.k GROUP BY scope
+                    ORDER BY sum(bytes_out + bytes_in) DESC)) AS scopes,
+                (SELECT group_concat(dest, ',') FROM (SELECT dest FROM w w3 WHERE w3.k = w.k GROUP BY dest
+                    ORDER BY sum(bytes_out) DESC, sum(bytes_in) DESC LIMIT 5)) AS top
+            FROM w GROUP BY k ORDER BY bo DESC, bi DESC, k
+            """
+        do {
+            let rows = try pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
+            return rows.map { row in
+                FlowGroup(
+                    key: row["k"] ?? "?", flows: row["flows"], bytesOut: row["bo"] ?? 0, bytesIn: row["bi"] ?? 0,
+                    packetsOut: row["po"] ?? 0, packetsIn: row["pi"] ?? 0, first: row["first"] ?? 0,
+                    last: row["last"] ?? 0, destinations: row["dests"] ?? 0,
+                    scopes: (row["scopes"] as String?)?.split(separator: ",").map(String.init) ?? [],
+                    topDestinations: (row["top"] as String?)?.split(separator: ",").map(String.init) ?? [],
+                    alerts: row["alerts"] ?? 0)
+            }
+        } catch {
+            throw FlowStore.storeError(error, operation: "group flows", path: path)
+        }
+    }
+
+    /// Attributed share of bytes and capture drops in the window.
+    public func coverage(in window: TimeWindow) throws(StoreError) -> Coverage {
+        let (clause, arguments) = FlowStore.windowClause(window)
+        var statsConditions: [String] = []
+        var statsArguments: StatementArguments = []
+        if let from = window.from { statsConditions.append("time >= ?"); statsArguments += [from] }
+        if let to = window.to { statsConditions.append("time - interval <= ?"); statsArguments += [to] }
+        let statsClause = statsConditions.isEmpty ? "1" : statsConditions.joined(separator: " AND ")
+        do {
+            return try pool.read { db in
+                var c = Coverage()
+                if let row = try Row.fetchOne(db, sql: """
+                    SELECT count(*) AS n, sum(bytes_out + bytes_in) AS b,
+                        sum(CASE WHEN process_id IS NOT NULL THEN bytes_out + bytes_in ELSE 0 END) AS a
+                    FROM flows f WHERE \(clause)
+                    """, arguments: arguments) {
+                    c.flows = row["n"] ?? 0
+                    c.bytes = row["b"] ?? 0
+                    c.attributedBytes = row["a"] ?? 0
+                }
+                if let row = try Row.fetchOne(db, sql: """
+                    SELECT sum(received) AS r, sum(dropped) AS d, sum(interface_dropped) AS i, sum(queue_dropped) AS q
+                    FROM capture_stats WHERE \(statsClause)
+                    """, arguments: statsArguments) {
+                    c.received = row["r"] ?? 0
+                    c.dropped = row["d"] ?? 0
+                    c.interfaceDropped = row["i"] ?? 0
+                    c.queueDropped = row["q"] ?? 0
+                }
+                return c
+            }
+        } catch {
+            throw FlowStore.storeError(error, operation: "read coverage", path: path)
+        }
+    }
+}

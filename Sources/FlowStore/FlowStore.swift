@@ -1,0 +1,170 @@
+import GRDB
+public import Reporting
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The SQLite database of flows: WAL, so readers never block the writer; migrations from the first
+/// version on; a file that is not ours is refused, never overwritten.
+///
+/// Thread-safe (`DatabasePool` serialises writes and runs reads concurrently).
+public final class FlowStore: Sendable {
+    public let path: String
+    let pool: DatabasePool
+
+    /// Opens (and, for writers, creates and migrates) the database at `path`.
+    ///
+    /// - Parameter readOnly: open for reading only: never creates, migrates or changes the file.
+    public init(path: String, readOnly: Bool = false) throws(StoreError) {
+        self.path = path
+        let existed = access(path, F_OK) == 0
+        if existed { try FlowStore.checkHeader(path) }
+        if readOnly && !existed {
+            throw StoreError(.unavailable, operation: "open", path: path, message: "no such file; is the daemon running with this --db?")
+        }
+        var configuration = Configuration()
+        configuration.readonly = readOnly
+        configuration.busyMode = .timeout(10)
+        configuration.label = "telltale"
+        configuration.prepareDatabase { db in
+            if !db.configuration.readonly {
+                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            }
+        }
+        if !existed {
+            // Create the file with mode 0640 before SQLite does (it would use 0644 under the usual umask).
+            let descriptor = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o640)
+            guard descriptor >= 0 else {
+                throw StoreError(.unavailable, operation: "create", path: path, message: String(cString: strerror(errno)))
+            }
+            close(descriptor)
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            throw FlowStore.storeError(error, operation: "open", path: path)
+        }
+        if !readOnly {
+            try prepareForWriting()
+            FlowStore.restrictMode(path)
+        } else {
+            try checkReadable()
+        }
+    }
+
+    /// Whether the first bytes say SQLite; an empty file counts as new.
+    private static func checkHeader(_ path: String) throws(StoreError) {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw StoreError(.unavailable, operation: "open", path: path, message: String(cString: strerror(errno)))
+        }
+        defer { close(descriptor) }
+        var header = [UInt8](repeating: 0, count: 16)
+        let count = read(descriptor, &header, 16)
+        if count == 0 { return }
+        let magic = Array("SQLite format 3".utf8) + [0]
+        guard count == 16, header == magic else {
+            throw StoreError(.notOurs, operation: "open", path: path, message: "not an SQLite file")
+        }
+    }
+
+    private func prepareForWriting() throws(StoreError) {
+        do {
+            try pool.barrierWriteWithoutTransaction { db in
+                let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+                let tables = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table'") ?? 0
+                if applicationID == 0 && tables == 0 {
+                    try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+                    try db.execute(sql: "PRAGMA application_id = \(Schema.applicationID)")
+                } else if applicationID != Schema.applicationID {
+                    throw StoreError(
+                        .notOurs, operation: "open", path: path,
+                        message: applicationID == 0 ? "it holds \(tables) tables of another application"
+                            : "application id 0x" + String(UInt32(bitPattern: applicationID), radix: 16))
+                }
+                if try Schema.migrator.hasBeenSuperseded(db) {
+                    throw StoreError(.tooNew, operation: "migrate", path: path, message: "unknown schema migrations")
+                }
+            }
+            try Schema.migrator.migrate(pool)
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw FlowStore.storeError(error, operation: "migrate", path: path)
+        }
+    }
+
+    private func checkReadable() throws(StoreError) {
+        do {
+            try pool.read { db in
+                let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+                guard applicationID == Schema.applicationID else {
+                    throw StoreError(.notOurs, operation: "open", path: path, message: "no Telltale application id")
+                }
+                if try Schema.migrator.hasBeenSuperseded(db) {
+                    throw StoreError(.tooNew, operation: "open", path: path, message: "unknown schema migrations")
+                }
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw FlowStore.storeError(error, operation: "open", path: path)
+        }
+    }
+
+    /// Keeps the database and its WAL files readable by the owner and group only.
+    static func restrictMode(_ path: String) {
+        for suffix in ["", "-wal", "-shm"] { chmod(path + suffix, 0o640) }
+    }
+
+    /// The schema migrations applied, in order.
+    public func appliedMigrations() throws(StoreError) -> [String] {
+        do {
+            return try pool.read { db in try Array(Schema.migrator.appliedMigrations(db)) }
+        } catch {
+            throw FlowStore.storeError(error, operation: "read migrations", path: path)
+        }
+    }
+
+    /// Bytes used by the database file and its WAL.
+    public var fileSize: Int64 {
+        var total: Int64 = 0
+        for suffix in ["", "-wal"] {
+            var info = stat()
+            if stat(path + suffix, &info) == 0 { total += Int64(info.st_size) }
+        }
+        return total
+    }
+
+    /// Runs `PRAGMA integrity_check` and returns its answer ("ok" when sound).
+    public func integrityCheck() throws(StoreError) -> String {
+        do {
+            return try pool.read { db in
+                try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ")
+            }
+        } catch {
+            throw FlowStore.storeError(error, operation: "integrity check", path: path)
+        }
+    }
+
+    /// Maps SQLite's result codes to the store's error kinds.
+    static func storeError(_ error: any Error, operation: String, path: String) -> StoreError {
+        if let error = error as? StoreError { return error }
+        guard let error = error as? DatabaseError else {
+            return StoreError(.failed, operation: operation, path: path, message: "\(error)")
+        }
+        let message = error.message ?? "\(error.resultCode)"
+        switch error.resultCode.primaryResultCode {
+        case .SQLITE_FULL: return StoreError(.diskFull, operation: operation, path: path, message: message)
+        case .SQLITE_NOTADB: return StoreError(.notOurs, operation: operation, path: path, message: message)
+        case .SQLITE_CORRUPT: return StoreError(.corrupt, operation: operation, path: path, message: message)
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
+            return StoreError(.unavailable, operation: operation, path: path, message: message)
+        case .SQLITE_IOERR:
+            // ENOSPC during a WAL write surfaces as an I/O error.
+            let full = message.contains("disk") || error.extendedResultCode == .SQLITE_IOERR_WRITE
+            return StoreError(full ? .diskFull : .failed, operation: operation, path: path, message: message)
+        default: return StoreError(.failed, operation: operation, path: path, message: message)
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import GRDB
+import Flows
+import PacketParsing
+public import Reporting
+
+/// Writes batches of flows, one transaction per batch, interning executables, processes and
+/// hostnames. Used by one thread (the store writer); the interning caches are its own.
+public final class FlowWriter {
+    public let store: FlowStore
+    private var hostnameIDs: [String: Int64] = [:]
+    private var executableIDs: [ExecutableKey: Int64] = [:]
+    private var processIDs: [ProcessKey: Int64] = [:]
+
+    private struct ExecutableKey: Hashable { let path: String; let sha256: String }
+    private struct ProcessKey: Hashable { let pid: Int; let startTime: Int64; let executableID: Int64? }
+
+    public init(store: FlowStore) {
+        self.store = store
+    }
+
+    /// A flow to write: its row, and whether it is still open (an update) or ended.
+    public struct Entry: Sendable {
+        public var row: FlowRow
+        public var isOpen: Bool
+        public var sessionID: Int64?
+        public init(row: FlowRow, isOpen: Bool = false, sessionID: Int64? = nil) {
+            self.row = row
+            self.isOpen = isOpen
+            self.sessionID = sessionID
+        }
+    }
+
+    /// Writes the flows (inserting new ones, updating those written before as open) and the capture
+    /// intervals in one transaction. On failure nothing of the batch is written and the caller keeps it.
+    public func write(_ entries: [Entry], intervals: [CaptureInterval] = []) throws(StoreError) {
+        var newHostnames: [String: Int64] = [:]
+        var newExecutables: [ExecutableKey: Int64] = [:]
+        var newProcesses: [ProcessKey: Int64] = [:]
+        do {
+            try store.pool.write { db in
+                let upsert = try db.cachedStatement(sql: """
+                    INSERT INTO flows (uid, start, "end", proto, ip_protocol, ip_version, local_addr, local_port,
+                        remote_addr, remote_port, direction, scope, bytes_out, bytes_in, packets_out, packets_in,
+                        conn_state, history, community_id, icmp_id, hostname_id, name_source, process_id,
+                        unattributed_reason, verdict, rule, open, session_id)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT(uid) DO UPDATE SET
+                        start = min(start, excluded.start), "end" = max("end", excluded."end"),
+                        bytes_out = excluded.bytes_out, bytes_in = excluded.bytes_in,
+                        packets_out = excluded.packets_out, packets_in = excluded.packets_in,
+                        conn_state = excluded.conn_state, history = excluded.history,
+                        hostname_id = coalesce(excluded.hostname_id, hostname_id),
+                        name_source = coalesce(excluded.name_source, name_source),
+                        process_id = coalesce(excluded.process_id, process_id),
+                        unattributed_reason = CASE WHEN coalesce(excluded.process_id, process_id) IS NULL
+                            THEN excluded.unattributed_reason ELSE NULL END,
+                        verdict = CASE WHEN verdict = 'alert' THEN verdict ELSE excluded.verdict END,
+                        rule = coalesce(excluded.rule, rule), open = excluded.open,
+                        session_id = coalesce(excluded.session_id, session_id)
+                    """)
+                for entry in entries {
+                    let r = entry.row
+                    var hostnameID: Int64?
+                    if let name = r.hostname {
+                        hostnameID = try hostnameIDs[name] ?? newHostnames[name] ?? {
+                            let id = try intern(db, table: "hostnames", column: "name", value: name)
+                            newHostnames[name] = id
+                            return id
+                        }()
+                    }
+                    var processID: Int64?
+                    if let p = r.process {
+                        processID = try self.processID(db, p, newExecutables: &newExecutables, newProcesses: &newProcesses)
+                    }
+                    let values: [(any DatabaseValueConvertible)?] = [
+                        r.uid, r.start, r.end, r.proto, Int(r.ipProtocol), r.ipVersion, r.localAddress,
+                        r.localPort, r.remoteAddress, r.remotePort, r.direction.rawValue, r.scope.rawValue,
+                        r.bytesOut, r.bytesIn, r.packetsOut, r.packetsIn, r.connState, r.history,
+                        r.communityID, r.icmpIdentifier, hostnameID, r.nameSource, processID,
+                        r.unattributedReason, r.verdict, r.rule, entry.isOpen ? 1 : 0, entry.sessionID,
+                    ]
+                    upsert.setUncheckedArguments(StatementArguments(values))
+                    try upsert.execute()
+                }
+                if !intervals.isEmpty {
+                    let insert = try db.cachedStatement(sql: """
+                        INSERT INTO capture_stats (time, interval, frames, ip_packets, ip_bytes, damaged, received,
+                            dropped, interface_dropped, queue_dropped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """)
+                    for i in intervals {
+                        try insert.execute(arguments: [
+                            i.time, i.interval, i.frames, i.ipPackets, i.ipBytes, i.damaged, i.received, i.dropped,
+                            i.interfaceDropped, i.queueDropped,
+                        ])
+                    }
+                }
+            }
+        } catch {
+            throw FlowStore.storeError(error, operation: "write \(entries.count) flows", path: store.path)
+        }
+        // Only ids from a committed transaction may be reused.
+        hostnameIDs.merge(newHostnames) { a, _ in a }
+        executableIDs.merge(newExecutables) { a, _ in a }
+        processIDs.merge(newProcesses) { a, _ in a }
+        FlowStore.restrictMode(store.path)
+    }
+
+    private func processID(
+        _ db: Database, _ p: FlowRow.Process, newExecutables: inout [ExecutableKey: Int64],
+        newProcesses: inout [ProcessKey: Int64]
+    ) throws -> Int64 {
+        var executableID: Int64?
+        if let exe = p.exe {
+            let key = ExecutableKey(path: exe, sha256: p.sha256 ?? "")
+            if let known = executableIDs[key] ?? newExecutables[key] {
+                executableID = known
+            } else {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO executables (path, sha256) VALUES (?, ?)", arguments: [key.path, key.sha256])
+                let id = try Int64.fetchOne(
+                    db, sql: "SELECT id FROM executables WHERE path = ? AND sha256 = ?", arguments: [key.path, key.sha256])
+                executableID = id
+                if let id { newExecutables[key] = id }
+            }
+        }
+        let key = ProcessKey(pid: p.pid, startTime: p.startTime ?? 0, executableID: executableID)
+        if let known = processIDs[key] ?? newProcesses[key] { return known }
+        try db.execute(
+            sql: """
+                INSERT INTO processes (pid, start_time, executable_id, cmdline, comm, uid, user, ppid, parent_exe,
+                    unit, container, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (pid, start_time, executable_id) DO UPDATE SET role = coalesce(excluded.role, role)
+                """,
+            arguments: [
+                p.pid, key.startTime, executableID, p.cmdline, p.comm, p.uid, p.user, p.ppid, p.parentExe, p.unit,
+                p.container, p.role,
+            ])
+        let id = try Int64.fetchOne(
+            db, sql: "SELECT id FROM processes WHERE pid = ? AND start_time = ? AND executable_id IS ?",
+            arguments: [p.pid, key.startTime, executableID]) ?? db.lastInsertedRowID
+        newProcesses[key] = id
+        return id
+    }
+
+    private func intern(_ db: Database, table: String, column: String, value: String) throws -> Int64 {
+        try db.execute(sql: "INSERT OR IGNORE INTO \(table) (\(column)) VALUES (?)", arguments: [value])
+        return try Int64.fetchOne(db, sql: "SELECT id FROM \(table) WHERE \(column) = ?", arguments: [value])
+            ?? db.lastInsertedRowID
+    }
+}

@@ -1,0 +1,229 @@
+public import Capture
+public import FlowStore
+public import Flows
+public import Logging
+import Foundation
+import Reporting
+import Synchronization
+
+/// The long-running service: captures on its own thread, commits flows in batches on the calling
+/// thread, keeps retention, and speaks systemd's notify protocol.
+///
+/// Threads: the capture thread owns the pcap handles and the flow table; the calling thread owns the
+/// store writer. They meet only in the bounded `HandOff` queues. `stop()` and `requestReload()` may
+/// be called from any thread (signal handlers).
+public final class Daemon: Sendable {
+    /// A flow handed from capture to the writer: ended, or still open (an active-timeout update).
+    struct Handed: Sendable {
+        var record: FlowRecord
+        var isOpen: Bool
+    }
+
+    private let configurationFile: String?
+    private let baseConfiguration: DaemonConfiguration
+    private let logger: Logger
+    private let notifier: SystemdNotifier
+    private let stopSignal = StopSignal()
+    private let reloadRequested = Atomic<Bool>(false)
+    private let flows = HandOff<Handed>(capacity: 500_000)
+    private let intervals = HandOff<CaptureInterval>(capacity: 10_000)
+
+    /// - Parameters:
+    ///   - configuration: the settings in force (file plus command-line flags).
+    ///   - configurationFile: re-read on reload; flags given on the command line are not re-applied.
+    public init(configuration: DaemonConfiguration, configurationFile: String?, logger: Logger, notifier: SystemdNotifier) {
+        baseConfiguration = configuration
+        self.configurationFile = configurationFile
+        self.logger = logger
+        self.notifier = notifier
+    }
+
+    /// Asks the daemon to flush every open flow and exit.
+    public func stop() { stopSignal.trigger() }
+
+    /// Asks the daemon to re-read its configuration at the next flush.
+    public func requestReload() { reloadRequested.store(true, ordering: .releasing) }
+
+    /// Runs until stopped. Throws when the database or the capture cannot be opened at the start.
+    public func run() throws {
+        var configuration = baseConfiguration
+        let store: FlowStore
+        do {
+            store = try FlowStore(path: configuration.database)
+        } catch {
+            throw error
+        }
+        let writer = FlowWriter(store: store)
+        var options = PcapHandle.LiveOptions()
+        options.snapLength = configuration.snapLength
+        options.filter = configuration.filter
+        let capture = try LiveCapture(interfaces: configuration.interfaces, options: options)
+        let logger = self.logger
+        capture.onInterfaceChange = { logger.warning("\($0)") }
+        let started = LiveSession.now()
+        let pid = Int(ProcessInfo.processInfo.processIdentifier)
+        logger.info("capturing", metadata: [
+            "interfaces": "\(configuration.interfaces.joined(separator: ","))", "database": "\(store.path)",
+            "pcap": "\(PcapHandle.libraryVersion)",
+        ])
+
+        let captureDone = Atomic<Bool>(false)
+        let counters = Mutex((PipelineCounters(), CaptureStatistics()))
+        let timeouts = configuration.timeouts
+        let flows = self.flows, intervals = self.intervals, stopSignal = self.stopSignal
+        // The capture thread owns `capture` from here on; this thread never touches it again.
+        nonisolated(unsafe) let ownedCapture = capture
+        let thread = Thread {
+            var session = LiveSession(capture: ownedCapture, timeouts: timeouts, uidSeed: UInt64(bitPattern: started) ^ UInt64(pid))
+            var lastCounters = PipelineCounters(), lastStats = CaptureStatistics(), lastTime = started
+            func record(_ c: PipelineCounters, _ s: CaptureStatistics, force: Bool) {
+                let now = LiveSession.now()
+                if now - lastTime >= 10_000_000_000 || force {
+                    intervals.push([CaptureInterval(
+                        time: now, interval: now - lastTime, frames: c.frames - lastCounters.frames,
+                        ipPackets: c.ipPackets - lastCounters.ipPackets, ipBytes: c.ipBytes - lastCounters.ipBytes,
+                        damaged: c.damaged - lastCounters.damaged,
+                        received: Int64(s.received) - Int64(lastStats.received),
+                        dropped: Int64(s.dropped) - Int64(lastStats.dropped),
+                        interfaceDropped: Int64(s.interfaceDropped) - Int64(lastStats.interfaceDropped),
+                        queueDropped: 0)])
+                    lastCounters = c
+                    lastStats = s
+                    lastTime = now
+                }
+            }
+            session.run(stop: stopSignal, tick: { c, s in
+                counters.withLock { $0 = (c, s) }
+                record(c, s, force: false)
+            }) { ended, updated in
+                flows.push(updated.map { Handed(record: $0, isOpen: true) })
+                flows.push(ended.map { Handed(record: $0, isOpen: false) })
+            }
+            record(session.pipeline.counters, session.statistics, force: true)
+            counters.withLock { $0 = (session.pipeline.counters, session.statistics) }
+            captureDone.store(true, ordering: .releasing)
+        }
+        thread.name = "telltale-capture"
+        thread.start()
+
+        notifier.notify("READY=1\nSTATUS=capturing on \(configuration.interfaces.joined(separator: ", "))")
+        var local = LocalNetwork.thisMachine(extra: configuration.localNetworks)
+        var pending: [FlowWriter.Entry] = []
+        var pendingIntervals: [CaptureInterval] = []
+        var storeState = "ok"
+        var nextWrite: Int64 = 0
+        var lastRetention: Int64 = 0
+        var lastHeartbeat: Int64 = 0
+        var lastWatchdog: Int64 = 0
+        var written: Int64 = 0
+        var pendingDropped: Int64 = 0
+        let maxPending = 1_000_000
+
+        while true {
+            let finishing = captureDone.load(ordering: .acquiring)
+            let now = LiveSession.now()
+            if reloadRequested.exchange(false, ordering: .acquiring) {
+                configuration = reload(current: configuration)
+                local = LocalNetwork.thisMachine(extra: configuration.localNetworks)
+            }
+            let handed = flows.take()
+            for item in handed {
+                pending.append(FlowWriter.Entry(row: FlowRow(item.record, local: local), isOpen: item.isOpen))
+            }
+            pendingIntervals += intervals.take()
+            if pending.count > maxPending {
+                // Memory is bounded even when the disk stays full: the oldest waiting flows go, counted.
+                let excess = pending.count - maxPending
+                pending.removeFirst(excess)
+                pendingDropped += Int64(excess)
+            }
+            if (now >= nextWrite || finishing) && (!pending.isEmpty || !pendingIntervals.isEmpty) {
+                let queueDropped = flows.dropped + pendingDropped
+                if queueDropped > 0, var last = pendingIntervals.last {
+                    last.queueDropped = queueDropped
+                    pendingIntervals[pendingIntervals.count - 1] = last
+                }
+                do {
+                    try writer.write(pending, intervals: pendingIntervals)
+                    written += Int64(pending.count)
+                    pending.removeAll(keepingCapacity: true)
+                    pendingIntervals.removeAll()
+                    if storeState != "ok" {
+                        logger.notice("writing resumed", metadata: ["database": "\(store.path)"])
+                        notifier.notify("STATUS=capturing; writing resumed")
+                        storeState = "ok"
+                    }
+                    nextWrite = now + configuration.flushInterval
+                } catch {
+                    let state = error.kind == .diskFull ? "disk full" : "write failing"
+                    if storeState != state {
+                        logger.error("\(error); capture continues and \(pending.count) flows wait in memory")
+                        notifier.notify("STATUS=capturing; \(state): flows wait in memory")
+                        storeState = state
+                    }
+                    nextWrite = now + 2_000_000_000
+                    if finishing {
+                        logger.error("exiting with \(pending.count) flows unwritten: \(error)")
+                        break
+                    }
+                }
+            }
+            if finishing && pending.isEmpty { break }
+            if now - lastHeartbeat >= 5_000_000_000 || finishing {
+                let (c, s) = counters.withLock { $0 }
+                try? store.saveDaemonState(DaemonState(
+                    pid: pid, started: started, heartbeat: now, interfaces: configuration.interfaces.joined(separator: ","),
+                    frames: c.frames, dropped: Int64(s.dropped + s.interfaceDropped), flows: written, storeState: storeState))
+                lastHeartbeat = now
+            }
+            if now - lastRetention >= 60_000_000_000 && storeState == "ok" {
+                do {
+                    let deleted = try store.applyRetention(
+                        maxAge: configuration.retentionMaxAge, maxBytes: configuration.retentionMaxBytes, now: now)
+                    if deleted > 0 { logger.info("retention deleted \(deleted) old flows") }
+                } catch {
+                    logger.warning("retention failed: \(error)")
+                }
+                lastRetention = now
+            }
+            if let interval = notifier.watchdogInterval, now - lastWatchdog >= interval {
+                notifier.notify("WATCHDOG=1")
+                lastWatchdog = now
+            }
+            if !finishing { usleep(100_000) }
+        }
+        notifier.notify("STOPPING=1")
+        let (c, s) = counters.withLock { $0 }
+        logger.info("stopped", metadata: [
+            "frames": "\(c.frames)", "flows_written": "\(written)", "kernel_dropped": "\(s.dropped)",
+            "queue_dropped": "\(flows.dropped + pendingDropped)",
+        ])
+    }
+
+    private func reload(current: DaemonConfiguration) -> DaemonConfiguration {
+        guard let file = configurationFile else {
+            logger.info("reload: no configuration file in use; nothing to re-read")
+            return current
+        }
+        do {
+            let text = try String(contentsOfFile: file, encoding: .utf8)
+            var fresh = try DaemonConfiguration.parse(text, file: file)
+            if fresh.interfaces != current.interfaces || fresh.filter != current.filter
+                || fresh.snapLength != current.snapLength || fresh.database != current.database
+                || fresh.timeouts != current.timeouts
+            {
+                logger.notice("reload: interfaces, filter, snaplen, database and timeouts take effect at the next restart")
+                fresh.interfaces = current.interfaces
+                fresh.filter = current.filter
+                fresh.snapLength = current.snapLength
+                fresh.database = current.database
+                fresh.timeouts = current.timeouts
+            }
+            logger.info("reloaded \(file)")
+            return fresh
+        } catch {
+            logger.error("reload failed, keeping the previous configuration: \(error)")
+            return current
+        }
+    }
+}

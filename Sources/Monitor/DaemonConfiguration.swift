@@ -1,0 +1,177 @@
+public import Flows
+public import PacketParsing
+import Yams
+
+/// The daemon's settings: every key optional, defaults that work with no file at all.
+public struct DaemonConfiguration: Sendable, Equatable {
+    public var interfaces: [String] = ["any"]
+    public var filter: String?
+    public var snapLength: Int32 = 8192
+    public var database = "/var/lib/telltale/telltale.db"
+    /// How often ended flows are committed, in nanoseconds.
+    public var flushInterval: Int64 = 1_000_000_000
+    /// Flows older than this are deleted (nil keeps them forever).
+    public var retentionMaxAge: Int64? = 30 * 86_400 * 1_000_000_000
+    /// The oldest flows are deleted while the database is larger than this (nil: no limit).
+    public var retentionMaxBytes: Int64? = 1 << 30
+    public var timeouts = FlowTimeouts()
+    public var localNetworks: [IPNetwork] = []
+    public var logLevel = "info"
+
+    public init() {}
+
+    /// A configuration error that names the file, the line and what is wrong.
+    public struct Problem: Error, Equatable, Sendable, CustomStringConvertible {
+        public var file: String
+        public var line: Int?
+        public var message: String
+        public var description: String {
+            line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)"
+        }
+    }
+
+    static let keys: Set<String> = [
+        "interfaces", "filter", "snaplen", "database", "flush_interval", "retention", "timeouts", "local_networks",
+        "log_level",
+    ]
+
+    /// Parses the YAML text of a configuration file on top of the defaults.
+    public static func parse(_ text: String, file: String) throws(Problem) -> DaemonConfiguration {
+        var config = DaemonConfiguration()
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw Problem(file: file, line: Self.line(of: error), message: "not valid YAML: \(Self.summary(of: error))")
+        } catch {
+            throw Problem(file: file, line: nil, message: "not valid YAML: \(error)")
+        }
+        guard let root else { return config }  // an empty file: all defaults
+        guard let mapping = root.mapping else {
+            throw Problem(file: file, line: root.mark.map { $0.line }, message: "expected a mapping of settings at the top level")
+        }
+        func fail(_ node: Node, _ message: String) -> Problem {
+            Problem(file: file, line: node.mark.map { $0.line }, message: message)
+        }
+        for (keyNode, value) in mapping {
+            guard let key = keyNode.string else { throw fail(keyNode, "a setting name must be text") }
+            switch key {
+            case "interfaces":
+                if let one = value.string { config.interfaces = [one] }
+                else if let list = value.sequence {
+                    var names: [String] = []
+                    for item in list {
+                        guard let name = item.string, !name.isEmpty else { throw fail(item, "interfaces: each entry must be an interface name") }
+                        names.append(name)
+                    }
+                    config.interfaces = names.isEmpty ? ["any"] : names
+                } else { throw fail(value, "interfaces: expected a name or a list of names") }
+            case "filter":
+                config.filter = value.null != nil ? nil : value.string
+            case "snaplen":
+                guard let n = value.int, n >= 128, n <= 262_144 else { throw fail(value, "snaplen: expected a number from 128 to 262144") }
+                config.snapLength = Int32(n)
+            case "database":
+                guard let path = value.string, !path.isEmpty else { throw fail(value, "database: expected a file path") }
+                config.database = path
+            case "flush_interval":
+                guard let d = value.string.flatMap(Self.duration), d > 0 else { throw fail(value, "flush_interval: expected a duration such as 1s or 500ms") }
+                config.flushInterval = d
+            case "retention":
+                guard let section = value.mapping else { throw fail(value, "retention: expected max_age and/or max_size") }
+                for (k, v) in section {
+                    switch k.string {
+                    case "max_age":
+                        if v.null != nil || v.string == "forever" { config.retentionMaxAge = nil; continue }
+                        guard let d = v.string.flatMap(Self.duration), d > 0 else { throw fail(v, "retention.max_age: expected a duration such as 30d, or 'forever'") }
+                        config.retentionMaxAge = d
+                    case "max_size":
+                        if v.null != nil || v.string == "unlimited" { config.retentionMaxBytes = nil; continue }
+                        guard let b = v.string.flatMap(Self.size), b > 0 else { throw fail(v, "retention.max_size: expected a size such as 512MiB or 2GB, or 'unlimited'") }
+                        config.retentionMaxBytes = b
+                    default:
+                        throw fail(k, "retention: unknown key '\(k.string ?? "?")' (known: max_age, max_size)")
+                    }
+                }
+            case "timeouts":
+                guard let section = value.mapping else { throw fail(value, "timeouts: expected a mapping") }
+                for (k, v) in section {
+                    guard let d = v.string.flatMap(Self.duration), d >= 0 else { throw fail(v, "timeouts.\(k.string ?? "?"): expected a duration") }
+                    switch k.string {
+                    case "tcp_idle": config.timeouts.tcpIdle = d
+                    case "tcp_closed": config.timeouts.tcpClosed = d
+                    case "udp_idle": config.timeouts.udpIdle = d
+                    case "icmp_idle": config.timeouts.icmpIdle = d
+                    case "other_idle": config.timeouts.otherIdle = d
+                    case "active": config.timeouts.active = d
+                    default:
+                        throw fail(k, "timeouts: unknown key '\(k.string ?? "?")' (known: tcp_idle, tcp_closed, udp_idle, icmp_idle, other_idle, active)")
+                    }
+                }
+            case "local_networks":
+                guard let list = value.sequence else { throw fail(value, "local_networks: expected a list of CIDRs") }
+                config.localNetworks = []
+                for item in list {
+                    guard let text = item.string, let network = IPNetwork(text) else { throw fail(item, "local_networks: '\(item.string ?? "?")' is not a CIDR such as 192.168.1.0/24") }
+                    config.localNetworks.append(network)
+                }
+            case "log_level":
+                let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+                guard let level = value.string, levels.contains(level) else { throw fail(value, "log_level: expected one of \(levels.joined(separator: ", "))") }
+                config.logLevel = level
+            default:
+                throw fail(keyNode, "unknown setting '\(key)' (known: \(keys.sorted().joined(separator: ", ")))")
+            }
+        }
+        return config
+    }
+
+    /// Parses `500ms`, `30s`, `5m`, `2h`, `30d` or a bare number of seconds into nanoseconds.
+    public static func duration(_ text: String) -> Int64? {
+        let text = text.trimmingWhitespace()
+        let units: [(String, Double)] = [("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9), ("d", 86400e9), ("w", 604800e9)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            guard let value = Double(text.dropLast(suffix.count)), value >= 0, value < 1e7 else { return nil }
+            return Int64(value * scale)
+        }
+        guard let seconds = Double(text), seconds >= 0, seconds < 1e10 else { return nil }
+        return Int64(seconds * 1e9)
+    }
+
+    /// Parses `512MiB`, `2GB`, `100k` or a bare number of bytes.
+    public static func size(_ text: String) -> Int64? {
+        let text = text.trimmingWhitespace()
+        let units: [(String, Double)] = [
+            ("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("TiB", 1_099_511_627_776), ("KB", 1e3), ("MB", 1e6), ("GB", 1e9),
+            ("TB", 1e12), ("k", 1024), ("K", 1024), ("M", 1_048_576), ("G", 1_073_741_824), ("B", 1),
+        ]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            guard let value = Double(text.dropLast(suffix.count).trimmingWhitespace()), value >= 0 else { return nil }
+            return Int64(value * scale)
+        }
+        return Int64(text)
+    }
+
+    static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
+        default: nil
+        }
+    }
+
+    static func summary(of error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): problem
+        default: "\(error)"
+        }
+    }
+}
+
+extension StringProtocol {
+    func trimmingWhitespace() -> String {
+        let text = String(self)
+        guard let first = text.firstIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
+        let last = text.lastIndex(where: { $0 != " " && $0 != "\t" }) ?? first
+        return String(text[first...last])
+    }
+}

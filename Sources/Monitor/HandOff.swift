@@ -1,0 +1,44 @@
+import Synchronization
+
+/// A bounded hand-off from the capture thread to the store writer. When full, new items are
+/// dropped and counted — never silently, never blocking capture.
+public final class HandOff<Item: Sendable>: Sendable {
+    private struct State {
+        var items: [Item] = []
+        var dropped: Int64 = 0
+    }
+
+    private let state = Mutex(State())
+    public let capacity: Int
+
+    public init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    /// Adds what fits; returns how many were dropped.
+    @discardableResult
+    public func push(_ items: [Item]) -> Int {
+        state.withLock { s in
+            let room = max(0, capacity - s.items.count)
+            let accepted = min(room, items.count)
+            s.items.append(contentsOf: items.prefix(accepted))
+            let dropped = items.count - accepted
+            s.dropped += Int64(dropped)
+            return dropped
+        }
+    }
+
+    /// Takes everything waiting.
+    public func take() -> [Item] {
+        state.withLock { s in
+            let items = s.items
+            s.items.removeAll(keepingCapacity: true)
+            return items
+        }
+    }
+
+    /// Items dropped since the start.
+    public var dropped: Int64 { state.withLock { $0.dropped } }
+
+    public var count: Int { state.withLock { $0.items.count } }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Capture
+import Dispatch
+import Foundation
+import Logging
+import Monitor
+import PacketParsing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Telltale {
+    struct Daemon: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Capture continuously and record every flow in the database.",
+            discussion: """
+                Reads /etc/telltale/telltale.yaml when it exists (or --config FILE); flags override the \
+                file. SIGTERM or SIGINT flush every open flow and exit; SIGHUP re-reads the configuration \
+                file. When the disk is full, capture goes on, flows wait in memory (bounded, counted) and \
+                writing resumes when space returns. Under systemd it reports readiness and pings the \
+                watchdog ($NOTIFY_SOCKET, Type=notify). Needs root or CAP_NET_RAW and CAP_NET_ADMIN.
+                """
+        )
+
+        static let defaultConfigFile = "/etc/telltale/telltale.yaml"
+
+        @Option(help: "Configuration file (YAML); default \(defaultConfigFile) when it exists.")
+        var config: String?
+
+        @Option(name: [.customShort("i"), .customLong("interface")], help: "Interface to capture on (repeatable); default: all.")
+        var interfaces: [String] = []
+
+        @Option(help: "Database file; default /var/lib/telltale/telltale.db.")
+        var db: String?
+
+        @Option(help: "A capture filter in tcpdump syntax.")
+        var filter: String?
+
+        @Option(help: "How often flows are committed, e.g. 1s or 500ms.")
+        var flushInterval: String?
+
+        @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+        var logLevel: String?
+
+        func validate() throws {
+            if let flushInterval, DaemonConfiguration.duration(flushInterval) == nil {
+                throw ValidationError("--flush-interval: '\(flushInterval)' is not a duration such as 1s or 500ms")
+            }
+        }
+
+        func run() throws {
+            let file = config ?? (FileManager.default.fileExists(atPath: Self.defaultConfigFile) ? Self.defaultConfigFile : nil)
+            var settings = DaemonConfiguration()
+            if let file {
+                do {
+                    let text = try String(contentsOfFile: file, encoding: .utf8)
+                    settings = try DaemonConfiguration.parse(text, file: file)
+                } catch let problem as DaemonConfiguration.Problem {
+                    Output.error("telltale: \(problem)")
+                    throw ExitCode(1)
+                } catch {
+                    Output.error("telltale: cannot read \(file): \(error.localizedDescription)")
+                    throw ExitCode(1)
+                }
+            }
+            if !interfaces.isEmpty { settings.interfaces = interfaces }
+            if let db { settings.database = db }
+            if let filter { settings.filter = filter }
+            if let flushInterval, let d = DaemonConfiguration.duration(flushInterval) { settings.flushInterval = d }
+            if let logLevel { settings.logLevel = logLevel }
+            let level = Logger.Level(rawValue: settings.logLevel) ?? .info
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            let logger = Logger(label: "telltale")
+            let directory = (settings.database as NSString).deletingLastPathComponent
+            if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+
+            let daemon = Monitor.Daemon(
+                configuration: settings, configurationFile: file, logger: logger,
+                notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment))
+            Signals.install(stop: { daemon.stop() }, reload: { daemon.requestReload() })
+            do {
+                try daemon.run()
+            } catch {
+                Output.error("telltale: \(error)")
+                throw ExitCode(1)
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+import Glibc
+public import ArgumentParser
+public import FlowStore
+import Monitor
+import Reporting
+
+extension Grouping: ExpressibleByArgument {}
+
+/// Where the database is, for every command that reads it.
+struct DatabaseOption: ParsableArguments {
+    @Option(help: "Database file (the daemon's --db).")
+    var db: String = "/var/lib/telltale/telltale.db"
+
+    func open() throws -> FlowStore {
+        do {
+            return try FlowStore(path: db, readOnly: true)
+        } catch {
+            Output.error("telltale: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `--since`, `--from`, `--to`.
+struct WindowOptions: ParsableArguments {
+    @Option(help: "Only flows of the last DURATION, e.g. 15m, 1h, 7d.")
+    var since: String?
+
+    @Option(help: "Only flows after TIME: RFC 3339 (2026-11-29T10:00:00Z), a date (2026-11-29, UTC), or a duration ago (2h).")
+    var from: String?
+
+    @Option(help: "Only flows before TIME (same forms as --from).")
+    var to: String?
+
+    func validate() throws {
+        if let since, DaemonConfiguration.duration(since) == nil {
+            throw ValidationError("--since: '\(since)' is not a duration such as 15m, 1h or 7d")
+        }
+        if since != nil && from != nil { throw ValidationError("--since and --from both set the start; give one") }
+        for (name, value) in [("--from", from), ("--to", to)] {
+            if let value, WindowOptions.time(value, now: 0) == nil {
+                throw ValidationError("\(name): '\(value)' is not a time (2026-11-29T10:00:00Z, 2026-11-29, or a duration ago like 2h)")
+            }
+        }
+    }
+
+    static func time(_ text: String, now: Int64) -> Int64? {
+        if let exact = Timestamp.parse(text) { return exact }
+        if text.count == 10, let midnight = Timestamp.parse(text + "T00:00:00Z") { return midnight }
+        if let ago = DaemonConfiguration.duration(text) { return now - ago }
+        return nil
+    }
+
+    func window(now: Int64) -> TimeWindow {
+        var w = TimeWindow()
+        if let since, let d = DaemonConfiguration.duration(since) { w.from = now - d }
+        if let from { w.from = WindowOptions.time(from, now: now) }
+        if let to { w.to = WindowOptions.time(to, now: now) }
+        return w
+    }
+}
+
+extension Telltale {
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the flow report from the database.",
+            discussion: """
+                Groups flows by process (default), role, or destination, or lists them one by one \
+                (--by flow, in the JSON contract with --format ndjson). Ends with the coverage line: the \
+                share of bytes attributed to a process, and packets the capture dropped. Reads while the \
+                daemon writes.
+
+                Examples:
+                  telltale report --since 1h
+                  telltale report --by destination --from 2026-11-29 --format json
+                  telltale report --by flow --since 10m --format ndjson
+                """
+        )
+
+        @OptionGroup var database: DatabaseOption
+        @OptionGroup var window: WindowOptions
+
+        @Option(help: "Group by process, role or destination; or 'flow' to list flows.")
+        var by: Grouping = .process
+
+        @Option(help: "With --by flow: at most this many flows (the newest).")
+        var limit: Int = 10_000
+
+        @Option(name: .shortAndLong, help: "Output format: table, json, ndjson or csv.")
+        var format: OutputFormat = .table
+
+        func run() throws {
+            let store = try database.open()
+            let w = window.window(now: LiveSession.now())
+            do {
+                if by == .flow {
+                    let rows = try store.flows(in: w, limit: limit)
+                    let renderer = FlowRenderer(format: format, terminal: Output.isTerminal, terminalWidth: Output.terminalWidth)
+                    Output.write(rows.isEmpty && format == .table ? "no flows in this window\n" : renderer.render(rows))
+                } else {
+                    let groups = try store.groups(by: by, in: w)
+                    Output.write(GroupRenderer(format: format, terminal: Output.isTerminal, groupTitle: by.rawValue).render(groups))
+                }
+                let line = GroupRenderer.coverageLine(try store.coverage(in: w))
+                if format == .table { Output.write(line + "\n") } else { Output.error(line) }
+                Output.flush()
+            } catch {
+                Output.error("telltale: \(error)")
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Is the daemon running, since when, and how is capture going?",
+            discussion: "Exit status 0 when the daemon is running, 3 when it is not, 1 on error."
+        )
+
+        @OptionGroup var database: DatabaseOption
+
+        func run() throws {
+            let store = try database.open()
+            let now = LiveSession.now()
+            do {
+                let state = try store.daemonState()
+                let coverage = try store.coverage(in: TimeWindow(from: now - 3_600_000_000_000))
+                var running = false
+                if let s = state {
+                    running = kill(pid_t(s.pid), 0) == 0 && now - s.heartbeat < 30_000_000_000
+                    Output.write(running ? "daemon: running (pid \(s.pid))\n" : "daemon: not running (last seen \(Timestamp.rfc3339(s.heartbeat)), pid \(s.pid))\n")
+                    Output.write("since: \(Timestamp.rfc3339(s.started))\n")
+                    Output.write("interfaces: \(s.interfaces)\n")
+                    Output.write("frames: \(s.frames)   drops: \(s.dropped)   flows written: \(s.flows)\n")
+                    Output.write("store: \(s.storeState)\n")
+                } else {
+                    Output.write("daemon: never ran with this database\n")
+                }
+                Output.write("database: \(store.path), \(ByteCount.text(store.fileSize)), \(try store.flowCount()) flows\n")
+                Output.write("last hour: " + GroupRenderer.coverageLine(coverage) + "\n")
+                Output.flush()
+                if !running { throw ExitCode(3) }
+            } catch let error as StoreError {
+                Output.error("telltale: \(error)")
+                throw ExitCode(1)
+            }
+        }
+    }
+}
