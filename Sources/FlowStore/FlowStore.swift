@@ -39,6 +39,7 @@ public final class FlowStore: Sendable {
             }
             close(descriptor)
         }
+        if existed && !readOnly { try FlowStore.checkOwnership(path) }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch {
@@ -68,13 +69,39 @@ public final class FlowStore: Sendable {
         }
     }
 
+    /// Refuses an existing database of another application before anything (such as switching it to
+    /// WAL) could change it: it is opened read-only for the check.
+    private static func checkOwnership(_ path: String) throws(StoreError) {
+        var configuration = Configuration()
+        configuration.readonly = true
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            defer { try? queue.close() }
+            try queue.read { db in
+                let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+                let tables = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table'") ?? 0
+                if applicationID == Schema.applicationID || (applicationID == 0 && tables == 0) { return }
+                throw StoreError(
+                    .notOurs, operation: "open", path: path,
+                    message: applicationID == 0 ? "it holds \(tables) tables of another application"
+                        : "application id 0x" + String(UInt32(bitPattern: applicationID), radix: 16))
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw FlowStore.storeError(error, operation: "open", path: path)
+        }
+    }
+
     private func prepareForWriting() throws(StoreError) {
         do {
             try pool.barrierWriteWithoutTransaction { db in
                 let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
                 let tables = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table'") ?? 0
                 if applicationID == 0 && tables == 0 {
+                    // auto_vacuum only takes hold through a VACUUM once the file exists (WAL wrote its header).
                     try db.execute(sql: "PRAGMA auto_vacuum = INCREMENTAL")
+                    try db.execute(sql: "VACUUM")
                     try db.execute(sql: "PRAGMA application_id = \(Schema.applicationID)")
                 } else if applicationID != Schema.applicationID {
                     throw StoreError(
