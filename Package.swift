@@ -67,6 +67,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "DaemonTests",
+            dependencies: ["telltale", "FlowStore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "CaptureTests",
             dependencies: ["Capture", "PacketParsing", "Flows", "Monitor"],
             swiftSettings: strict
