@@ -116,6 +116,8 @@ public struct PacketDecoder: Sendable {
             length = wireAvailable
         }
         guard length >= headerLength else { throw .malformed(.ipv4) }
+        // A datagram longer than what crossed the wire is a lie; counting it would inflate byte totals.
+        guard length <= wireAvailable else { throw .malformed(.ipv4) }
         s.source = IPAddress(v4: src)
         s.destination = IPAddress(v4: dst)
         s.ipProtocol = proto
@@ -147,6 +149,8 @@ public struct PacketDecoder: Sendable {
             // Jumbograms and offloaded super-packets: the wire length is the truth.
             length = max(wireAvailable, 40)
         }
+        // A datagram longer than what crossed the wire is a lie; counting it would inflate byte totals.
+        guard length <= max(wireAvailable, 40) else { throw .malformed(.ipv6) }
         s.ipLength = length
         let end = start + length
         var header = next
