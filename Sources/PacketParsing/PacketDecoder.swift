@@ -201,7 +201,9 @@ public struct PacketDecoder: Sendable {
 
     /// Decodes the transport header at `offset`; `end` is where the IP datagram ends per its header.
     
-    func decodeTransport(_ r: ByteReader, at offset: Int, end: Int, into s: inout PacketSummary) throws(DecodeError) {
+    func decodeTransport(_ frame: ByteReader, at offset: Int, end: Int, into s: inout PacketSummary) throws(DecodeError) {
+        // The transport header lies inside the datagram: bytes past its end are link padding, not header.
+        let r = frame.prefix(end)
         switch s.ipProtocol {
         case IPProtocolNumber.tcp:
             guard let sp = r.u16(offset), let dp = r.u16(offset + 2), let dataOffset = r.u8(offset + 12),
@@ -250,6 +252,11 @@ struct ByteReader {
     init(_ base: UnsafeRawBufferPointer) { self.base = base }
 
     var count: Int { base.count }
+
+    /// A reader of the first `end` bytes only (all of them when `end` is past the end).
+    func prefix(_ end: Int) -> ByteReader {
+        ByteReader(UnsafeRawBufferPointer(rebasing: base[..<min(max(end, 0), base.count)]))
+    }
 
     func u8(_ offset: Int) -> UInt8? {
         guard offset >= 0, offset < base.count else { return nil }
