@@ -61,6 +61,13 @@ let package = Package(
         // Frame builder and capture-file fixtures shared by the test targets (and benchmarks).
         .target(name: "TestSupport", dependencies: ["PacketParsing", "Capture"], swiftSettings: strict),
 
+        .executableTarget(
+            name: "bench-capture",
+            dependencies: ["TestSupport", "Capture", "PacketParsing"],
+            path: "Sources/bench-capture",
+            swiftSettings: strict
+        ),
+
         .testTarget(name: "PacketParsingTests", dependencies: ["PacketParsing", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "PacketParsing", "TestSupport"], swiftSettings: strict),
         .testTarget(
