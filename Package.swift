@@ -16,12 +16,23 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
 
         .target(name: "PacketParsing", swiftSettings: strict),
         .target(name: "Flows", dependencies: ["PacketParsing"], swiftSettings: strict),
+        .target(
+            name: "NameParsing",
+            dependencies: [
+                "PacketParsing",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "Names", dependencies: ["NameParsing", "PacketParsing", "Flows"], swiftSettings: strict),
         .target(name: "Reporting", dependencies: ["Flows", "PacketParsing"], swiftSettings: strict),
         .target(
             name: "Capture",
@@ -31,7 +42,7 @@ let package = Package(
         .target(
             name: "Monitor",
             dependencies: [
-                "Capture", "Flows", "PacketParsing", "Reporting",
+                "Capture", "Flows", "Names", "PacketParsing", "Reporting",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -39,7 +50,7 @@ let package = Package(
         .executableTarget(
             name: "telltale",
             dependencies: [
-                "Monitor", "Capture", "Flows", "PacketParsing", "Reporting",
+                "Monitor", "Capture", "Flows", "Names", "PacketParsing", "Reporting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -48,6 +59,7 @@ let package = Package(
 
         .testTarget(name: "PacketParsingTests", dependencies: ["PacketParsing"], swiftSettings: strict),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "PacketParsing"], swiftSettings: strict),
+        .testTarget(name: "NamesTests", dependencies: ["Names", "NameParsing", "PacketParsing", "Flows"], swiftSettings: strict),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Flows", "PacketParsing"], swiftSettings: strict),
         .testTarget(
             name: "CaptureTests",
