@@ -57,18 +57,28 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        .testTarget(name: "PacketParsingTests", dependencies: ["PacketParsing"], swiftSettings: strict),
-        .testTarget(name: "FlowsTests", dependencies: ["Flows", "PacketParsing"], swiftSettings: strict),
-        .testTarget(name: "NamesTests", dependencies: ["Names", "NameParsing", "PacketParsing", "Flows"], swiftSettings: strict),
-        .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Flows", "PacketParsing"], swiftSettings: strict),
+        // Frame builder and capture-file fixtures shared by the test targets (and benchmarks).
+        .target(name: "TestSupport", dependencies: ["PacketParsing", "Capture"], swiftSettings: strict),
+
+        .testTarget(name: "PacketParsingTests", dependencies: ["PacketParsing", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "FlowsTests", dependencies: ["Flows", "PacketParsing", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "NamesTests",
+            dependencies: ["Names", "NameParsing", "PacketParsing", "Flows", "Monitor", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ReportingTests", dependencies: ["Reporting", "Flows", "PacketParsing", "TestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "CaptureTests",
-            dependencies: ["Capture", "PacketParsing", "Flows", "Monitor"],
+            dependencies: ["Capture", "PacketParsing", "Flows", "Monitor", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "LiveTests",
-            dependencies: ["telltale", "Capture", "PacketParsing"],
+            dependencies: ["telltale", "Capture", "PacketParsing", "TestSupport"],
             swiftSettings: strict
         ),
     ]

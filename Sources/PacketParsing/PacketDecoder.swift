@@ -116,6 +116,8 @@ public struct PacketDecoder: Sendable {
             length = wireAvailable
         }
         guard length >= headerLength else { throw .malformed(.ipv4) }
+        // A datagram longer than what crossed the wire is a lie; counting it would inflate byte totals.
+        guard length <= wireAvailable else { throw .malformed(.ipv4) }
         s.source = IPAddress(v4: src)
         s.destination = IPAddress(v4: dst)
         s.ipProtocol = proto
@@ -147,6 +149,8 @@ public struct PacketDecoder: Sendable {
             // Jumbograms and offloaded super-packets: the wire length is the truth.
             length = max(wireAvailable, 40)
         }
+        // A datagram longer than what crossed the wire is a lie; counting it would inflate byte totals.
+        guard length <= max(wireAvailable, 40) else { throw .malformed(.ipv6) }
         s.ipLength = length
         let end = start + length
         var header = next
@@ -197,7 +201,9 @@ public struct PacketDecoder: Sendable {
 
     /// Decodes the transport header at `offset`; `end` is where the IP datagram ends per its header.
     
-    func decodeTransport(_ r: ByteReader, at offset: Int, end: Int, into s: inout PacketSummary) throws(DecodeError) {
+    func decodeTransport(_ frame: ByteReader, at offset: Int, end: Int, into s: inout PacketSummary) throws(DecodeError) {
+        // The transport header lies inside the datagram: bytes past its end are link padding, not header.
+        let r = frame.prefix(end)
         switch s.ipProtocol {
         case IPProtocolNumber.tcp:
             guard let sp = r.u16(offset), let dp = r.u16(offset + 2), let dataOffset = r.u8(offset + 12),
@@ -246,6 +252,11 @@ struct ByteReader {
     init(_ base: UnsafeRawBufferPointer) { self.base = base }
 
     var count: Int { base.count }
+
+    /// A reader of the first `end` bytes only (all of them when `end` is past the end).
+    func prefix(_ end: Int) -> ByteReader {
+        ByteReader(UnsafeRawBufferPointer(rebasing: base[..<min(max(end, 0), base.count)]))
+    }
 
     func u8(_ offset: Int) -> UInt8? {
         guard offset >= 0, offset < base.count else { return nil }
