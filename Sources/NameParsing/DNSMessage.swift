@@ -94,8 +94,14 @@ public struct DNSMessage: Sendable, Equatable {
             }
             return asked.contains(name) ? name : owner
         }
+        // Additional records count only for names the answer led to (a CNAME or HTTPS/SVCB target):
+        // anything else there is unsolicited, and taking it would let a server name any address.
+        var wanted = asked.union(aliasOf.keys)
+        for record in answers {
+            if case .service(_, let target, _) = record.data, !target.isEmpty { wanted.insert(target) }
+        }
         var out: [(name: String, address: IPAddress, ttl: UInt32)] = []
-        for record in answers + additionals {
+        for record in answers + additionals.filter({ wanted.contains($0.name) }) {
             switch record.data {
             case .address(let address):
                 out.append((askedName(for: record.name), address, record.ttl))

@@ -445,9 +445,7 @@ public struct NameTracker: Sendable {
 
     mutating func expirePending(now: Int64) {
         guard !pending.isEmpty else { return }
-        let before = pending.count
         pending = pending.filter { now &- $0.value.time < limits.pendingTimeout }
-        _ = before
     }
 
     mutating func expireStreams(now: Int64, force: Bool) {

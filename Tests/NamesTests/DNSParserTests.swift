@@ -66,6 +66,16 @@ import Testing
         #expect(message.addressBindings.first?.name == "svc.example")
     }
 
+    @Test func ignoresUnsolicitedAddressesInTheAdditionalSection() throws {
+        var b = DNSBuilder(id: 5, flags: 0x8180, questions: 1, answers: 1, additionals: 1)
+        b.question("asked.example", type: 1)
+        b.record(nil, type: 1, ttl: 60, data: [198, 18, 1, 1])
+        b.record("bank.example", type: 1, ttl: 60, data: [198, 18, 6, 6])
+        let message = try DNSParser.parse(b.bytes)
+        #expect(message.additionals.count == 1)
+        #expect(message.addressBindings.map(\.name) == ["asked.example"])
+    }
+
     @Test func readsMessagesFromATCPStreamWithLengthPrefixes() throws {
         var b = DNSBuilder(id: 44, flags: 0x8180, questions: 1, answers: 1)
         b.question("tcp.example", type: 1)
