@@ -14,6 +14,8 @@ public final class PcapHandle {
     public let linkType: LinkType
     /// Whether timestamps come in nanoseconds (else microseconds).
     private let nanosecondTimestamps: Bool
+    /// Whether this reads a capture file (whose end `dispatch` reports) rather than an interface.
+    private let isFile: Bool
     // Non-nil from a successful open until deinit; libpcap owns the memory it points to.
     private let handle: OpaquePointer
 
@@ -27,8 +29,9 @@ public final class PcapHandle {
         case interrupted
     }
 
-    private init(source: String, handle: OpaquePointer, nanoseconds: Bool) {
+    private init(source: String, handle: OpaquePointer, nanoseconds: Bool, isFile: Bool = false) {
         self.source = source
+        self.isFile = isFile
         self.handle = handle
         self.nanosecondTimestamps = nanoseconds
         self.linkType = LinkType(dataLinkType: pcap_datalink(handle))
@@ -48,7 +51,7 @@ public final class PcapHandle {
         else {
             throw CaptureError(.open, source: path, message: String(cString: errorBuffer))
         }
-        return PcapHandle(source: path, handle: opened, nanoseconds: true)
+        return PcapHandle(source: path, handle: opened, nanoseconds: true, isFile: true)
     }
 
     /// Options for a live capture.
@@ -144,7 +147,9 @@ public final class PcapHandle {
             let message = String(cString: pcap_geterr(handle))
             let kind: CaptureError.Kind = message.contains("truncated") ? .truncated : .read
             throw CaptureError(kind, source: source, message: message)
-        case 0 where selectableDescriptor < 0:
+        case 0 where isFile:
+            // A file's descriptor is selectable too (libpcap hands out its fileno), so only the
+            // handle's kind tells the end of a file from an idle interface.
             return .endOfFile
         default:
             return .packets(Int(result))

@@ -39,8 +39,12 @@ public enum CommunityID {
     /// The community id of a flow record.
     public static func of(_ r: FlowRecord, seed: UInt16 = 0) -> String {
         if r.isICMP {
+            // A flow first seen at its reply keeps the reply's type, and the reply went from the
+            // responder to the originator: hash it the way it travelled.
+            let reply = ICMPKind.isReply(r.icmpType, v6: r.ipProtocol == IPProtocolNumber.icmpv6)
             return compute(
-                ipProtocol: r.ipProtocol, source: r.originatorAddress, destination: r.responderAddress,
+                ipProtocol: r.ipProtocol, source: reply ? r.responderAddress : r.originatorAddress,
+                destination: reply ? r.originatorAddress : r.responderAddress,
                 sourcePort: UInt16(r.icmpType), destinationPort: UInt16(r.icmpCode), seed: seed)
         }
         return compute(
@@ -51,7 +55,7 @@ public enum CommunityID {
     /// The type of the paired message, or nil for messages without a counterpart (one-way).
     static func icmpCounterpart(type: UInt8, v6: Bool) -> UInt8? {
         let table: [UInt8: UInt8] = v6
-            ? [128: 129, 129: 128, 133: 134, 134: 133, 135: 136, 136: 135, 130: 131, 131: 130, 144: 145, 145: 144]
+            ? [128: 129, 129: 128, 133: 134, 134: 133, 135: 136, 136: 135, 130: 131, 131: 130, 139: 140, 140: 139, 144: 145, 145: 144]
             : [8: 0, 0: 8, 13: 14, 14: 13, 15: 16, 16: 15, 10: 9, 9: 10, 17: 18, 18: 17]
         return table[type]
     }

@@ -74,12 +74,18 @@ public struct FlowTable: Sendable {
         }
         if flows.count >= capacity { evictOldest() }
         var record = FlowRecord(uid: nextUID(), key: key, first: p)
-        FlowTable.update(&record, with: p)
-        if p.ipProtocol == IPProtocolNumber.tcp && p.tcpFlags & 0x12 == 0x12 {
-            // The first packet seen is a SYN-ACK: its receiver started the connection.
+        if record.isICMP && ICMPKind.isReply(p.icmpType, v6: p.ipProtocol == IPProtocolNumber.icmpv6) {
+            // The first packet seen is a reply: its receiver asked. Turn the record before counting:
+            // on loopback both ends share an address and the reply's type alone puts it on the
+            // responder's side, so flipping after counting would move it to the originator's.
             record.flipRoles()
-        } else if record.isICMP && ICMPKind.isReply(p.icmpType, v6: p.ipProtocol == IPProtocolNumber.icmpv6) {
-            record.flipRoles()
+            FlowTable.update(&record, with: p)
+        } else {
+            FlowTable.update(&record, with: p)
+            if p.ipProtocol == IPProtocolNumber.tcp && p.tcpFlags & 0x12 == 0x12 {
+                // The first packet seen is a SYN-ACK: its receiver started the connection.
+                record.flipRoles()
+            }
         }
         counters.flowsStarted += 1
         if reportsStarts { started.append(record) }

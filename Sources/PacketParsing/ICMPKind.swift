@@ -28,7 +28,7 @@ public enum ICMPKind {
         case 14: return 13
         case 16: return 15
         case 18: return 17
-        case 10: return 9
+        case 9: return 10  // router advertisement answers solicitation
         default: return type
         }
     }

@@ -5,4 +5,34 @@ import Testing
     @Test func theEpochIsMidnightOfTheFirstOfJanuary1970() {
         #expect(Timestamp.rfc3339(0) == "1970-01-01T00:00:00.000000Z")
     }
+
+    @Test(arguments: [
+        (Int64(1_700_000_000_123_456_789), "2023-11-14T22:13:20.123456Z"),
+        (1_709_164_800_000_000_000, "2024-02-29T00:00:00.000000Z"),
+        (951_782_400_000_000_000, "2000-02-29T00:00:00.000000Z"),
+        (4_102_444_799_999_999_000, "2099-12-31T23:59:59.999999Z"),
+        (-1_000, "1969-12-31T23:59:59.999999Z"),
+    ])
+    func knownInstantsPrintAsRFC3339(_ nanoseconds: Int64, _ text: String) {
+        #expect(Timestamp.rfc3339(nanoseconds) == text)
+    }
+
+    @Test(arguments: [Int64(0), 1_700_000_000_123_456_000, 1_709_164_799_999_999_000, 253_402_300_799_000_000])
+    func printedTimesParseBackToThemselves(_ nanoseconds: Int64) {
+        #expect(Timestamp.parse(Timestamp.rfc3339(nanoseconds)) == nanoseconds)
+    }
+
+    @Test func offsetsAndPrecisionAreHonoured() {
+        #expect(Timestamp.parse("2023-11-14T23:13:20+01:00") == 1_700_000_000_000_000_000)
+        #expect(Timestamp.parse("2023-11-14T17:13:20-05:00") == 1_700_000_000_000_000_000)
+        #expect(Timestamp.parse("2023-11-14T22:13:20.123456789Z") == 1_700_000_000_123_456_789)
+        #expect(Timestamp.parse("2023-11-14T22:13:20.5Z") == 1_700_000_000_500_000_000)
+        #expect(Timestamp.parse("2023-11-14 22:13:20Z") == 1_700_000_000_000_000_000)
+    }
+
+    @Test(arguments: ["", "2023-11-14", "2023-13-14T22:13:20Z", "2023-11-14T25:13:20Z", "2023-11-14T22:13:20.Z",
+                      "2023-11-14T22:13:20+0100", "2023-11-14T22:13:20Zjunk", "2023-1x-14T22:13:20Z"])
+    func malformedTextParsesToNothing(_ text: String) {
+        #expect(Timestamp.parse(text) == nil)
+    }
 }
