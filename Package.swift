@@ -18,12 +18,23 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
 
         .target(name: "PacketParsing", swiftSettings: strict),
         .target(name: "Flows", dependencies: ["PacketParsing"], swiftSettings: strict),
+        .target(
+            name: "NameParsing",
+            dependencies: [
+                "PacketParsing",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "Names", dependencies: ["NameParsing", "PacketParsing", "Flows"], swiftSettings: strict),
         .target(name: "Reporting", dependencies: ["Flows", "PacketParsing"], swiftSettings: strict),
         .target(
             name: "Capture",
@@ -42,7 +53,7 @@ let package = Package(
         .target(
             name: "Monitor",
             dependencies: [
-                "Capture", "Flows", "PacketParsing", "Reporting", "FlowStore",
+                "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -51,7 +62,7 @@ let package = Package(
         .executableTarget(
             name: "telltale",
             dependencies: [
-                "Monitor", "Capture", "Flows", "PacketParsing", "Reporting", "FlowStore",
+                "Monitor", "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -70,6 +81,11 @@ let package = Package(
 
         .testTarget(name: "PacketParsingTests", dependencies: ["PacketParsing", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "PacketParsing", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "NamesTests",
+            dependencies: ["Names", "NameParsing", "PacketParsing", "Flows", "Monitor", "TestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "ReportingTests", dependencies: ["Reporting", "Flows", "PacketParsing", "TestSupport"],
             swiftSettings: strict

@@ -35,4 +35,9 @@ if ! command -v swift >/dev/null 2>&1; then
   echo "setup: the Swift 6 toolchain is not on PATH (expected /opt/swift/usr/bin); install it from swift.org first" >&2
   exit 1
 fi
+# The names lab's QUIC client (scripts/lab/names-lab.py).
+if ! python3 -c 'import aioquic' >/dev/null 2>&1; then
+  echo "setup: installing aioquic"
+  python3 -m pip install --quiet aioquic || python3 -m pip install --quiet --break-system-packages aioquic
+fi
 echo "setup: system packages ready"

@@ -43,6 +43,12 @@ public struct FlowRecord: Sendable, Equatable {
     /// When the flow was last handed out as an update (active timeout), in nanoseconds.
     public var lastReported: Int64
     public var endReason: EndReason?
+    /// The destination's name, from what was observed (DNS, SNI, QUIC SNI, HTTP Host), if any.
+    public var hostname: String?
+    /// Where `hostname` came from: `dns`, `dns-global`, `sni`, `quic-sni` or `http-host`.
+    public var nameSource: String?
+    /// Whether the flow's ClientHello was encrypted (ECH): `hostname` is then the public name.
+    public var encryptedClientHello = false
 
     public var ipProtocol: UInt8 { key.ipProtocol }
     public var ipVersion: Int { originatorAddress.family == .v4 ? 4 : 6 }

@@ -1,4 +1,5 @@
 public import Flows
+public import Names
 public import PacketParsing
 
 /// The packet path: decode a frame in place and count it into the flow table.
@@ -7,10 +8,13 @@ public import PacketParsing
 public struct FlowPipeline: Sendable {
     public var table: FlowTable
     public var counters = PipelineCounters()
+    /// Names destinations from observed DNS, SNI and Host; nil when name extraction is off.
+    public var names: NameTracker?
     private var decoder: PacketDecoder?
 
-    public init(table: FlowTable) {
+    public init(table: FlowTable, names: NameTracker? = NameTracker()) {
         self.table = table
+        self.names = names
     }
 
     /// Decodes one frame and counts it into its flow; a frame that does not decode is counted and skipped.
@@ -23,10 +27,31 @@ public struct FlowPipeline: Sendable {
             packet.timestamp = timestamp
             counters.ipPackets += 1
             counters.ipBytes += Int64(packet.ipLength)
+            let started = table.counters.flowsStarted
             table.ingest(packet)
+            names?.observe(packet, frame: frame, process: nil, startsFlow: table.counters.flowsStarted != started)
         } catch {
             counters.count(error)
         }
+    }
+
+    /// Gives the flows about to be handed out (ended and updated) their names; forgets the ended ones.
+    public mutating func nameFlows() {
+        guard names != nil else { return }
+        for index in table.updated.indices {
+            apply(names?.name(for: table.updated[index], process: nil), to: &table.updated[index])
+        }
+        for index in table.ended.indices {
+            apply(names?.name(for: table.ended[index], process: nil), to: &table.ended[index])
+            names?.forget(flow: table.ended[index].key)
+        }
+    }
+
+    private func apply(_ lookup: NameLookup?, to record: inout FlowRecord) {
+        guard let lookup else { return }
+        record.hostname = lookup.hostname
+        record.nameSource = lookup.source.rawValue
+        record.encryptedClientHello = lookup.encryptedClientHello
     }
 
     

@@ -3,6 +3,7 @@ import Glibc
 #endif
 public import Capture
 public import Flows
+import Names
 public import PacketParsing
 
 /// A live capture through the pipeline until stopped, a duration passes, or a packet count is reached.
@@ -24,9 +25,10 @@ public struct LiveSession {
     public let capture: LiveCapture
     public private(set) var statistics = CaptureStatistics()
 
-    public init(capture: LiveCapture, timeouts: FlowTimeouts = FlowTimeouts(), uidSeed: UInt64) {
+    /// - Parameter names: whether destinations are named from observed DNS, SNI and Host.
+    public init(capture: LiveCapture, timeouts: FlowTimeouts = FlowTimeouts(), uidSeed: UInt64, names: Bool = true) {
         self.capture = capture
-        pipeline = FlowPipeline(table: FlowTable(timeouts: timeouts, uidSeed: uidSeed))
+        pipeline = FlowPipeline(table: FlowTable(timeouts: timeouts, uidSeed: uidSeed), names: names ? NameTracker() : nil)
     }
 
     /// Captures until `stop` fires or a limit is reached; ended flows (and active-timeout updates)
@@ -60,6 +62,7 @@ public struct LiveSession {
 
     private mutating func drain(_ sink: ([FlowRecord], [FlowRecord]) -> Void) {
         guard !pipeline.table.ended.isEmpty || !pipeline.table.updated.isEmpty else { return }
+        pipeline.nameFlows()
         sink(pipeline.table.ended, pipeline.table.updated)
         pipeline.table.ended.removeAll(keepingCapacity: true)
         pipeline.table.updated.removeAll(keepingCapacity: true)

@@ -1,5 +1,6 @@
 public import Capture
 public import Flows
+import Names
 public import PacketParsing
 
 /// Reads capture files through the pipeline, one after another into one flow table (flows may span
@@ -15,8 +16,9 @@ public struct Replay {
     public private(set) var problems: [FileProblem] = []
     public private(set) var filesRead = 0
 
-    public init(timeouts: FlowTimeouts = FlowTimeouts(active: 0), uidSeed: UInt64 = 0x7e11_7a1e) {
-        pipeline = FlowPipeline(table: FlowTable(timeouts: timeouts, uidSeed: uidSeed))
+    /// - Parameter names: whether destinations are named from observed DNS, SNI and Host.
+    public init(timeouts: FlowTimeouts = FlowTimeouts(active: 0), uidSeed: UInt64 = 0x7e11_7a1e, names: Bool = true) {
+        pipeline = FlowPipeline(table: FlowTable(timeouts: timeouts, uidSeed: uidSeed), names: names ? NameTracker() : nil)
     }
 
     /// Reads every file, calling `sink` with each batch of ended flows; open flows end at the last file.
@@ -47,6 +49,7 @@ public struct Replay {
 
     private mutating func drain(_ sink: ([FlowRecord]) -> Void) {
         guard !pipeline.table.ended.isEmpty else { return }
+        pipeline.nameFlows()
         sink(pipeline.table.ended)
         pipeline.table.ended.removeAll(keepingCapacity: true)
     }

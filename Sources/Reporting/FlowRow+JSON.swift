@@ -27,6 +27,7 @@ extension FlowRow {
         w.key("icmp_id"); w.int(icmpIdentifier)
         w.key("hostname"); w.string(hostname)
         w.key("name_source"); w.string(nameSource)
+        w.key("ech"); w.bool(encryptedClientHello)
         w.key("process")
         if let p = process {
             w.beginObject()

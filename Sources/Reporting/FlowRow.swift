@@ -45,6 +45,8 @@ public struct FlowRow: Sendable, Equatable {
     public var icmpIdentifier: Int?
     public var hostname: String?
     public var nameSource: String?
+    /// Whether the name is the public name of an Encrypted Client Hello.
+    public var encryptedClientHello = false
     public var process: Process?
     public var unattributedReason: String?
     public var verdict: String
@@ -130,6 +132,9 @@ public struct FlowRow: Sendable, Equatable {
         connState = r.connState
         history = r.history.text
         communityID = CommunityID.of(r)
+        hostname = r.hostname
+        nameSource = r.nameSource
+        encryptedClientHello = r.encryptedClientHello
         verdict = "unrated"
     }
 }

@@ -33,6 +33,9 @@ extension Telltale {
         @Option(help: "Seconds after which a still-open flow is printed as an update (0: never; ndjson/csv only).")
         var activeTimeout: Double = 0
 
+        @Flag(help: "Do not name destinations from observed DNS, TLS/QUIC SNI and HTTP Host.")
+        var noNames = false
+
         @OptionGroup var output: FormatOptions
 
         func validate() throws {
@@ -60,7 +63,7 @@ extension Telltale {
             var printer = FlowPrinter(renderer: output.renderer(), local: local)
             var timeouts = FlowTimeouts()
             timeouts.active = Int64(activeTimeout * 1e9)
-            var session = LiveSession(capture: capture, timeouts: timeouts, uidSeed: UInt64(LiveSession.now()))
+            var session = LiveSession(capture: capture, timeouts: timeouts, uidSeed: UInt64(LiveSession.now()), names: !noNames)
             let limits = LiveSession.Limits(duration: duration.map { Int64($0 * 1e9) }, frames: count)
             Output.error("telltale: capturing on \(names.joined(separator: ", ")); Ctrl-C stops")
             capture.onInterfaceChange = { Output.error("telltale: \($0)") }

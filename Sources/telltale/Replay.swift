@@ -20,13 +20,16 @@ extension Telltale {
 
         @OptionGroup var output: FormatOptions
 
+        @Flag(help: "Do not name destinations from observed DNS, TLS/QUIC SNI and HTTP Host.")
+        var noNames = false
+
         @Flag(help: "Print no summary line on standard error.")
         var quiet = false
 
         func run() throws {
             let local = LocalNetwork.thisMachine(extra: output.parsedLocalNetworks)
             var printer = FlowPrinter(renderer: output.renderer(), local: local)
-            var replay = Monitor.Replay()
+            var replay = Monitor.Replay(names: !noNames)
             replay.run(files: files) { printer.add($0) }
             printer.finish()
             let c = replay.pipeline.counters

@@ -1,0 +1,57 @@
+import Foundation
+import Testing
+
+/// Real programs in the namespace lab, named by a live `telltale capture`.
+@Suite(.serialized) struct NamesLabTests {
+    static var canRun: Bool { getuid() == 0 && access("/usr/sbin/ip", X_OK) == 0 && access("/usr/bin/dig", X_OK) == 0 }
+
+    struct Flow {
+        var proto: String
+        var remotePort: Int
+        var hostname: String?
+        var nameSource: String?
+    }
+
+    func runLab() throws -> [Flow] {
+        let telltale = try #require(TelltaleBinary.path, "no built telltale binary")
+        let file = "\(#filePath)"
+        let root = String(file[..<(file.firstRange(of: "/Tests/LiveTests/")?.lowerBound ?? file.endIndex)])
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", root + "/scripts/lab/names-lab.py", telltale]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "the lab script failed")
+        var flows: [Flow] = []
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
+            flows.append(Flow(
+                proto: object["proto"] as? String ?? "", remotePort: object["remote_port"] as? Int ?? -1,
+                hostname: object["hostname"] as? String, nameSource: object["name_source"] as? String))
+        }
+        return flows
+    }
+
+    @Test(.enabled(if: canRun, "needs root, ip and dig to build the namespace lab"))
+    func namesWhatDigCurlOpensslAndAQUICClientReached() throws {
+        let flows = try runLab()
+        func flow(_ proto: String, _ port: Int) -> Flow? { flows.first { $0.proto == proto && $0.remotePort == port } }
+        // A client that connected to the address dig was given, with no name in its own bytes.
+        #expect(flow("tcp", 9000)?.hostname == "raw.tt.test")
+        #expect(flow("tcp", 9000)?.nameSource == "dns-global")
+        #expect(flow("tcp", 8080)?.hostname == "plain.tt.test")
+        #expect(flow("tcp", 8080)?.nameSource == "http-host")
+        #expect(flow("tcp", 4433)?.hostname == "tls.tt.test")
+        #expect(flow("tcp", 4433)?.nameSource == "sni")
+        let hasAioquic = (try? Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["python3", "-c", "import aioquic"]))
+            .map { $0.waitUntilExit(); return $0.terminationStatus == 0 } ?? false
+        if hasAioquic {
+            #expect(flow("udp", 4434)?.hostname == "quic.tt.test")
+            #expect(flow("udp", 4434)?.nameSource == "quic-sni")
+        }
+    }
+}
