@@ -29,6 +29,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "ProcessAttribution",
+            dependencies: ["PacketParsing", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Monitor",
             dependencies: [
                 "Capture", "Flows", "PacketParsing", "Reporting",
@@ -52,6 +57,11 @@ let package = Package(
         .testTarget(
             name: "CaptureTests",
             dependencies: ["Capture", "PacketParsing", "Flows", "Monitor"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ProcessAttributionTests",
+            dependencies: ["ProcessAttribution", "PacketParsing", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(
