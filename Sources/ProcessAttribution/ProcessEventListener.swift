@@ -35,7 +35,7 @@ final class ProcessEventListener: Sendable {
         let thread = Thread { [self] in
             defer { finished.signal() }
             while !stopping.load(ordering: .acquiring) {
-                do {
+                do throws(NetlinkError) {
                     guard let datagram = try socket.value.receive(timeoutMilliseconds: 200) else { continue }
                     for message in NetlinkMessages.split(datagram) {
                         if message.type == NetlinkMessages.typeError {

@@ -1,4 +1,4 @@
-public import PacketParsing
+import PacketParsing
 
 /// Socket lookups through netlink sock_diag (what `ss` uses): an exact 5-tuple request for TCP and UDP,
 /// and dumps of one protocol and family.

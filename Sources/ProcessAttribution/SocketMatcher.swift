@@ -1,4 +1,4 @@
-public import PacketParsing
+import PacketParsing
 
 /// Chooses the sockets that own a flow among the sockets the kernel lists. Pure.
 ///

@@ -1,4 +1,4 @@
-public import PacketParsing
+import PacketParsing
 
 /// Parses the socket tables of `/proc/net` (`tcp`, `tcp6`, `udp`, `udp6`, `raw`, `raw6`, `icmp`, `icmp6`).
 ///
@@ -32,7 +32,7 @@ public enum SocketTable {
 
     /// Parses one data line: `sl local rem st tx:rx tr:when retrnsmt uid timeout inode …`.
     public static func parseLine(_ line: some StringProtocol, kind: SocketTableKind) -> SocketEntry? {
-        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        let fields = Substring(line).split(separator: " ", omittingEmptySubsequences: true)
         guard fields.count >= 10, fields[0].hasSuffix(":") else { return nil }
         guard let local = parseEndpoint(fields[1], v6: kind.isIPv6),
               let remote = parseEndpoint(fields[2], v6: kind.isIPv6),
