@@ -19,12 +19,16 @@ struct SocketInodeIndex {
     func lastScan(of pid: Int32) -> Int64? { scannedAt[pid] }
 
     /// Re-reads the sockets of one process. Returns whether `wanted` (if given) is among them.
+    ///
+    /// The owner recorded is the process that holds the pid now: its start time is read from
+    /// `/proc/PID/stat` (`startTime` is only the caller's belief), so a reused pid is never credited
+    /// to the process that had it before.
     @discardableResult
-    mutating func scan(pid: Int32, startTime: UInt64, proc: ProcFileSystem, now: Int64, wanted: UInt64? = nil) -> Bool {
+    mutating func scan(pid: Int32, startTime believed: UInt64, proc: ProcFileSystem, now: Int64, wanted: UInt64? = nil) -> Bool {
         directoriesRead += 1
         scannedAt[pid] = now
         let base = String(pid) + "/fd"
-        guard let names = proc.list(base) else {
+        guard let stat = proc.readText(String(pid) + "/stat").flatMap(ProcText.stat), let names = proc.list(base) else {
             forget(pid: pid)
             return false
         }
@@ -36,7 +40,7 @@ struct SocketInodeIndex {
             inodes.append(inode)
         }
         for old in inodesByPid[pid] ?? [] where owners[old]?.pid == pid { owners[old] = nil }
-        let owner = Owner(pid: pid, startTime: startTime)
+        let owner = Owner(pid: pid, startTime: stat.startTime)
         for inode in inodes where owners[inode] == nil || owners[inode]?.pid == pid {
             // A socket shared by several processes (inherited across fork) keeps its first known owner,
             // which is the older process; the exec'd child is found through its own sockets.
