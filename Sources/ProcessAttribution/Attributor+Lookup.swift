@@ -157,10 +157,10 @@ extension Attributor {
         }
         let now = Clock.now()
         // Processes that started lately are the likeliest owners of a socket the index does not know.
-        var young = processes.withLock { $0.pids(capturedSince: now - options.youngWindow) }
-        if !usesProcessEvents {
-            young += newProcesses(now: now)
-        }
+        // Pids in /proc the table lacks come first: the connector thread may not have read a process
+        // that exec'd a moment ago, and without the connector this is how new processes are found.
+        var young = newProcesses(now: now)
+        young += processes.withLock { $0.pids(capturedSince: now - options.youngWindow) }
         for pid in young {
             if let last = state.index.lastScan(of: pid), monotonic - last < 2_000_000 { continue }
             guard let record = processes.withLock({ $0[pid] }) else { continue }
@@ -171,7 +171,6 @@ extension Attributor {
         }
         guard monotonic - state.lastFullScan >= options.fullScanInterval else { return nil }
         state.lastFullScan = monotonic
-        if usesProcessEvents { _ = newProcesses(now: now) }  // events can be lost; a full scan catches up
         let everyone = processes.withLock { table in
             table.records.values.map { ($0.identity.pid, $0.identity.startTime, $0.identity.uid) }
         }
