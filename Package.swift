@@ -51,6 +51,13 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .executableTarget(
+            name: "attribution-bench",
+            dependencies: ["ProcessAttribution", "PacketParsing", .product(name: "Logging", package: "swift-log")],
+            path: "bench/AttributionBench",
+            swiftSettings: strict
+        ),
+
         .testTarget(name: "PacketParsingTests", dependencies: ["PacketParsing"], swiftSettings: strict),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "PacketParsing"], swiftSettings: strict),
         .testTarget(name: "ReportingTests", dependencies: ["Reporting", "Flows", "PacketParsing"], swiftSettings: strict),

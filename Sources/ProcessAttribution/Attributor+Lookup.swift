@@ -156,17 +156,21 @@ extension Attributor {
             return identity
         }
         let now = Clock.now()
-        // Processes that started lately are the likeliest owners of a socket the index does not know.
-        // Pids in /proc the table lacks come first: the connector thread may not have read a process
-        // that exec'd a moment ago, and without the connector this is how new processes are found.
-        var young = newProcesses(now: now)
-        young += processes.withLock { $0.pids(capturedSince: now - options.youngWindow) }
-        for pid in young {
-            if let last = state.index.lastScan(of: pid), monotonic - last < 2_000_000 { continue }
-            guard let record = processes.withLock({ $0[pid] }) else { continue }
-            if state.index.scan(pid: pid, startTime: record.identity.startTime, proc: proc, now: monotonic, wanted: inode),
-               let owner = state.index.owner(of: inode), let identity = liveIdentity(owner, state: &state) {
-                return identity
+        // Processes that started lately are the likeliest owners; then pids in /proc the table lacks
+        // (the connector thread may not have read a process that exec'd a moment ago, and without the
+        // connector this is how new processes are found).
+        var scanned = Set<Int32>()
+        for round in 0..<2 {
+            // The second round also catches processes the event thread recorded during the first.
+            var list = round == 1 ? newProcesses(now: now) : []
+            list += processes.withLock { $0.pids(capturedSince: now - options.youngWindow) }
+            for pid in list where scanned.insert(pid).inserted {
+                if round == 0, let last = state.index.lastScan(of: pid), monotonic - last < 2_000_000 { continue }
+                guard let record = processes.withLock({ $0[pid] }) else { continue }
+                if state.index.scan(pid: pid, startTime: record.identity.startTime, proc: proc, now: monotonic, wanted: inode),
+                   let owner = state.index.owner(of: inode), let identity = liveIdentity(owner, state: &state) {
+                    return identity
+                }
             }
         }
         guard monotonic - state.lastFullScan >= options.fullScanInterval else { return nil }
@@ -199,7 +203,12 @@ extension Attributor {
     /// The identity of an index owner if that exact process (pid and start time) is known.
     private func liveIdentity(_ owner: SocketInodeIndex.Owner, state: inout LookupState) -> ProcessIdentity? {
         if let record = processes.withLock({ $0.record(pid: owner.pid, startTime: owner.startTime) }) {
-            return record.identity
+            // The process may have exec'd since it was captured (a fork not yet followed by its exec
+            // event, or an exec chain the event thread has not caught up with): exec keeps the pid and
+            // start time but changes the program, so the executable link must still agree.
+            if record.exited != nil || proc.readLink("\(owner.pid)/exe") == record.identity.exe {
+                return record.identity
+            }
         }
         // Not in the table (scan raced an exec): read it now, and accept it only with the same start time.
         if let record = capture(pid: owner.pid, now: Clock.now()), record.identity.startTime == owner.startTime {

@@ -187,7 +187,7 @@ struct LiveProcessTests {
         let instantPort = try #require(UInt16(try instant.waitReady().first ?? ""))
         instant.process.waitUntilExit()
         let late = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: instantPort, remoteAddress: ip("127.0.0.1"), remotePort: 9), at: Clock.now() - 50_000_000)
-        #expect(late == .unattributed(.processExited) || late.identity?.pid == instant.pid)
+        #expect(late == .unattributed(.processExited) || late == .unattributed(.noSocket) || late.identity?.pid == instant.pid, "\(late)")
     }
 
     @Test func showsTheShellAndWrapperThatStartedAProcess() throws {
@@ -202,7 +202,8 @@ struct LiveProcessTests {
             defer { _ = run("pkill -9 -P \(spawned.pid)"); spawned.stop() }
             let port = try #require(UInt16(try spawned.waitReady().first ?? ""))
             let answer = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: port, remoteAddress: ip("127.0.0.1"), remotePort: 9), at: Clock.now())
-            let identity = try #require(answer.identity, "\(parentName)")
+            let children = (try? String(contentsOfFile: "/proc/\(spawned.pid)/task/\(spawned.pid)/children", encoding: .utf8)) ?? "?"
+            let identity = try #require(answer.identity, "\(parentName): \(answer) \(attributor.statistics) children=\(children) known=\(String(describing: Int32(children.trimmingCharacters(in: .whitespaces)).flatMap { attributor.identity(pid: $0) }))")
             #expect(identity.ppid == spawned.pid, "the python child of \(parentName)")
             #expect(identity.exe == "/usr/bin/python3.11")
             #expect(identity.parentExe == exeOf(spawned.pid), "\(parentName)")
