@@ -148,10 +148,12 @@ public final class Attributor: Sendable {
 
     /// Reads a process's identity and records it; nil when it is already gone.
     @discardableResult
-    func capture(pid: Int32, now: Int64) -> ProcessRecord? {
-        guard let record = reader.read(pid: pid, now: now, ancestors: { ancestor in
+    func capture(pid: Int32, now: Int64, seeding: Bool = false) -> ProcessRecord? {
+        guard var record = reader.read(pid: pid, now: now, ancestors: { ancestor in
             self.processes.withLock { $0[ancestor]?.identity }
         }) else { return nil }
+        // Processes found by the first scan are not "young": they are scanned first on no miss.
+        if seeding { record.captured = 0 }
         processes.withLock { $0.insert(record) }
         return record
     }
@@ -159,7 +161,7 @@ public final class Attributor: Sendable {
     private func seedScan() {
         let now = Clock.now()
         // Parents first (lower pids usually), so ancestry comes from the table.
-        for pid in proc.pids().sorted() { capture(pid: pid, now: now) }
+        for pid in proc.pids().sorted() { capture(pid: pid, now: now, seeding: true) }
         let table = processes.withLock { $0.records }
         let monotonic = Clock.monotonic()
         lookup.withLock { state in

@@ -5,7 +5,7 @@ struct ProcessRecord: Sendable {
     var exeStamp: ProcFileSystem.FileStamp?
     /// Wall-clock nanoseconds of the exit event, or nil while the process runs.
     var exited: Int64?
-    /// Wall-clock nanoseconds when the identity was captured (exec, fork or scan).
+    /// Wall-clock nanoseconds when the identity was captured (exec, fork or a later scan); zero for the first scan.
     var captured: Int64
 }
 
