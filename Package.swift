@@ -51,9 +51,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "ProcessAttribution",
+            dependencies: ["PacketParsing", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Monitor",
             dependencies: [
-                "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore",
+                "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -72,6 +77,12 @@ let package = Package(
         // Frame builder and capture-file fixtures shared by the test targets (and benchmarks).
         .target(name: "TestSupport", dependencies: ["PacketParsing", "Capture"], swiftSettings: strict),
 
+        .executableTarget(
+            name: "attribution-bench",
+            dependencies: ["ProcessAttribution", "PacketParsing", .product(name: "Logging", package: "swift-log")],
+            path: "bench/AttributionBench",
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "bench-capture",
             dependencies: ["TestSupport", "Capture", "PacketParsing"],
@@ -93,6 +104,11 @@ let package = Package(
         .testTarget(
             name: "FlowStoreTests",
             dependencies: ["FlowStore", "Reporting", "Flows", "PacketParsing"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ProcessAttributionTests",
+            dependencies: ["ProcessAttribution", "PacketParsing", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(

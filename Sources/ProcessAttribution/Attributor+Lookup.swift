@@ -1,0 +1,319 @@
+import Logging
+import PacketParsing
+import Synchronization
+
+/// What lookups own: the sock_diag socket, the inode index, the sticky cache and the hash cache.
+/// Guarded by `Attributor.lookup`.
+struct LookupState: ~Copyable {
+    struct Sticky {
+        var identity: ProcessIdentity
+        var lastUsed: Int64
+    }
+
+    var diagnostics: SocketDiagnostics?
+    var ownNetns: UInt64?
+    var index = SocketInodeIndex()
+    var sticky: [SocketQuery: Sticky] = [:]
+    var stickyOrder: [(SocketQuery, Int64)] = []
+    var hasher = ExeHasher()
+    var lastFullScan: Int64 = 0
+    var statistics = Attributor.Statistics()
+}
+
+extension Attributor {
+    /// Attributes one flow. Call it as soon as the flow starts (its first packet), from the attribution
+    /// worker: the sooner it runs, the likelier a short-lived process is still holding its socket.
+    ///
+    /// - Parameters:
+    ///   - query: the flow's protocol and endpoints, local side first.
+    ///   - time: the flow's first packet time, in nanoseconds since the Unix epoch (capture clock).
+    public func attribute(_ query: SocketQuery, at time: Int64) -> Attribution {
+        lookup.withLock { state in
+            state.statistics.queries += 1
+            let result = resolve(query, at: time, state: &state)
+            if case .process = result { state.statistics.attributed += 1 }
+            state.statistics.fdDirectoriesRead = state.index.directoriesRead
+            return result
+        }
+    }
+
+    private func resolve(_ query: SocketQuery, at time: Int64, state: inout LookupState) -> Attribution {
+        let now = Clock.now()
+        let key = query.endpoints
+        if query.hint == .rawFrame { return .unattributed(.rawFrame) }
+
+        let candidates = sockets(for: query, state: &state)
+        if !candidates.isEmpty {
+            switch owner(of: candidates, state: &state) {
+            case .found(let identity):
+                let identity = withHash(identity, state: &state)
+                remember(key, identity, now: now, state: &state)
+                return .process(identity)
+            case .ambiguous:
+                return .unattributed(.ambiguous)
+            case .gone:
+                if let sticky = stickyIdentity(key, now: now, state: &state) { return .process(sticky) }
+                return .unattributed(.processExited)
+            }
+        }
+        if let sticky = stickyIdentity(key, now: now, state: &state) { return .process(sticky) }
+        switch query.hint {
+        case .icmpError, .tcpResetFromLocal:
+            return .unattributed(.kernel)
+        case .initiatedRemotely where query.ipProtocol == 1 || query.ipProtocol == 58:
+            return .unattributed(.kernel)  // the kernel answers echo requests itself
+        default:
+            break
+        }
+        if let foreign = otherNamespaceOwner(of: query, state: &state) {
+            if options.attributeOtherNamespaces, let identity = foreign {
+                let identity = withHash(identity, state: &state)
+                remember(key, identity, now: now, state: &state)
+                return .process(identity)
+            }
+            return .unattributed(.otherNetns)
+        }
+        switch query.ipProtocol {
+        case 1, 6, 17, 58, 132, 136: break
+        default: return .unattributed(.rawFrame)
+        }
+        // No socket now; if a process ended since the flow began, its socket most likely went with it.
+        let lastExit = processes.withLock { $0.lastExit }
+        if query.hint != .initiatedRemotely, usesProcessEvents, lastExit >= time - 1_000_000_000 {
+            return .unattributed(.processExited)
+        }
+        return .unattributed(.noSocket)
+    }
+
+    // MARK: - Sockets
+
+    /// The best-matching sockets in this machine's own network namespace.
+    private func sockets(for query: SocketQuery, state: inout LookupState) -> [SocketEntry] {
+        let proto = query.ipProtocol
+        if let diagnostics = state.diagnostics, proto == 6 || proto == 17 {
+            do {
+                if let entry = try diagnostics.exact(
+                    ipProtocol: proto, local: query.localAddress, localPort: query.localPort,
+                    remote: query.remoteAddress, remotePort: query.remotePort) {
+                    return [entry]
+                }
+                return []
+            } catch {
+                logger.debug("sock_diag lookup failed; reading /proc/net", metadata: ["error": "\(error)"])
+            }
+        }
+        var entries: [SocketEntry] = []
+        if proto == 132 {
+            if let diagnostics = state.diagnostics, !diagnostics.unsupported.contains(132) {
+                for v6 in [false, true] { entries += (try? diagnostics.dump(ipProtocol: 132, v6: v6)) ?? [] }
+            }
+            return SocketMatcher.best(for: query, in: entries + rawSockets(proc: proc, prefix: "net"))
+        }
+        for kind in SocketTableKind.tables(for: proto) {
+            if let text = proc.readText("net/" + kind.rawValue) { entries += SocketTable.parse(text, kind: kind).entries }
+        }
+        if proto != 1 && proto != 58 && proto != 6 && proto != 17 {
+            return SocketMatcher.best(for: query, in: entries)
+        }
+        if proto == 1 || proto == 58 {
+            // Ping sockets (exact identifier) beat raw sockets, which see every ICMP packet.
+            let ping = SocketMatcher.best(for: query, in: entries.filter { $0.ipProtocol != 255 })
+            if !ping.isEmpty { return ping }
+            return SocketMatcher.best(for: query, in: entries.filter { $0.ipProtocol == 255 })
+        }
+        return SocketMatcher.best(for: query, in: entries)
+    }
+
+    private func rawSockets(proc: ProcFileSystem, prefix: String) -> [SocketEntry] {
+        [SocketTableKind.raw, .raw6].flatMap { kind in
+            proc.readText(prefix + "/" + kind.rawValue).map { SocketTable.parse($0, kind: kind).entries } ?? []
+        }
+    }
+
+    // MARK: - Owners
+
+    private enum Owner {
+        case found(ProcessIdentity)
+        case ambiguous
+        case gone
+    }
+
+    /// The process holding the candidates' inodes; several different processes are ambiguous.
+    private func owner(of candidates: [SocketEntry], state: inout LookupState) -> Owner {
+        var found: [Int32: ProcessIdentity] = [:]
+        for entry in candidates where entry.inode != 0 {
+            if let identity = process(holding: entry.inode, uid: entry.uid, state: &state) { found[identity.pid] = identity }
+        }
+        if found.count > 1 { return .ambiguous }
+        if let only = found.values.first { return .found(only) }
+        return .gone
+    }
+
+    /// Finds the process holding `inode`: the index first, then young processes, then (rate-limited) everyone.
+    private func process(holding inode: UInt64, uid: UInt32, state: inout LookupState) -> ProcessIdentity? {
+        let monotonic = Clock.monotonic()
+        if let owner = state.index.owner(of: inode), let identity = liveIdentity(owner, state: &state) {
+            return identity
+        }
+        let now = Clock.now()
+        // Processes that started lately are the likeliest owners; then pids in /proc the table lacks
+        // (the connector thread may not have read a process that exec'd a moment ago, and without the
+        // connector this is how new processes are found).
+        var scanned = Set<Int32>()
+        for round in 0..<2 {
+            // The second round also catches processes the event thread recorded during the first.
+            var list = round == 1 ? newProcesses(now: now) : []
+            list += processes.withLock { $0.pids(capturedSince: now - options.youngWindow) }
+            for pid in list where scanned.insert(pid).inserted {
+                if round == 0, let last = state.index.lastScan(of: pid), monotonic - last < 2_000_000 { continue }
+                guard let record = processes.withLock({ $0[pid] }) else { continue }
+                if state.index.scan(pid: pid, startTime: record.identity.startTime, proc: proc, now: monotonic, wanted: inode),
+                   let owner = state.index.owner(of: inode), let identity = liveIdentity(owner, state: &state) {
+                    return identity
+                }
+            }
+        }
+        guard monotonic - state.lastFullScan >= options.fullScanInterval else { return nil }
+        state.lastFullScan = monotonic
+        let everyone = processes.withLock { table in
+            table.records.values.map { ($0.identity.pid, $0.identity.startTime, $0.identity.uid) }
+        }
+        // The socket's owner very likely has the socket's uid: those processes go first.
+        let ordered = everyone.filter { $0.2 == uid } + everyone.filter { $0.2 != uid }
+        for (pid, startTime, _) in ordered {
+            if state.index.scan(pid: pid, startTime: startTime, proc: proc, now: monotonic, wanted: inode),
+               let owner = state.index.owner(of: inode), let identity = liveIdentity(owner, state: &state) {
+                return identity
+            }
+        }
+        return nil
+    }
+
+    /// Processes in /proc that the table does not know (no connector, or lost events); captures them.
+    private func newProcesses(now: Int64) -> [Int32] {
+        let known = processes.withLock { table in Set(table.records.keys) }
+        let live = proc.pids()
+        let liveSet = Set(live)
+        let fresh = live.filter { !known.contains($0) }
+        for pid in fresh { capture(pid: pid, now: now) }
+        for pid in known where !liveSet.contains(pid) { processes.withLock { $0.forget(pid: pid, at: now) } }
+        return fresh.sorted(by: >)
+    }
+
+    /// The identity of an index owner if that exact process (pid and start time) is known.
+    private func liveIdentity(_ owner: SocketInodeIndex.Owner, state: inout LookupState) -> ProcessIdentity? {
+        if let record = processes.withLock({ $0.record(pid: owner.pid, startTime: owner.startTime) }) {
+            // The process may have exec'd since it was captured (a fork not yet followed by its exec
+            // event, or an exec chain the event thread has not caught up with): exec keeps the pid and
+            // start time but changes the program, so the executable link must still agree.
+            if record.exited != nil || proc.readLink("\(owner.pid)/exe") == record.identity.exe {
+                return record.identity
+            }
+        }
+        // Not in the table (scan raced an exec): read it now, and accept it only with the same start time.
+        if let record = capture(pid: owner.pid, now: Clock.now()), record.identity.startTime == owner.startTime {
+            return record.identity
+        }
+        state.index.forget(pid: owner.pid)
+        return nil
+    }
+
+    // MARK: - Other namespaces
+
+    /// Looks for the flow's socket in the other network namespaces of this machine (through
+    /// `/proc/PID/net` of one process per namespace). nil: not found; `.some(nil)`: found, owner unknown.
+    private func otherNamespaceOwner(of query: SocketQuery, state: inout LookupState) -> ProcessIdentity?? {
+        let own = state.ownNetns
+        let byNamespace = processes.withLock { table -> [UInt64: [Int32]] in
+            var groups: [UInt64: [Int32]] = [:]
+            for record in table.records.values {
+                guard let netns = record.identity.netns, netns != own else { continue }
+                groups[netns, default: []].append(record.identity.pid)
+            }
+            return groups
+        }
+        var swapped = query
+        swapped.localAddress = query.remoteAddress
+        swapped.localPort = query.remotePort
+        swapped.remoteAddress = query.localAddress
+        swapped.remotePort = query.localPort
+        for (_, pids) in byNamespace {
+            guard let reader = pids.first else { continue }
+            var entries: [SocketEntry] = []
+            for kind in SocketTableKind.tables(for: query.ipProtocol) {
+                if let text = proc.readText("\(reader)/net/\(kind.rawValue)") { entries += SocketTable.parse(text, kind: kind).entries }
+            }
+            // Seen from this namespace's capture, either end may be the namespace's own.
+            var matches = SocketMatcher.best(for: query, in: entries)
+            if matches.isEmpty { matches = SocketMatcher.best(for: swapped, in: entries) }
+            guard !matches.isEmpty else { continue }
+            let monotonic = Clock.monotonic()
+            for pid in pids {
+                guard let record = processes.withLock({ $0[pid] }) else { continue }
+                state.index.scan(pid: pid, startTime: record.identity.startTime, proc: proc, now: monotonic)
+            }
+            var owners = Set<Int32>()
+            var identity: ProcessIdentity?
+            for entry in matches where entry.inode != 0 {
+                if let owner = state.index.owner(of: entry.inode), let found = liveIdentity(owner, state: &state) {
+                    owners.insert(found.pid)
+                    identity = found
+                }
+            }
+            return owners.count == 1 ? .some(identity) : .some(nil)
+        }
+        return nil
+    }
+
+    // MARK: - Sticky cache and hashes
+
+    private func remember(_ key: SocketQuery, _ identity: ProcessIdentity, now: Int64, state: inout LookupState) {
+        if state.sticky[key] == nil { state.stickyOrder.append((key, now)) }
+        state.sticky[key] = LookupState.Sticky(identity: identity, lastUsed: now)
+        // Expire in insertion order; an entry used since gets re-queued.
+        var drop = 0
+        while drop < state.stickyOrder.count, now - state.stickyOrder[drop].1 > options.stickyLifetime {
+            let (old, _) = state.stickyOrder[drop]
+            if let entry = state.sticky[old], now - entry.lastUsed > options.stickyLifetime {
+                state.sticky[old] = nil
+            } else if let entry = state.sticky[old] {
+                state.stickyOrder.append((old, entry.lastUsed))
+            }
+            drop += 1
+        }
+        if drop > 0 { state.stickyOrder.removeFirst(drop) }
+    }
+
+    private func stickyIdentity(_ key: SocketQuery, now: Int64, state: inout LookupState) -> ProcessIdentity? {
+        guard var entry = state.sticky[key], now - entry.lastUsed <= options.stickyLifetime else { return nil }
+        entry.lastUsed = now
+        state.sticky[key] = entry
+        state.statistics.stickyHits += 1
+        return entry.identity
+    }
+
+    /// Fills in the executable's hash (once per device, inode and mtime), reading the running
+    /// process's own executable so that a replaced file is not hashed in its place.
+    private func withHash(_ identity: ProcessIdentity, state: inout LookupState) -> ProcessIdentity {
+        guard identity.sha256 == nil else { return identity }
+        var identity = identity
+        let record = processes.withLock { $0.record(pid: identity.pid, startTime: identity.startTime) }
+        if let stamp = record?.exeStamp, let cached = state.hasher.cached(stamp) {
+            identity.sha256 = cached
+        } else if let live = ProcFileSystem.stamp(atPath: proc.path("\(identity.pid)/exe")),
+                  record?.exeStamp == nil || record?.exeStamp == live {
+            identity.sha256 = state.hasher.sha256(ofFileAt: proc.path("\(identity.pid)/exe"))
+        } else if let exe = identity.exe, let stamp = record?.exeStamp, ProcFileSystem.stamp(atPath: exe) == stamp {
+            identity.sha256 = state.hasher.sha256(ofFileAt: exe)
+        }
+        if let hash = identity.sha256 {
+            processes.withLock { table in
+                if var stored = table.record(pid: identity.pid, startTime: identity.startTime), stored.exited == nil {
+                    stored.identity.sha256 = hash
+                    table.insert(stored)
+                }
+            }
+        }
+        return identity
+    }
+}
