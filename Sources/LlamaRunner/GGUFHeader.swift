@@ -12,6 +12,13 @@ public struct GGUFHeader: Sendable, Equatable {
         public var dimensions: [UInt64]
         /// Offset of the tensor's data from the start of the data section.
         public var offset: UInt64
+
+        public init(name: String, type: UInt32, dimensions: [UInt64], offset: UInt64) {
+            self.name = name
+            self.type = type
+            self.dimensions = dimensions
+            self.offset = offset
+        }
     }
 
     public var version: UInt32
@@ -70,8 +77,9 @@ public struct GGUFHeader: Sendable, Equatable {
             let keyOffset = reader.position
             let key = try reader.string()
             guard !key.isEmpty else { throw .malformed(offset: keyOffset, reason: "empty metadata key") }
+            let typeOffset = reader.position
             let type = try reader.u32()
-            switch try reader.value(type: type, depth: 0) {
+            switch try reader.value(type: type, typeOffset: typeOffset) {
             case .string(let s): strings[key] = s
             case .integer(let i): integers[key] = i
             case .other: break
@@ -175,13 +183,13 @@ extension GGUFHeader {
             }
         }
 
-        mutating func value(type: UInt32, depth: Int) throws(ParseError) -> Value {
-            let start = position
+        /// Reads a value whose type field was at `typeOffset`; arrays hold plain values or strings.
+        mutating func value(type: UInt32, typeOffset: Int) throws(ParseError) -> Value {
+            let start = typeOffset
             switch type {
             case 8:
                 return .string(try string())
             case 9:
-                guard depth == 0 else { throw .malformed(offset: start, reason: "nested array") }
                 let elementType = try u32()
                 let count = try u64()
                 guard count < 1 << 32 else {
