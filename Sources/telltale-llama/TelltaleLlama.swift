@@ -173,6 +173,12 @@ struct TelltaleLlama: ParsableCommand {
     }
 
     private func serveAPI(engine: LlamaEngine, sha256: String?, logger: Logger) throws {
+        // A parent may start us with termination signals blocked (a spawning runtime's mask is
+        // inherited); the server must still stop on SIGTERM and SIGINT.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in [SIGTERM, SIGINT, SIGHUP] { sigaddset(&signals, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
         let name = modelName ?? URL(fileURLWithPath: model).deletingPathExtension().lastPathComponent
         let api = OpenAIServer(engine: engine, modelID: name, sha256: sha256,
                                defaultMaxTokens: maxTokens, logger: logger)
