@@ -148,7 +148,12 @@ def main():
         writer.add_add_bos_token(False)
         writer.add_chat_template(CHAT_TEMPLATE)
 
-        writer.add_tensor("token_embd.weight", weight(n_vocab, n_embd, 1.0))
+        # Every embedding shares a large first component, and the output rows of the control tokens
+        # point against it: random weights would otherwise end a completion with <|endoftext|>
+        # every hundred tokens or so, and tests and benchmarks want the length they asked for.
+        embeddings = weight(n_vocab, n_embd, 1.0)
+        embeddings[:, 0] = 4.0
+        writer.add_tensor("token_embd.weight", embeddings)
         for i in range(n_layer):
             writer.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(n_embd, dtype=np.float32))
             writer.add_tensor(f"blk.{i}.attn_q.weight", weight(n_embd, n_embd, 0.09))
@@ -161,7 +166,11 @@ def main():
             writer.add_tensor(f"blk.{i}.ffn_down.weight", weight(n_embd, n_ff, 0.05))
         writer.add_tensor("output_norm.weight", np.ones(n_embd, dtype=np.float32))
         # Logits with a spread of a few units, so temperature sampling has choices to make.
-        writer.add_tensor("output.weight", weight(n_vocab, n_embd, 0.25))
+        output_rows = weight(n_vocab, n_embd, 0.25)
+        for special in SPECIAL_TOKENS:
+            output_rows[tokens.index(special)] = 0.0
+            output_rows[tokens.index(special), 0] = -8.0
+        writer.add_tensor("output.weight", output_rows)
 
         writer.write_header_to_file()
         writer.write_kv_data_to_file()

@@ -12,10 +12,12 @@ struct TelltaleLlama: ParsableCommand {
         commandName: "telltale-llama",
         abstract: "Run a local GGUF model: generate a completion, or serve an OpenAI-compatible API on loopback.",
         discussion: """
-            Generate: the completion streams to standard output and a summary (tokens per second, model
-            metadata) goes to standard error; --json prints one JSON object with both instead.
-            Serve: --serve answers /v1/models, /v1/completions and /v1/chat/completions (with "stream": true
-            as server-sent events) on 127.0.0.1 unless --host says otherwise.
+            Generate: the completion streams to standard output and a summary (tokens per second, model metadata) \
+            goes to standard error; --json prints one JSON object with both instead.
+
+            Serve: --serve answers /v1/models, /v1/completions and /v1/chat/completions ("stream": true gives \
+            server-sent events) on 127.0.0.1 unless --host says otherwise.
+
             Exit status: 0 on success, 1 on error (missing or damaged model, failed decode).
             """
     )
