@@ -12,6 +12,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "telltale", targets: ["telltale"]),
+        .executable(name: "telltale-llama", targets: ["telltale-llama"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -22,6 +23,8 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        // libllama and its headers come from llama-cpp-python; scripts/setup.sh writes the llama.pc.
+        .systemLibrary(name: "CLlama", pkgConfig: "llama"),
 
         .target(name: "PacketParsing", swiftSettings: strict),
         .target(name: "Flows", dependencies: ["PacketParsing"], swiftSettings: strict),
@@ -61,6 +64,29 @@ let package = Package(
                 "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "LlamaRunner",
+            dependencies: [
+                "CLlama",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "LlamaServer",
+            dependencies: ["LlamaRunner", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "telltale-llama",
+            dependencies: [
+                "LlamaRunner", "LlamaServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -109,6 +135,12 @@ let package = Package(
         .testTarget(
             name: "ProcessAttributionTests",
             dependencies: ["ProcessAttribution", "PacketParsing", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "LlamaRunnerTests", dependencies: ["LlamaRunner"], swiftSettings: strict),
+        .testTarget(
+            name: "LlamaServerTests",
+            dependencies: ["LlamaServer", "LlamaRunner", "telltale-llama"],
             swiftSettings: strict
         ),
         .testTarget(

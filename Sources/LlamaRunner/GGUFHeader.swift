@@ -1,0 +1,222 @@
+/// The header of a GGUF model file: version, metadata the runner reports, and the tensor table.
+///
+/// Parsed by us before llama.cpp sees the file, so that a file that is not a model, is cut short or
+/// has a damaged header gets a precise message instead of a failed load.
+public struct GGUFHeader: Sendable, Equatable {
+    /// One entry of the tensor table.
+    public struct TensorInfo: Sendable, Equatable {
+        public var name: String
+        /// The ggml type number (0 = F32, 1 = F16, …).
+        public var type: UInt32
+        /// Dimensions, innermost first.
+        public var dimensions: [UInt64]
+        /// Offset of the tensor's data from the start of the data section.
+        public var offset: UInt64
+
+        public init(name: String, type: UInt32, dimensions: [UInt64], offset: UInt64) {
+            self.name = name
+            self.type = type
+            self.dimensions = dimensions
+            self.offset = offset
+        }
+    }
+
+    public var version: UInt32
+    public var tensorCount: UInt64
+    public var metadataCount: UInt64
+    /// Metadata values that are strings or integers, by key; arrays are skipped.
+    public var strings: [String: String]
+    public var integers: [String: Int64]
+    public var tensors: [TensorInfo]
+    /// Where the tensor data starts in the file (aligned to `alignment`).
+    public var dataOffset: UInt64
+    public var alignment: UInt64
+
+    /// Why a header could not be parsed.
+    public enum ParseError: Error, Equatable, Sendable {
+        /// The buffer ended before the header did; more of the file is needed (or the file is cut short).
+        case needMoreBytes
+        case notGGUF(firstBytes: [UInt8])
+        case unsupportedVersion(UInt32)
+        case malformed(offset: Int, reason: String)
+    }
+
+    static let magic: [UInt8] = Array("GGUF".utf8)
+
+    /// Parses the header from the first bytes of a file.
+    ///
+    /// Throws `needMoreBytes` when `bytes` ends inside the header; the caller decides whether that
+    /// means "read more" or "the file is truncated".
+    public static func parse(_ bytes: [UInt8]) throws(ParseError) -> GGUFHeader {
+        var reader = Reader(bytes: bytes)
+        guard bytes.count >= 4 else {
+            if bytes.isEmpty || Array(magic.prefix(bytes.count)) != bytes {
+                throw .notGGUF(firstBytes: bytes)
+            }
+            throw .needMoreBytes
+        }
+        let head = Array(bytes[0..<4])
+        guard head == magic else { throw .notGGUF(firstBytes: head) }
+        reader.position = 4
+        let version = try reader.u32()
+        guard version == 2 || version == 3 else { throw .unsupportedVersion(version) }
+        let tensorCount = try reader.u64()
+        let metadataCount = try reader.u64()
+        // Each tensor info takes at least 24 bytes and each key/value at least 12: counts beyond what
+        // any real file holds mean a damaged header, not a big model.
+        guard tensorCount < 1 << 24 else {
+            throw .malformed(offset: 8, reason: "tensor count \(tensorCount) is not plausible")
+        }
+        guard metadataCount < 1 << 24 else {
+            throw .malformed(offset: 16, reason: "metadata count \(metadataCount) is not plausible")
+        }
+
+        var strings: [String: String] = [:]
+        var integers: [String: Int64] = [:]
+        for _ in 0..<metadataCount {
+            let keyOffset = reader.position
+            let key = try reader.string()
+            guard !key.isEmpty else { throw .malformed(offset: keyOffset, reason: "empty metadata key") }
+            let typeOffset = reader.position
+            let type = try reader.u32()
+            switch try reader.value(type: type, typeOffset: typeOffset) {
+            case .string(let s): strings[key] = s
+            case .integer(let i): integers[key] = i
+            case .other: break
+            }
+        }
+
+        var alignment: UInt64 = 32
+        if let a = integers["general.alignment"] {
+            guard a > 0, a & (a - 1) == 0, a <= 1 << 20 else {
+                throw .malformed(offset: 0, reason: "general.alignment \(a) is not a power of two")
+            }
+            alignment = UInt64(a)
+        }
+
+        var tensors: [TensorInfo] = []
+        tensors.reserveCapacity(Int(tensorCount))
+        for _ in 0..<tensorCount {
+            let infoOffset = reader.position
+            let name = try reader.string()
+            let dimensionCount = try reader.u32()
+            guard dimensionCount >= 1, dimensionCount <= 4 else {
+                throw .malformed(offset: infoOffset, reason: "tensor \(name.debugDescription) has \(dimensionCount) dimensions")
+            }
+            var dimensions: [UInt64] = []
+            for _ in 0..<dimensionCount {
+                let d = try reader.u64()
+                guard d >= 1, d < 1 << 40 else {
+                    throw .malformed(offset: infoOffset, reason: "tensor \(name.debugDescription) has dimension \(d)")
+                }
+                dimensions.append(d)
+            }
+            let type = try reader.u32()
+            let offset = try reader.u64()
+            guard offset % alignment == 0 else {
+                throw .malformed(offset: infoOffset, reason: "tensor \(name.debugDescription) data offset \(offset) is not aligned")
+            }
+            tensors.append(TensorInfo(name: name, type: type, dimensions: dimensions, offset: offset))
+        }
+        let end = UInt64(reader.position)
+        let dataOffset = (end + alignment - 1) / alignment * alignment
+        return GGUFHeader(
+            version: version, tensorCount: tensorCount, metadataCount: metadataCount,
+            strings: strings, integers: integers, tensors: tensors,
+            dataOffset: dataOffset, alignment: alignment
+        )
+    }
+}
+
+extension GGUFHeader {
+    /// A little-endian cursor over the header bytes that never reads past the end.
+    struct Reader {
+        let bytes: [UInt8]
+        var position = 0
+
+        enum Value {
+            case string(String)
+            case integer(Int64)
+            case other
+        }
+
+        mutating func take(_ count: Int) throws(ParseError) -> ArraySlice<UInt8> {
+            guard count >= 0, count <= bytes.count - position else { throw .needMoreBytes }
+            defer { position += count }
+            return bytes[position..<position + count]
+        }
+
+        mutating func skip(_ count: UInt64) throws(ParseError) {
+            guard count <= UInt64(bytes.count - position) else { throw .needMoreBytes }
+            position += Int(count)
+        }
+
+        mutating func integer(width: Int) throws(ParseError) -> UInt64 {
+            var value: UInt64 = 0
+            for (i, byte) in try take(width).enumerated() {
+                value |= UInt64(byte) << (8 * UInt64(i))
+            }
+            return value
+        }
+
+        mutating func u32() throws(ParseError) -> UInt32 { UInt32(truncatingIfNeeded: try integer(width: 4)) }
+        mutating func u64() throws(ParseError) -> UInt64 { try integer(width: 8) }
+
+        mutating func string() throws(ParseError) -> String {
+            let start = position
+            let length = try u64()
+            // No key or value in a real model is anywhere near 1 GiB; a larger length is damage.
+            guard length < 1 << 30 else {
+                throw .malformed(offset: start, reason: "string length \(length) is not plausible")
+            }
+            guard length <= UInt64(bytes.count - position) else { throw .needMoreBytes }
+            return String(decoding: try take(Int(length)), as: UTF8.self)
+        }
+
+        static func width(of type: UInt32) -> Int? {
+            switch type {
+            case 0, 1, 7: 1  // uint8, int8, bool
+            case 2, 3: 2  // uint16, int16
+            case 4, 5, 6: 4  // uint32, int32, float32
+            case 10, 11, 12: 8  // uint64, int64, float64
+            default: nil
+            }
+        }
+
+        /// Reads a value whose type field was at `typeOffset`; arrays hold plain values or strings.
+        mutating func value(type: UInt32, typeOffset: Int) throws(ParseError) -> Value {
+            let start = typeOffset
+            switch type {
+            case 8:
+                return .string(try string())
+            case 9:
+                let elementType = try u32()
+                let count = try u64()
+                guard count < 1 << 32 else {
+                    throw .malformed(offset: start, reason: "array length \(count) is not plausible")
+                }
+                if let width = Self.width(of: elementType) {
+                    try skip(count * UInt64(width))
+                } else if elementType == 8 {
+                    for _ in 0..<count { _ = try string() }
+                } else {
+                    throw .malformed(offset: start, reason: "unknown array element type \(elementType)")
+                }
+                return .other
+            default:
+                guard let width = Self.width(of: type) else {
+                    throw .malformed(offset: start, reason: "unknown value type \(type)")
+                }
+                let raw = try integer(width: width)
+                switch type {
+                case 0, 2, 4, 10: return .integer(Int64(truncatingIfNeeded: raw))
+                case 1: return .integer(Int64(Int8(truncatingIfNeeded: raw)))
+                case 3: return .integer(Int64(Int16(truncatingIfNeeded: raw)))
+                case 5: return .integer(Int64(Int32(truncatingIfNeeded: raw)))
+                case 11: return .integer(Int64(bitPattern: raw))
+                default: return .other
+                }
+            }
+        }
+    }
+}

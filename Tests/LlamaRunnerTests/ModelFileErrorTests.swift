@@ -1,0 +1,126 @@
+import Foundation
+import LlamaRunner
+import Logging
+import Testing
+
+@Suite("Damaged and missing model files")
+struct ModelFileErrorTests {
+    let logger = Logger(label: "test")
+
+    /// Loads `path` and returns the error, or nil if it loaded.
+    func loadError(_ path: String) -> LlamaError? {
+        do {
+            _ = try LlamaEngine(modelPath: path, options: .init(threads: 1), logger: logger)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    func withCopy(_ body: (URL, Data) throws -> Void) throws {
+        let directory = try TinyModel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let original = try Data(contentsOf: URL(fileURLWithPath: try TinyModel.path()))
+        try body(directory.appendingPathComponent("model.gguf"), original)
+    }
+
+    @Test func aMissingFileSaysSo() throws {
+        let error = loadError("/nonexistent/telltale/model.gguf")
+        #expect(error?.kind == .modelFileMissing)
+        #expect(error?.description.contains("/nonexistent/telltale/model.gguf") == true)
+        #expect(error?.description.contains("no such file") == true)
+    }
+
+    @Test func aFileThatIsNotGGUFSaysSo() throws {
+        try withCopy { url, _ in
+            try Data("#!/bin/sh\necho this is not a model\n".utf8).write(to: url)
+            let error = loadError(url.path)
+            #expect(error?.kind == .notGGUF)
+            #expect(error?.message.contains("not a GGUF model") == true)
+        }
+    }
+
+    @Test func anEmptyFileIsNotAModel() throws {
+        try withCopy { url, _ in
+            try Data().write(to: url)
+            #expect(loadError(url.path)?.kind == .notGGUF)
+        }
+    }
+
+    @Test func aFileCutInItsTensorDataIsTruncated() throws {
+        try withCopy { url, original in
+            try original.prefix(original.count * 2 / 3).write(to: url)
+            let error = loadError(url.path)
+            #expect(error?.kind == .truncatedModel)
+            #expect(error?.message.contains("\(original.count * 2 / 3) bytes") == true)
+        }
+    }
+
+    @Test func aFileCutInItsHeaderIsTruncated() throws {
+        try withCopy { url, original in
+            try original.prefix(200).write(to: url)
+            #expect(loadError(url.path)?.kind == .truncatedModel)
+        }
+    }
+
+    @Test func aFileMissingOnlyItsLastByteIsTruncated() throws {
+        try withCopy { url, original in
+            try original.dropLast().write(to: url)
+            #expect(loadError(url.path)?.kind == .truncatedModel)
+        }
+    }
+
+    @Test func damagedCountsInTheHeaderAreReported() throws {
+        try withCopy { url, original in
+            var damaged = original
+            for i in 8..<24 { damaged[i] = 0xFF }  // tensor and metadata counts
+            try damaged.write(to: url)
+            let error = loadError(url.path)
+            #expect(error?.kind == .corruptedModel)
+            #expect(error?.message.contains("damaged GGUF header") == true)
+        }
+    }
+
+    @Test func damagedMetadataIsReported() throws {
+        try withCopy { url, original in
+            var damaged = original
+            // The first key's length field: a huge length cannot be a real key.
+            for i in 24..<32 { damaged[i] = 0x7F }
+            try damaged.write(to: url)
+            #expect(loadError(url.path)?.kind == .corruptedModel)
+        }
+    }
+
+    @Test func aDamagedTensorTypeIsReported() throws {
+        try withCopy { url, original in
+            let header = try GGUFHeader.parse(Array(original))
+            // The last tensor info ends with its type (4 bytes) and data offset (8 bytes).
+            var bytes = Array(original)
+            bytes[Self.endOfTensorInfos(bytes, header: header) - 12] = 0xEE
+            try Data(bytes).write(to: url)
+            let error = loadError(url.path)
+            #expect(error?.kind == .corruptedModel)
+            #expect(error?.message.contains("unknown type") == true)
+        }
+    }
+
+    @Test func aDifferentGGUFVersionIsReported() throws {
+        try withCopy { url, original in
+            var damaged = original
+            damaged[4] = 9
+            try damaged.write(to: url)
+            #expect(loadError(url.path)?.kind == .unsupportedVersion)
+        }
+    }
+
+    /// The end of the tensor table: the data offset minus the padding, found by walking back over zeros.
+    static func endOfTensorInfos(_ bytes: [UInt8], header: GGUFHeader) -> Int {
+        // The last tensor info ends with its 8-byte offset, which is not zero for the last tensor
+        // unless it is the only one; padding after it is zeros.
+        var end = Int(header.dataOffset)
+        let lastOffset = header.tensors.last?.offset ?? 0
+        let pattern = (0..<8).map { UInt8(truncatingIfNeeded: lastOffset >> (8 * UInt64($0))) }
+        while end >= 8, Array(bytes[(end - 8)..<end]) != pattern { end -= 1 }
+        return end
+    }
+}

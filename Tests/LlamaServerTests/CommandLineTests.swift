@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+
+@Suite("The telltale-llama command")
+struct CommandLineTests {
+    @Test func greedyGenerationPrintsTheSameCompletionTwice() throws {
+        let model = try BinaryHarness.model()
+        let arguments = ["--model", model, "--prompt", "The packet", "--max-tokens", "20", "--threads", "2", "--quiet"]
+        let a = try BinaryHarness.llama(arguments)
+        let b = try BinaryHarness.llama(arguments)
+        #expect(a.status == 0)
+        #expect(!a.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty)
+        #expect(a.stdout == b.stdout)
+    }
+
+    @Test func seededTemperatureSamplingIsReproducibleAcrossRuns() throws {
+        let model = try BinaryHarness.model()
+        let arguments = ["--model", model, "--prompt", "The packet", "--max-tokens", "20", "--temperature", "0.8", "--seed", "42", "--quiet"]
+        let a = try BinaryHarness.llama(arguments)
+        let b = try BinaryHarness.llama(arguments)
+        let other = try BinaryHarness.llama(["--model", model, "--prompt", "The packet", "--max-tokens", "20", "--temperature", "0.8", "--seed", "43", "--quiet"])
+        #expect(a.status == 0)
+        #expect(a.stdout == b.stdout)
+        #expect(a.stdout != other.stdout)
+    }
+
+    @Test func theJSONSummaryHasTheCompletionTimingsAndMetadata() throws {
+        let model = try BinaryHarness.model()
+        let text = try BinaryHarness.llama(["--model", model, "--prompt", "The packet", "--max-tokens", "12", "--quiet"])
+        let json = try BinaryHarness.llama(["--model", model, "--prompt", "The packet", "--max-tokens", "12", "--json"])
+        #expect(json.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(object["completion"] as? String == String(text.stdout.dropLast()))  // text mode ends with a newline
+        #expect(object["completion_tokens"] as? Int == 12)
+        #expect((object["tokens_per_second"] as? Double ?? 0) > 0)
+        let modelObject = try #require(object["model"] as? [String: Any])
+        #expect(modelObject["architecture"] as? String == "llama")
+        #expect((modelObject["sha256"] as? String)?.count == 64)
+        #expect((modelObject["parameter_count"] as? Int ?? 0) > 0)
+        #expect((modelObject["vocab_size"] as? Int ?? 0) > 256)
+    }
+
+    /// Runs the command on a file and expects a clean failure with a message naming the problem.
+    func expectCleanFailure(_ path: String, mentions phrase: String) throws {
+        let outcome = try BinaryHarness.llama(["--model", path, "--prompt", "hello", "--max-tokens", "4"])
+        #expect(outcome.reason == .exit)  // not killed by a signal
+        #expect(outcome.status == 1)
+        #expect(outcome.stderr.contains("telltale-llama: error:"))
+        #expect(outcome.stderr.contains(phrase), "stderr was: \(outcome.stderr)")
+        #expect(outcome.stdout.isEmpty)
+    }
+
+    func scratchCopy(_ transform: (Data) -> Data, _ body: (String) throws -> Void) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("telltale-llama-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let original = try Data(contentsOf: URL(fileURLWithPath: try BinaryHarness.model()))
+        let url = directory.appendingPathComponent("model.gguf")
+        try transform(original).write(to: url)
+        try body(url.path)
+    }
+
+    @Test func aMissingModelFailsWithAClearError() throws {
+        try expectCleanFailure("/nonexistent/telltale/tiny.gguf", mentions: "no such file")
+    }
+
+    @Test func aNonGGUFFileFailsWithAClearError() throws {
+        try scratchCopy({ _ in Data("{\"not\": \"a model\"}\n".utf8) }) { try expectCleanFailure($0, mentions: "not a GGUF model") }
+    }
+
+    @Test func aTruncatedModelFailsWithAClearError() throws {
+        try scratchCopy({ $0.prefix($0.count / 2) }) { try expectCleanFailure($0, mentions: "truncated") }
+    }
+
+    @Test func aCorruptedModelFailsWithAClearError() throws {
+        try scratchCopy({ original in
+            var damaged = original
+            for i in 8..<24 { damaged[i] = 0xFF }
+            return damaged
+        }) { try expectCleanFailure($0, mentions: "damaged GGUF header") }
+    }
+}
