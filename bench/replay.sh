@@ -32,13 +32,11 @@ best() {  # best wall time in seconds over $runs runs of "$@"
   echo "$best"
 }
 
-# softflowd exports NetFlow over UDP: to a port on loopback where nothing listens. A stale control
-# socket from an earlier run makes it wait forever, so each run gets a fresh one; -m lets it hold
-# every flow of the capture, as telltale does.
+# softflowd exports NetFlow over UDP: to a port on loopback where nothing listens. Its control
+# socket can leave it blocked in accept() before it reads anything, so it runs without one
+# (-c none); -m lets it hold every flow of the capture, as telltale does.
 softflowd_once() {
-  local run; run=$(mktemp -d)
-  timeout 300 softflowd -r "$file" -v 9 -6 -d -m 1000000 -n 127.0.0.1:9 -c "$run/ctl" -p "$run/pid"
-  rm -rf "$run"
+  timeout 300 softflowd -r "$file" -v 9 -6 -d -m 1000000 -n 127.0.0.1:9 -c none -p "$out/softflowd.pid"
 }
 t_telltale=$(best "$bin/telltale" replay --quiet --format ndjson "$file")
 t_softflowd=$(best softflowd_once)
