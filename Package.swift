@@ -93,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "telltale",
             dependencies: [
-                "Monitor", "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore",
+                "Monitor", "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -3,6 +3,7 @@ public import FlowStore
 public import Flows
 public import Logging
 import Foundation
+import ProcessAttribution
 import Reporting
 import Synchronization
 
@@ -13,20 +14,13 @@ import Synchronization
 /// store writer. They meet only in the bounded `HandOff` queues. `stop()` and `requestReload()` may
 /// be called from any thread (signal handlers).
 public final class Daemon: Sendable {
-    /// A flow handed from capture to the writer: ended, or still open (an active-timeout update).
-    struct Handed: Sendable {
-        var record: FlowRecord
-        var isOpen: Bool
-    }
-
     private let configurationFile: String?
     private let baseConfiguration: DaemonConfiguration
     private let logger: Logger
     private let notifier: SystemdNotifier
-    private let stopSignal = StopSignal()
+    private let stopSignal = Mutex<CaptureThread?>(nil)
+    private let stopRequested = Atomic<Bool>(false)
     private let reloadRequested = Atomic<Bool>(false)
-    private let flows = HandOff<Handed>(capacity: 500_000)
-    private let intervals = HandOff<CaptureInterval>(capacity: 10_000)
 
     /// - Parameters:
     ///   - configuration: the settings in force (file plus command-line flags).
@@ -39,7 +33,10 @@ public final class Daemon: Sendable {
     }
 
     /// Asks the daemon to flush every open flow and exit.
-    public func stop() { stopSignal.trigger() }
+    public func stop() {
+        stopRequested.store(true, ordering: .releasing)
+        stopSignal.withLock { $0?.stop.trigger() }
+    }
 
     /// Asks the daemon to re-read its configuration at the next flush.
     public func requestReload() { reloadRequested.store(true, ordering: .releasing) }
@@ -67,47 +64,22 @@ public final class Daemon: Sendable {
             "pcap": "\(PcapHandle.libraryVersion)",
         ])
 
-        let captureDone = Atomic<Bool>(false)
-        let counters = Mutex((PipelineCounters(), CaptureStatistics()))
-        let timeouts = configuration.timeouts
-        let flows = self.flows, intervals = self.intervals, stopSignal = self.stopSignal
-        // The capture thread owns `capture` from here on; this thread never touches it again.
-        nonisolated(unsafe) let ownedCapture = capture
-        let thread = Thread {
-            var session = LiveSession(capture: ownedCapture, timeouts: timeouts, uidSeed: UInt64(bitPattern: started) ^ UInt64(pid))
-            var lastCounters = PipelineCounters(), lastStats = CaptureStatistics(), lastTime = started
-            func record(_ c: PipelineCounters, _ s: CaptureStatistics, force: Bool) {
-                let now = LiveSession.now()
-                if now - lastTime >= 10_000_000_000 || force {
-                    intervals.push([CaptureInterval(
-                        time: now, interval: now - lastTime, frames: c.frames - lastCounters.frames,
-                        ipPackets: c.ipPackets - lastCounters.ipPackets, ipBytes: c.ipBytes - lastCounters.ipBytes,
-                        damaged: c.damaged - lastCounters.damaged,
-                        received: Int64(s.received) - Int64(lastStats.received),
-                        dropped: Int64(s.dropped) - Int64(lastStats.dropped),
-                        interfaceDropped: Int64(s.interfaceDropped) - Int64(lastStats.interfaceDropped),
-                        queueDropped: 0)])
-                    lastCounters = c
-                    lastStats = s
-                    lastTime = now
-                }
-            }
-            session.run(stop: stopSignal, tick: { c, s in
-                counters.withLock { $0 = (c, s) }
-                record(c, s, force: false)
-            }) { ended, updated in
-                flows.push(updated.map { Handed(record: $0, isOpen: true) })
-                flows.push(ended.map { Handed(record: $0, isOpen: false) })
-            }
-            record(session.pipeline.counters, session.statistics, force: true)
-            counters.withLock { $0 = (session.pipeline.counters, session.statistics) }
-            captureDone.store(true, ordering: .releasing)
-        }
-        thread.name = "telltale-capture"
-        thread.start()
+        var attributorOptions = Attributor.Options()
+        attributorOptions.attributeOtherNamespaces = true
+        let worker = AttributionWorker(
+            attributor: Attributor(logger: logger, options: attributorOptions),
+            local: LocalNetwork.thisMachine(extra: configuration.localNetworks))
+        worker.start(logger: logger)
+        defer { worker.stop() }
+        let enricher = FlowEnricher(local: LocalNetwork.thisMachine(extra: configuration.localNetworks), attribution: worker)
+
+        let capturing = CaptureThread(
+            capture: capture, timeouts: configuration.timeouts, attribution: worker)
+        let flows = capturing.flows, intervals = capturing.intervals
+        stopSignal.withLock { $0 = capturing }
+        if stopRequested.load(ordering: .acquiring) { capturing.stop.trigger() }
 
         notifier.notify("READY=1\nSTATUS=capturing on \(configuration.interfaces.joined(separator: ", "))")
-        var local = LocalNetwork.thisMachine(extra: configuration.localNetworks)
         var pending: [FlowWriter.Entry] = []
         var pendingIntervals: [CaptureInterval] = []
         var storeState = "ok"
@@ -120,15 +92,15 @@ public final class Daemon: Sendable {
         let maxPending = 1_000_000
 
         while true {
-            let finishing = captureDone.load(ordering: .acquiring)
+            let finishing = capturing.isFinished
             let now = LiveSession.now()
             if reloadRequested.exchange(false, ordering: .acquiring) {
                 configuration = reload(current: configuration)
-                local = LocalNetwork.thisMachine(extra: configuration.localNetworks)
+                enricher.updateLocalNetwork(LocalNetwork.thisMachine(extra: configuration.localNetworks))
             }
             let handed = flows.take()
             for item in handed {
-                pending.append(FlowWriter.Entry(row: FlowRow(item.record, local: local), isOpen: item.isOpen))
+                pending.append(FlowWriter.Entry(row: enricher.row(item.record, ended: !item.isOpen), isOpen: item.isOpen))
             }
             pendingIntervals += intervals.take()
             if pending.count > maxPending {
@@ -170,7 +142,7 @@ public final class Daemon: Sendable {
             }
             if finishing && pending.isEmpty { break }
             if now - lastHeartbeat >= 5_000_000_000 || finishing {
-                let (c, s) = counters.withLock { $0 }
+                let (c, s) = capturing.snapshot
                 try? store.saveDaemonState(DaemonState(
                     pid: pid, started: started, heartbeat: now, interfaces: configuration.interfaces.joined(separator: ","),
                     frames: c.frames, dropped: Int64(s.dropped + s.interfaceDropped), flows: written, storeState: storeState))
@@ -193,7 +165,7 @@ public final class Daemon: Sendable {
             if !finishing { usleep(100_000) }
         }
         notifier.notify("STOPPING=1")
-        let (c, s) = counters.withLock { $0 }
+        let (c, s) = capturing.snapshot
         logger.info("stopped", metadata: [
             "frames": "\(c.frames)", "flows_written": "\(written)", "kernel_dropped": "\(s.dropped)",
             "queue_dropped": "\(flows.dropped + pendingDropped)",

@@ -26,9 +26,15 @@ public struct LiveSession {
     public private(set) var statistics = CaptureStatistics()
 
     /// - Parameter names: whether destinations are named from observed DNS, SNI and Host.
-    public init(capture: LiveCapture, timeouts: FlowTimeouts = FlowTimeouts(), uidSeed: UInt64, names: Bool = true) {
+    /// - Parameter reportsStarts: hand each new flow to `run`'s `started` callback (for attribution).
+    public init(
+        capture: LiveCapture, timeouts: FlowTimeouts = FlowTimeouts(), uidSeed: UInt64, names: Bool = true,
+        reportsStarts: Bool = false
+    ) {
         self.capture = capture
-        pipeline = FlowPipeline(table: FlowTable(timeouts: timeouts, uidSeed: uidSeed), names: names ? NameTracker() : nil)
+        pipeline = FlowPipeline(
+            table: FlowTable(timeouts: timeouts, uidSeed: uidSeed, reportsStarts: reportsStarts),
+            names: names ? NameTracker() : nil)
     }
 
     /// Captures until `stop` fires or a limit is reached; ended flows (and active-timeout updates)
@@ -36,6 +42,7 @@ public struct LiveSession {
     public mutating func run(
         stop: StopSignal, limits: Limits = Limits(),
         tick: (_ counters: PipelineCounters, _ statistics: CaptureStatistics) -> Void = { _, _ in },
+        onStart: ([FlowRecord]) -> Void = { _ in },
         sink: (_ ended: [FlowRecord], _ updated: [FlowRecord]) -> Void
     ) {
         let started = LiveSession.now()
@@ -43,6 +50,11 @@ public struct LiveSession {
         while !stop.isTriggered {
             _ = capture.poll(stop: stop, timeoutMilliseconds: 200) { linkType, frame, wire, time in
                 pipeline.process(frame, wireLength: wire, timestamp: time, linkType: linkType)
+            }
+            if !pipeline.table.started.isEmpty {
+                // New flows leave at once: attribution must look while the socket still exists.
+                onStart(pipeline.table.started)
+                pipeline.table.started.removeAll(keepingCapacity: true)
             }
             let now = LiveSession.now()
             if now - lastSweep >= 500_000_000 {

@@ -1,8 +1,14 @@
+import Foundation
 import ArgumentParser
 import Capture
 import Flows
 import Monitor
 import Reporting
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import ProcessAttribution
 
 extension Telltale {
     struct Capture: ParsableCommand {
@@ -36,6 +42,9 @@ extension Telltale {
         @Flag(help: "Do not name destinations from observed DNS, TLS/QUIC SNI and HTTP Host.")
         var noNames = false
 
+        @Flag(help: "Do not attribute flows to processes.")
+        var noAttribution = false
+
         @OptionGroup var output: FormatOptions
 
         func validate() throws {
@@ -57,25 +66,46 @@ extension Telltale {
                 Output.error("telltale: \(error)")
                 throw ExitCode(1)
             }
-            let stop = StopSignal()
-            Signals.stopOnTermination(stop)
             let local = LocalNetwork.thisMachine(extra: output.parsedLocalNetworks)
-            var printer = FlowPrinter(renderer: output.renderer(), local: local)
+            var worker: AttributionWorker?
+            if !noAttribution {
+                var logger = Logger(label: "telltale")
+                logger.logLevel = ProcessInfo.processInfo.environment["TELLTALE_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+                var options = Attributor.Options()
+                options.attributeOtherNamespaces = true
+                worker = AttributionWorker(attributor: Attributor(logger: logger, options: options), local: local)
+                worker?.start(logger: logger)
+            }
+            defer { worker?.stop() }
+            let enricher = FlowEnricher(local: local, attribution: worker)
+            var printer = FlowPrinter(renderer: output.renderer()) { enricher.row($0, ended: $1) }
             var timeouts = FlowTimeouts()
             timeouts.active = Int64(activeTimeout * 1e9)
-            var session = LiveSession(capture: capture, timeouts: timeouts, uidSeed: UInt64(LiveSession.now()), names: !noNames)
             let limits = LiveSession.Limits(duration: duration.map { Int64($0 * 1e9) }, frames: count)
             Output.error("telltale: capturing on \(names.joined(separator: ", ")); Ctrl-C stops")
             capture.onInterfaceChange = { Output.error("telltale: \($0)") }
-            session.run(stop: stop, limits: limits) { ended, updated in
-                printer.add(updated)
-                printer.add(ended)
+            // Capture runs on its own thread; rows are made and printed here, so a slow lookup never
+            // holds up the packet path.
+            let capturing = CaptureThread(
+                capture: capture, timeouts: timeouts, names: !noNames, attribution: worker, limits: limits)
+            Signals.stopOnTermination(capturing.stop)
+            while true {
+                let finished = capturing.isFinished
+                let items = capturing.flows.take()
+                printer.add(items.filter(\.isOpen).map(\.record), ended: false)
+                printer.add(items.filter { !$0.isOpen }.map(\.record))
+                if finished { break }
+                usleep(100_000)
             }
             printer.finish()
-            let c = session.pipeline.counters, s = session.statistics
+            let (c, s) = capturing.snapshot
             Output.error(
                 "telltale: \(c.frames) frames, \(c.ipPackets) IP packets, \(c.notIP) not IP, \(c.damaged) damaged;"
                     + " kernel: \(s.received) received, \(s.dropped) dropped, \(s.interfaceDropped) dropped by the interface")
+            if worker != nil {
+                let share = printer.bytes == 0 ? 100 : (Double(printer.attributedBytes) / Double(printer.bytes) * 1000).rounded() / 10
+                Output.error("telltale: coverage: \(share)% of \(ByteCount.text(printer.bytes)) attributed to a process")
+            }
         }
     }
 }

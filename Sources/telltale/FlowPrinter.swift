@@ -5,21 +5,31 @@ import Reporting
 /// start time and printed at the end.
 struct FlowPrinter {
     let renderer: FlowRenderer
-    let local: LocalNetwork
+    /// Turns a record into its row; `true` for flows that ended.
+    let makeRow: (FlowRecord, Bool) -> FlowRow
     private var held: [FlowRow] = []
     private(set) var printed = 0
+    /// Bytes of every flow printed, and of those with a process: the coverage line.
+    private(set) var bytes: Int64 = 0
+    private(set) var attributedBytes: Int64 = 0
 
     init(renderer: FlowRenderer, local: LocalNetwork) {
+        self.init(renderer: renderer) { record, _ in FlowRow(record, local: local) }
+    }
+
+    init(renderer: FlowRenderer, makeRow: @escaping (FlowRecord, Bool) -> FlowRow) {
         self.renderer = renderer
-        self.local = local
+        self.makeRow = makeRow
         Output.write(renderer.header())
     }
 
     private var streams: Bool { renderer.format == .ndjson || renderer.format == .csv }
 
-    mutating func add(_ records: [FlowRecord]) {
+    mutating func add(_ records: [FlowRecord], ended: Bool = true) {
         for record in records {
-            let row = FlowRow(record, local: local)
+            let row = makeRow(record, ended)
+            bytes += row.bytesOut + row.bytesIn
+            if row.process != nil { attributedBytes += row.bytesOut + row.bytesIn }
             if streams {
                 Output.write(renderer.streamRow(row, index: printed))
                 printed += 1

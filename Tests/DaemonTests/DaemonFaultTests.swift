@@ -7,7 +7,7 @@ import Testing
         let dir = try Harness.temporaryDirectory("kill")
         let database = dir + "/flows.db"
         let config = try Harness.fastConfiguration(in: dir, interfaces: ["lo"], database: database)
-        let flood = try Harness.udpFlood(host: "127.0.0.1", seconds: 600)
+        let flood = try Harness.udpFlood(host: "127.0.0.1", seconds: 150)
         defer { flood.terminate() }
         var committed: Set<String> = []
         for round in 0..<50 {

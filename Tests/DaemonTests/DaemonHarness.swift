@@ -55,10 +55,12 @@ enum Harness {
     /// for `seconds`, to `host`.
     static func udpFlood(host: String, seconds: Double, gap: Double = 0.002) throws -> Process {
         let script = """
-            import socket, time
+            import os, socket, time
             end = time.time() + \(seconds)
+            parent = os.getppid()
             i = 0
-            while time.time() < end:
+            # Stops with its deadline, or as soon as the test that started it is gone.
+            while time.time() < end and os.getppid() == parent:
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 s.sendto(b'x' * (20 + i % 200), ('\(host)', 20000 + i % 2000))
                 s.close()

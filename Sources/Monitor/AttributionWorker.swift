@@ -1,0 +1,148 @@
+import Dispatch
+import Foundation
+public import Flows
+public import Logging
+public import PacketParsing
+public import ProcessAttribution
+import Synchronization
+
+/// Attributes flows to processes as soon as they start, on its own thread, so that a short-lived
+/// process is looked up while it still holds its socket.
+///
+/// The capture thread calls `flowsStarted` (cheap: a bounded hand-off); whoever turns ended flows
+/// into rows calls `attribution(of:)`, which answers from the worker's results or, for a flow the
+/// worker has not reached yet, asks the attributor itself.
+public final class AttributionWorker: Sendable {
+    public let attributor: Attributor
+    private let local: Mutex<LocalNetwork>
+    private let requests = HandOff<FlowRecord>(capacity: 100_000)
+    private let wake = DispatchSemaphore(value: 0)
+    private let stopping = Atomic<Bool>(false)
+    private let results = Mutex(Results())
+    private let finished = DispatchSemaphore(value: 0)
+    /// Told about every attribution made by the worker (the capture thread's naming uses it).
+    private let observer: Mutex<(@Sendable (FlowRecord, Attribution) -> Void)?> = Mutex(nil)
+
+    private struct Results {
+        var byUID: [UInt64: Attribution] = [:]
+        var order: [UInt64] = []
+        var head = 0
+        static let capacity = 500_000
+
+        mutating func insert(_ uid: UInt64, _ value: Attribution) {
+            if byUID.updateValue(value, forKey: uid) == nil { order.append(uid) }
+            if byUID.count > Results.capacity {
+                // Oldest first: a flow that never ended in time falls back to a direct lookup.
+                while byUID.count > Results.capacity * 9 / 10, head < order.count {
+                    byUID.removeValue(forKey: order[head])
+                    head += 1
+                }
+                order.removeFirst(head)
+                head = 0
+            }
+        }
+    }
+
+    public init(attributor: Attributor, local: LocalNetwork) {
+        self.attributor = attributor
+        self.local = Mutex(local)
+    }
+
+    /// Starts the attributor (process events, first /proc scan) and the worker thread.
+    public func start(logger: Logger) {
+        do {
+            try attributor.start()
+        } catch {
+            logger.warning("process attribution runs without netlink: \(error)")
+        }
+        let thread = Thread { [self] in
+            while !stopping.load(ordering: .acquiring) {
+                _ = wake.wait(timeout: .now() + .milliseconds(500))
+                for record in requests.take() {
+                    let answer = attributeNow(record)
+                    results.withLock { $0.insert(record.uid, answer) }
+                    observer.withLock { $0 }?(record, answer)
+                }
+            }
+            finished.signal()
+        }
+        thread.name = "telltale-attribution"
+        thread.start()
+    }
+
+    /// Stops the worker thread and the attributor's event listener.
+    public func stop() {
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        wake.signal()
+        _ = finished.wait(timeout: .now() + .seconds(5))
+        attributor.stop()
+    }
+
+    /// Sets a callback for each attribution the worker makes (called on the worker thread).
+    public func onAttribution(_ callback: @escaping @Sendable (FlowRecord, Attribution) -> Void) {
+        observer.withLock { $0 = callback }
+    }
+
+    /// Updates the addresses that count as this machine's.
+    public func updateLocalNetwork(_ network: LocalNetwork) {
+        local.withLock { $0 = network }
+    }
+
+    /// Hands new flows to the worker; never blocks. Returns how many were dropped (queue full).
+    @discardableResult
+    public func flowsStarted(_ records: [FlowRecord]) -> Int {
+        guard !records.isEmpty else { return 0 }
+        let dropped = requests.push(records)
+        wake.signal()
+        return dropped
+    }
+
+    /// Flows the hand-off had to drop since the start.
+    public var dropped: Int64 { requests.dropped }
+
+    /// The attribution of a flow: the worker's answer, or a lookup now when the worker has none.
+    /// `ended` flows are forgotten afterwards.
+    public func attribution(of record: FlowRecord, ended: Bool) -> Attribution {
+        let known = results.withLock { r -> Attribution? in
+            ended ? r.byUID.removeValue(forKey: record.uid) : r.byUID[record.uid]
+        }
+        if let known { return known }
+        let answer = attributeNow(record)
+        if !ended { results.withLock { $0.insert(record.uid, answer) } }
+        return answer
+    }
+
+    /// The socket query for a flow, facing this machine.
+    public func query(for record: FlowRecord) -> SocketQuery {
+        let orientation = record.orientation(in: local.withLock { $0 })
+        return AttributionWorker.query(for: record, orientation: orientation)
+    }
+
+    static func query(for r: FlowRecord, orientation o: FlowOrientation) -> SocketQuery {
+        let localAddress = o.originatorIsLocal ? r.originatorAddress : r.responderAddress
+        let remoteAddress = o.originatorIsLocal ? r.responderAddress : r.originatorAddress
+        var localPort = o.originatorIsLocal ? r.originatorPort : r.responderPort
+        var remotePort = o.originatorIsLocal ? r.responderPort : r.originatorPort
+        var hint: SocketQuery.Hint = o.originatorIsLocal ? .none : .initiatedRemotely
+        if r.isICMP {
+            // A ping socket's "port" is the echo identifier.
+            localPort = r.key.lowPort
+            remotePort = 0
+            let v6 = r.ipProtocol == IPProtocolNumber.icmpv6
+            let errorTypes: Set<UInt8> = v6 ? [1, 2, 3, 4] : [3, 4, 5, 11, 12]
+            if errorTypes.contains(r.icmpType) { hint = .icmpError }
+        }
+        if r.ipProtocol == IPProtocolNumber.tcp {
+            let localSide = o.originatorIsLocal ? r.originatorTCP : r.responderTCP
+            let localPackets = o.originatorIsLocal ? r.originatorPackets : r.responderPackets
+            if localSide.reset && !localSide.syn && !localSide.synAck && localPackets <= 1 { hint = .tcpResetFromLocal }
+        }
+        return SocketQuery(
+            ipProtocol: r.ipProtocol, localAddress: localAddress, localPort: localPort, remoteAddress: remoteAddress,
+            remotePort: remotePort, hint: hint)
+    }
+
+    private func attributeNow(_ record: FlowRecord) -> Attribution {
+        attributor.attribute(query(for: record), at: record.start)
+    }
+}

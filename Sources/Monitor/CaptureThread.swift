@@ -1,0 +1,75 @@
+public import Capture
+import Foundation
+public import Flows
+public import FlowStore
+import Synchronization
+
+/// A live capture on its own thread: the thread owns the pcap handles and the flow table; flows
+/// leave through bounded hand-offs, new flows go to attribution at once, and the packet path's
+/// counters are published once a second. Used by the daemon, `capture` and `run`.
+public final class CaptureThread: Sendable {
+    /// A flow leaving the capture: ended, or still open (an active-timeout update).
+    public struct Handed: Sendable {
+        public var record: FlowRecord
+        public var isOpen: Bool
+    }
+
+    /// Flows for the consumer; when full, flows are dropped and counted.
+    public let flows = HandOff<Handed>(capacity: 500_000)
+    /// Counter intervals for `capture_stats`, every `intervalLength` and at the end.
+    public let intervals = HandOff<CaptureInterval>(capacity: 10_000)
+    public let stop = StopSignal()
+    private let done = Atomic<Bool>(false)
+    private let counters = Mutex((PipelineCounters(), CaptureStatistics()))
+
+    /// Starts capturing. The capture object is the thread's from here on: the caller must not use it.
+    public init(
+        capture: LiveCapture, timeouts: FlowTimeouts, names: Bool = true, attribution: AttributionWorker?,
+        limits: LiveSession.Limits = LiveSession.Limits(), intervalLength: Int64 = 10_000_000_000
+    ) {
+        let started = LiveSession.now()
+        let flows = self.flows, intervals = self.intervals, stop = self.stop
+        // Ownership of `capture` passes to the thread; no other thread touches it again.
+        nonisolated(unsafe) let owned = capture
+        let thread = Thread { [self] in
+            var session = LiveSession(
+                capture: owned, timeouts: timeouts,
+                uidSeed: UInt64(bitPattern: started) ^ UInt64(ProcessInfo.processInfo.processIdentifier),
+                names: names, reportsStarts: attribution != nil)
+            var lastCounters = PipelineCounters(), lastStats = CaptureStatistics(), lastTime = started
+            func record(_ c: PipelineCounters, _ s: CaptureStatistics, force: Bool) {
+                let now = LiveSession.now()
+                guard now - lastTime >= intervalLength || force else { return }
+                intervals.push([CaptureInterval(
+                    time: now, interval: now - lastTime, frames: c.frames - lastCounters.frames,
+                    ipPackets: c.ipPackets - lastCounters.ipPackets, ipBytes: c.ipBytes - lastCounters.ipBytes,
+                    damaged: c.damaged - lastCounters.damaged,
+                    received: Int64(s.received) - Int64(lastStats.received),
+                    dropped: Int64(s.dropped) - Int64(lastStats.dropped),
+                    interfaceDropped: Int64(s.interfaceDropped) - Int64(lastStats.interfaceDropped),
+                    queueDropped: flows.dropped)])
+                lastCounters = c
+                lastStats = s
+                lastTime = now
+            }
+            session.run(stop: stop, limits: limits, tick: { c, s in
+                self.counters.withLock { $0 = (c, s) }
+                record(c, s, force: false)
+            }, onStart: { attribution?.flowsStarted($0) }) { ended, updated in
+                flows.push(updated.map { Handed(record: $0, isOpen: true) })
+                flows.push(ended.map { Handed(record: $0, isOpen: false) })
+            }
+            record(session.pipeline.counters, session.statistics, force: true)
+            self.counters.withLock { $0 = (session.pipeline.counters, session.statistics) }
+            self.done.store(true, ordering: .releasing)
+        }
+        thread.name = "telltale-capture"
+        thread.start()
+    }
+
+    /// Whether the capture has ended and handed out every flow.
+    public var isFinished: Bool { done.load(ordering: .acquiring) }
+
+    /// The latest packet-path counters and kernel statistics (final once finished).
+    public var snapshot: (PipelineCounters, CaptureStatistics) { counters.withLock { $0 } }
+}
