@@ -25,6 +25,8 @@ let package = Package(
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         // libllama and its headers come from llama-cpp-python; scripts/setup.sh writes the llama.pc.
         .systemLibrary(name: "CLlama", pkgConfig: "llama"),
+        // setns(2) for running a capture inside an isolated network namespace.
+        .systemLibrary(name: "CLinux"),
 
         .target(name: "PacketParsing", swiftSettings: strict),
         .target(name: "Flows", dependencies: ["PacketParsing"], swiftSettings: strict),
@@ -61,7 +63,7 @@ let package = Package(
         .target(
             name: "Monitor",
             dependencies: [
-                "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution",
+                "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],

@@ -50,6 +50,7 @@ public final class AttributionWorker: Sendable {
 
     /// Starts the attributor (process events, first /proc scan) and the worker thread.
     public func start(logger: Logger) {
+        let debugLogger: Logger? = logger.logLevel <= .debug ? logger : nil
         do {
             try attributor.start()
         } catch {
@@ -59,7 +60,14 @@ public final class AttributionWorker: Sendable {
             while !stopping.load(ordering: .acquiring) {
                 _ = wake.wait(timeout: .now() + .milliseconds(500))
                 for record in requests.take() {
+                    let picked = LiveSession.now()
                     let answer = attributeNow(record)
+                    if let debugLogger {
+                        debugLogger.debug("attributed", metadata: [
+                            "waited_us": "\((picked - record.start) / 1000)", "took_us": "\((LiveSession.now() - picked) / 1000)",
+                            "answer": "\(answer.identity.map { "\($0.comm)[\($0.pid)]" } ?? answer.reason?.rawValue ?? "?")",
+                        ])
+                    }
                     results.withLock { $0.insert(record.uid, answer) }
                     observer.withLock { $0 }?(record, answer)
                 }
@@ -114,8 +122,11 @@ public final class AttributionWorker: Sendable {
 
     /// The socket query for a flow, facing this machine.
     public func query(for record: FlowRecord) -> SocketQuery {
-        let orientation = record.orientation(in: local.withLock { $0 })
-        return AttributionWorker.query(for: record, orientation: orientation)
+        let network = local.withLock { $0 }
+        var query = AttributionWorker.query(for: record, orientation: record.orientation(in: network))
+        let address = query.localAddress.unmappedV4 ?? query.localAddress
+        query.localAddressIsOwn = address.scope == .loopback || network.addresses.contains(address)
+        return query
     }
 
     static func query(for r: FlowRecord, orientation o: FlowOrientation) -> SocketQuery {
@@ -129,8 +140,9 @@ public final class AttributionWorker: Sendable {
             localPort = r.key.lowPort
             remotePort = 0
             let v6 = r.ipProtocol == IPProtocolNumber.icmpv6
-            let errorTypes: Set<UInt8> = v6 ? [1, 2, 3, 4] : [3, 4, 5, 11, 12]
-            if errorTypes.contains(r.icmpType) { hint = .icmpError }
+            // Errors, and IPv6's neighbour discovery and multicast listener messages: the kernel sends them.
+            let kernelTypes: Set<UInt8> = v6 ? [1, 2, 3, 4, 130, 131, 132, 133, 134, 135, 136, 137, 143] : [3, 4, 5, 11, 12]
+            if kernelTypes.contains(r.icmpType) { hint = .icmpError }
         }
         if r.ipProtocol == IPProtocolNumber.tcp {
             let localSide = o.originatorIsLocal ? r.originatorTCP : r.responderTCP

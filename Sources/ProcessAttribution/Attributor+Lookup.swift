@@ -65,7 +65,7 @@ extension Attributor {
         default:
             break
         }
-        if let foreign = otherNamespaceOwner(of: query, state: &state) {
+        if !query.localAddressIsOwn, let foreign = otherNamespaceOwner(of: query, state: &state) {
             if options.attributeOtherNamespaces, let identity = foreign {
                 let identity = withHash(identity, state: &state)
                 remember(key, identity, now: now, state: &state)

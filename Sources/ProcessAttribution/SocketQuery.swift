@@ -27,6 +27,9 @@ public struct SocketQuery: Hashable, Sendable {
     public var remoteAddress: IPAddress
     public var remotePort: UInt16
     public var hint: Hint
+    /// The local address is one of this namespace's own (or loopback): the socket cannot be in another
+    /// network namespace, so a miss need not search them.
+    public var localAddressIsOwn = false
 
     public init(
         ipProtocol: UInt8, localAddress: IPAddress, localPort: UInt16,

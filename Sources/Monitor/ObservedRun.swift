@@ -1,0 +1,187 @@
+import CLinux
+public import Capture
+import Foundation
+public import Flows
+public import Logging
+public import PacketParsing
+public import ProcessAttribution
+public import Reporting
+
+/// Runs a command under observation: captures on every interface (loopback included) from before
+/// the command starts until shortly after it ends, attributes every flow, and sorts the flows of the
+/// command's process tree from the rest of the machine's traffic.
+public final class ObservedRun {
+    public struct Options: Sendable {
+        public var command: [String]
+        /// Run the command in a new network namespace with loopback only, and capture there.
+        public var isolate = false
+        /// Keep the command's standard output (for `infer`, which reads the runner's JSON).
+        public var captureOutput = false
+        /// How long to keep capturing after the command exits, for its last packets.
+        public var grace: Double = 0.5
+        public init(command: [String]) { self.command = command }
+    }
+
+    /// What happened: the window, the tree's flows, the rest, and the capture's health.
+    public struct Outcome: Sendable {
+        public var start: Int64
+        public var end: Int64
+        public var exitStatus: Int32
+        public var output: [UInt8]
+        public var rootPid: Int32
+        public var interfaces: [String]
+        public var isolated: Bool
+        /// Flows of the command's process tree.
+        public var treeFlows: [FlowRow]
+        /// Flows of other processes on the machine in the window.
+        public var otherFlows: [FlowRow]
+        /// Flows no process could be found for, in the window.
+        public var unattributedFlows: [FlowRow]
+        public var counters: PipelineCounters
+        public var statistics: CaptureStatistics
+        public var attributionDropped: Int64
+        public var usesProcessEvents: Bool
+    }
+
+    public struct RunError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    let options: Options
+    let logger: Logger
+
+    public init(options: Options, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Runs the command to its end and returns the evidence. Blocks the calling thread.
+    public func run() throws -> Outcome {
+        let namespace = options.isolate ? "telltale-run-\(getpid())" : nil
+        if let namespace { try ObservedRun.makeIsolatedNamespace(namespace) }
+        defer { if let namespace { _ = try? ObservedRun.shell(["ip", "netns", "del", namespace]) } }
+
+        var attributorOptions = Attributor.Options()
+        attributorOptions.attributeOtherNamespaces = true
+        let local = LocalNetwork.thisMachine()
+        let worker = AttributionWorker(attributor: Attributor(logger: logger, options: attributorOptions), local: local)
+        worker.start(logger: logger)
+        defer { worker.stop() }
+        let enricher = FlowEnricher(local: local, attribution: worker)
+
+        let interfaces = ["any"]  // every interface, loopback included, and those that appear meanwhile
+        let capture: LiveCapture
+        do {
+            capture = try ObservedRun.openCapture(interfaces: interfaces, namespace: namespace)
+        } catch {
+            throw RunError(message: "\(error)")
+        }
+        // Short timeouts: flows of a short run end while it lasts; all of them end at the stop anyway.
+        let timeouts = FlowTimeouts(tcpIdle: 30 * FlowTimeouts.second, udpIdle: 10 * FlowTimeouts.second, active: 0)
+        let capturing = CaptureThread(capture: capture, timeouts: timeouts, attribution: worker)
+        var handed: [CaptureThread.Handed] = []
+        usleep(100_000)  // the capture is polling before the command's first packet
+
+        let start = LiveSession.now()
+        var command = options.command
+        if let namespace { command = ["ip", "netns", "exec", namespace] + command }
+        let child: ChildProcess
+        do {
+            child = try ChildProcess(command, captureOutput: options.captureOutput)
+        } catch {
+            capturing.stop.trigger()
+            throw RunError(message: error.description)
+        }
+        var output: [UInt8] = []
+        if options.captureOutput {
+            // Drain the pipe while the command runs, or a large output would block it.
+            output = child.readOutput()
+        }
+        let status = child.wait()
+        let end = LiveSession.now()
+        usleep(UInt32(options.grace * 1_000_000))
+        capturing.stop.trigger()
+        while !capturing.isFinished {
+            handed += capturing.flows.take()
+            usleep(20_000)
+        }
+        handed += capturing.flows.take()
+
+        var tree: [FlowRow] = [], others: [FlowRow] = [], unattributed: [FlowRow] = []
+        var ancestry: [Int32: Bool] = [:]
+        for item in handed where !item.isOpen {
+            let row = enricher.row(item.record, ended: true)
+            if let process = row.process {
+                if isInTree(Int32(process.pid), root: child.pid, attributor: worker.attributor, memo: &ancestry) {
+                    tree.append(row)
+                } else {
+                    others.append(row)
+                }
+            } else {
+                unattributed.append(row)
+            }
+        }
+        let (counters, statistics) = capturing.snapshot
+        return Outcome(
+            start: start, end: end, exitStatus: status, output: output, rootPid: child.pid,
+            interfaces: namespace.map { ["lo of network namespace \($0) (its only interface)"] } ?? ["every interface (any), loopback included"],
+            isolated: namespace != nil, treeFlows: tree.sorted { $0.start < $1.start },
+            otherFlows: others.sorted { $0.start < $1.start }, unattributedFlows: unattributed.sorted { $0.start < $1.start },
+            counters: counters, statistics: statistics, attributionDropped: worker.dropped,
+            usesProcessEvents: worker.attributor.usesProcessEvents)
+    }
+
+    /// Whether `pid` is the root or descends from it, following parents as attribution captured them.
+    func isInTree(_ pid: Int32, root: Int32, attributor: Attributor, memo: inout [Int32: Bool]) -> Bool {
+        var chain: [Int32] = []
+        var current = pid
+        var answer = false
+        for _ in 0..<64 {
+            if current == root { answer = true; break }
+            if let known = memo[current] { answer = known; break }
+            chain.append(current)
+            guard current > 1, let identity = attributor.identity(pid: current) else { break }
+            current = identity.ppid
+        }
+        for pid in chain { memo[pid] = answer }
+        return answer
+    }
+
+    static func openCapture(interfaces: [String], namespace: String?) throws -> LiveCapture {
+        guard let namespace else {
+            return try LiveCapture(interfaces: interfaces, options: PcapHandle.LiveOptions())
+        }
+        // Open the packet socket inside the namespace (a socket stays in the namespace it was made
+        // in), then return this thread to its own.
+        let home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)
+        let target = open("/run/netns/\(namespace)", O_RDONLY | O_CLOEXEC)
+        guard home >= 0, target >= 0, telltale_enter_network_namespace(target) == 0 else {
+            let message = String(cString: strerror(errno))
+            if home >= 0 { close(home) }
+            if target >= 0 { close(target) }
+            throw RunError(message: "--isolate: cannot enter network namespace \(namespace): \(message)")
+        }
+        let result = Result { try LiveCapture(interfaces: ["lo"], options: PcapHandle.LiveOptions()) }
+        _ = telltale_enter_network_namespace(home)
+        close(home)
+        close(target)
+        return try result.get()
+    }
+
+    static func makeIsolatedNamespace(_ name: String) throws {
+        _ = try? shell(["ip", "netns", "del", name])
+        for command in [["ip", "netns", "add", name], ["ip", "-n", name, "link", "set", "lo", "up"]] {
+            let status = try shell(command)
+            guard status == 0 else {
+                throw RunError(message: "--isolate: '\(command.joined(separator: " "))' failed (status \(status)); it needs root and iproute2")
+            }
+        }
+    }
+
+    @discardableResult
+    static func shell(_ command: [String]) throws -> Int32 {
+        let child = try ChildProcess(command)
+        return child.wait()
+    }
+}

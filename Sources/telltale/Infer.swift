@@ -1,0 +1,120 @@
+import ArgumentParser
+import Foundation
+import Monitor
+import ProcessAttribution
+import Reporting
+
+extension Telltale {
+    struct Infer: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a local model under observation: the completion, then the audit.",
+            discussion: """
+                Runs telltale-llama (the bundled llama.cpp runner) on the model and prompt as `telltale \
+                run` would: every interface captured, the runner's process tree followed, and a verdict \
+                on whether anything left this machine. Prints the completion, then the model's sha256 \
+                and metadata, the runtime's sha256, the window, the capture's health, every flow of the \
+                runner, the machine's unattributed traffic, and the verdict. Exit status: 0 clean, 3 \
+                policy violated, 1 error. Needs root.
+
+                Example:
+                  sudo telltale infer --model models/tiny.gguf --prompt "The quick brown fox" --report audit
+                """
+        )
+
+        @Option(help: "The GGUF model file (default: $TELLTALE_MODEL, else models/tiny.gguf).")
+        var model: String?
+
+        @Option(help: "The prompt to complete.")
+        var prompt: String
+
+        @Option(help: "The most tokens to generate.")
+        var maxTokens: Int = 64
+
+        @Option(help: "Sampling temperature; 0 is greedy.")
+        var temperature: Double = 0
+
+        @Option(help: "Seed of the sampler (with --temperature > 0).")
+        var seed: Int = 42
+
+        @Option(help: "Threads for generation (default: all processors).")
+        var threads: Int?
+
+        @OptionGroup var observation: ObservationOptions
+
+        var modelPath: String {
+            model ?? ProcessInfo.processInfo.environment["TELLTALE_MODEL"] ?? "models/tiny.gguf"
+        }
+
+        func validate() throws {
+            if maxTokens <= 0 { throw ValidationError("--max-tokens must be positive") }
+            if !FileManager.default.fileExists(atPath: modelPath) {
+                throw ValidationError("model file '\(modelPath)' does not exist (generate the bundled one with: python3 scripts/make-tiny-model.py)")
+            }
+        }
+
+        /// telltale-llama beside this executable.
+        static var runnerPath: String {
+            let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            return URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("telltale-llama").path
+        }
+
+        func run() throws {
+            let runner = Self.runnerPath
+            guard FileManager.default.isExecutableFile(atPath: runner) else {
+                Output.error("telltale: the runner \(runner) is missing; build it with: swift build --product telltale-llama")
+                throw ExitCode(1)
+            }
+            var command = [
+                runner, "--model", modelPath, "--prompt", prompt, "--max-tokens", String(maxTokens),
+                "--temperature", String(temperature), "--seed", String(seed), "--json",
+            ]
+            if let threads { command += ["--threads", String(threads)] }
+            var options = ObservedRun.Options(command: command)
+            options.isolate = observation.isolate
+            options.captureOutput = true
+            let outcome: ObservedRun.Outcome
+            do {
+                outcome = try ObservedRun(options: options, logger: observation.logger()).run()
+            } catch {
+                Output.error("telltale: \(error)")
+                throw ExitCode(1)
+            }
+            guard outcome.exitStatus == 0,
+                  let summary = try? JSONSerialization.jsonObject(with: Data(outcome.output)) as? [String: Any]
+            else {
+                Output.error("telltale: the runner failed (exit status \(outcome.exitStatus)); its message is above")
+                throw ExitCode(1)
+            }
+            let completion = summary["completion"] as? String ?? ""
+            Output.write(completion + "\n\n")
+            var report = observation.audit(kind: "infer", command: command, outcome)
+            report.completion = completion
+            let modelInfo = summary["model"] as? [String: Any] ?? [:]
+            func text(_ value: Any?) -> String? {
+                switch value {
+                case let s as String: s
+                case let n as NSNumber: n.stringValue
+                default: nil
+                }
+            }
+            report.model = [("path", modelPath)]
+            for key in ["sha256", "architecture", "name", "parameter_count", "vocab_size", "context_length", "file_size"] {
+                if let value = text(modelInfo[key]) { report.model.append((key, value)) }
+            }
+            report.runtime = [("exe", runner)]
+            if let hash = Self.sha256(of: runner) { report.runtime.append(("sha256", hash)) }
+            for key in ["tokens_per_second", "completion_tokens", "prompt_tokens", "threads"] {
+                if let value = text(summary[key]) { report.runtime.append((key, value)) }
+            }
+            try observation.finish(report)
+        }
+
+        static func sha256(of path: String) -> String? {
+            guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+            defer { try? handle.close() }
+            var hasher = SHA256()
+            while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
+            return SHA256.hex(of: hasher.finish())
+        }
+    }
+}

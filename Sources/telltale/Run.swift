@@ -1,0 +1,144 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Monitor
+import PacketParsing
+import Reporting
+import Capture
+
+/// What an observed command's processes may reach.
+struct RunPolicy {
+    let description: String
+    let allowed: Set<AddressScope>
+    let rule: String
+
+    static let loopbackOnly = RunPolicy(description: "loopback only", allowed: [.loopback], rule: "run:loopback-only")
+
+    /// The built-in roles' policies: a model runtime reaches loopback only; a chatbot UI loopback and LAN.
+    static func role(_ name: String) -> RunPolicy? {
+        switch name {
+        case "model-runtime": RunPolicy(description: "role model-runtime: loopback only", allowed: [.loopback], rule: "role:model-runtime")
+        case "chatbot-ui": RunPolicy(description: "role chatbot-ui: loopback and LAN", allowed: [.loopback, .lan], rule: "role:chatbot-ui")
+        default: nil
+        }
+    }
+
+    static let roles = ["model-runtime", "chatbot-ui"]
+
+    func judge(_ rows: [FlowRow]) -> [FlowRow] {
+        rows.map { row in
+            var row = row
+            row.verdict = allowed.contains(row.scope) ? "allowed" : "alert"
+            row.rule = rule
+            return row
+        }
+    }
+}
+
+/// Options shared by `run` and `infer`.
+struct ObservationOptions: ParsableArguments {
+    @Option(help: "Judge the command's traffic by this role's policy (\(RunPolicy.roles.joined(separator: ", "))) instead of 'loopback only'.")
+    var policy: String?
+
+    @Flag(help: "Run the command in a network namespace with loopback only: it cannot leak.")
+    var isolate = false
+
+    @Option(help: "Also write the audit to FILE.json and FILE.md (or only one, when FILE ends in .json or .md).")
+    var report: String?
+
+    @Option(help: "Log level of the observer: trace, debug, info, notice, warning, error.")
+    var logLevel: String = "warning"
+
+    func validate() throws {
+        if let policy, RunPolicy.role(policy) == nil {
+            throw ValidationError("--policy: unknown role '\(policy)' (known: \(RunPolicy.roles.joined(separator: ", ")))")
+        }
+        if getuid() != 0 {
+            throw ValidationError("observing a command needs root (packet capture and the kernel's process events): run it with sudo")
+        }
+    }
+
+    var runPolicy: RunPolicy { policy.flatMap(RunPolicy.role) ?? .loopbackOnly }
+
+    func logger() -> Logger {
+        var logger = Logger(label: "telltale")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .warning
+        return logger
+    }
+
+    /// Prints the audit, writes the report files, and exits 0 (clean) or 3 (violation).
+    func finish(_ report: AuditReport) throws {
+        Output.write(report.text(terminal: Output.isTerminal))
+        Output.flush()
+        if let path = self.report {
+            var files: [(String, String)] = []
+            if path.hasSuffix(".json") { files = [(path, report.json())] }
+            else if path.hasSuffix(".md") { files = [(path, report.markdown())] }
+            else { files = [(path + ".json", report.json()), (path + ".md", report.markdown())] }
+            for (file, text) in files {
+                do {
+                    try text.write(toFile: file, atomically: true, encoding: .utf8)
+                    Output.error("telltale: wrote \(file)")
+                } catch {
+                    Output.error("telltale: cannot write \(file): \(error.localizedDescription)")
+                    throw ExitCode(1)
+                }
+            }
+        }
+        if !report.isClean { throw ExitCode(3) }
+    }
+
+    func audit(kind: String, command: [String], _ outcome: ObservedRun.Outcome) -> AuditReport {
+        AuditReport(
+            kind: kind, command: command, start: outcome.start, end: outcome.end, exitStatus: outcome.exitStatus,
+            interfaces: outcome.interfaces, isolated: outcome.isolated, policy: runPolicy.description,
+            treeFlows: runPolicy.judge(outcome.treeFlows), otherFlows: outcome.otherFlows.count,
+            unattributedFlows: outcome.unattributedFlows, packets: outcome.counters.frames,
+            dropped: Int64(outcome.statistics.dropped + outcome.statistics.interfaceDropped) + outcome.attributionDropped,
+            damaged: outcome.counters.damaged)
+    }
+}
+
+extension Telltale {
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a command under observation and say whether anything left this machine.",
+            discussion: """
+                Captures on every interface (loopback included) from before the command starts until \
+                just after it ends, follows its whole process tree through the kernel's process events, \
+                and prints the flows of that tree and a verdict. By default the tree may reach loopback \
+                only; --policy ROLE applies that role's policy instead. Exit status: 0 clean, 3 policy \
+                violated, 1 error. Needs root.
+
+                Examples:
+                  sudo telltale run -- python3 my_script.py
+                  sudo telltale run --policy chatbot-ui --report audit -- ./my-chat-ui
+                  sudo telltale run --isolate -- ./untrusted-tool
+                """
+        )
+
+        @OptionGroup var observation: ObservationOptions
+
+        @Argument(parsing: .captureForPassthrough, help: "The command to run, after --.")
+        var command: [String] = []
+
+        func validate() throws {
+            if command.drop(while: { $0 == "--" }).isEmpty { throw ValidationError("give the command to run after --, e.g. telltale run -- curl http://127.0.0.1/") }
+        }
+
+        func run() throws {
+            var command = self.command
+            if command.first == "--" { command.removeFirst() }
+            var options = ObservedRun.Options(command: command)
+            options.isolate = observation.isolate
+            let outcome: ObservedRun.Outcome
+            do {
+                outcome = try ObservedRun(options: options, logger: observation.logger()).run()
+            } catch {
+                Output.error("telltale: \(error)")
+                throw ExitCode(1)
+            }
+            try observation.finish(observation.audit(kind: "run", command: command, outcome))
+        }
+    }
+}
