@@ -43,9 +43,14 @@ public final class AttributionWorker: Sendable {
         }
     }
 
-    public init(attributor: Attributor, local: LocalNetwork) {
+    /// Whether the capture runs in another network namespace than this process (`run --isolate`):
+    /// then even loopback sockets live elsewhere.
+    private let capturesAnotherNamespace: Bool
+
+    public init(attributor: Attributor, local: LocalNetwork, capturesAnotherNamespace: Bool = false) {
         self.attributor = attributor
         self.local = Mutex(local)
+        self.capturesAnotherNamespace = capturesAnotherNamespace
     }
 
     /// Starts the attributor (process events, first /proc scan) and the worker thread.
@@ -125,7 +130,7 @@ public final class AttributionWorker: Sendable {
         let network = local.withLock { $0 }
         var query = AttributionWorker.query(for: record, orientation: record.orientation(in: network))
         let address = query.localAddress.unmappedV4 ?? query.localAddress
-        query.localAddressIsOwn = address.scope == .loopback || network.addresses.contains(address)
+        query.localAddressIsOwn = !capturesAnotherNamespace && (address.scope == .loopback || network.addresses.contains(address))
         return query
     }
 

@@ -59,13 +59,15 @@ public final class ObservedRun {
     /// Runs the command to its end and returns the evidence. Blocks the calling thread.
     public func run() throws -> Outcome {
         let namespace = options.isolate ? "telltale-run-\(getpid())" : nil
+        defer { if let namespace, FileManager.default.fileExists(atPath: "/run/netns/\(namespace)") { _ = try? ObservedRun.shell(["ip", "netns", "del", namespace]) } }
         if let namespace { try ObservedRun.makeIsolatedNamespace(namespace) }
-        defer { if let namespace { _ = try? ObservedRun.shell(["ip", "netns", "del", namespace]) } }
 
         var attributorOptions = Attributor.Options()
         attributorOptions.attributeOtherNamespaces = true
         let local = LocalNetwork.thisMachine()
-        let worker = AttributionWorker(attributor: Attributor(logger: logger, options: attributorOptions), local: local)
+        let worker = AttributionWorker(
+            attributor: Attributor(logger: logger, options: attributorOptions), local: local,
+            capturesAnotherNamespace: namespace != nil)
         worker.start(logger: logger)
         defer { worker.stop() }
         let enricher = FlowEnricher(local: local, attribution: worker)
@@ -113,7 +115,8 @@ public final class ObservedRun {
         for item in handed where !item.isOpen {
             let row = enricher.row(item.record, ended: true)
             if let process = row.process {
-                if isInTree(Int32(process.pid), root: child.pid, attributor: worker.attributor, memo: &ancestry) {
+                let direct = process.ppid.map { Int32($0) == child.pid } ?? false
+                if direct || isInTree(Int32(process.pid), root: child.pid, attributor: worker.attributor, memo: &ancestry) {
                     tree.append(row)
                 } else {
                     others.append(row)
@@ -170,7 +173,7 @@ public final class ObservedRun {
     }
 
     static func makeIsolatedNamespace(_ name: String) throws {
-        _ = try? shell(["ip", "netns", "del", name])
+        if FileManager.default.fileExists(atPath: "/run/netns/\(name)") { _ = try? shell(["ip", "netns", "del", name]) }
         for command in [["ip", "netns", "add", name], ["ip", "-n", name, "link", "set", "lo", "up"]] {
             let status = try shell(command)
             guard status == 0 else {

@@ -126,7 +126,7 @@ public final class Attributor: Sendable {
     public func identity(pid: Int32, startTime: UInt64? = nil) -> ProcessIdentity? {
         processes.withLock { table in
             if let startTime { return table.record(pid: pid, startTime: startTime)?.identity }
-            return table[pid]?.identity
+            return table.latest(pid: pid)?.identity
         }
     }
 

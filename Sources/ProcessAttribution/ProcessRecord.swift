@@ -30,6 +30,12 @@ struct ProcessTable: Sendable {
 
     subscript(pid: Int32) -> ProcessRecord? { records[pid] }
 
+    /// The live process with this pid, or else the one that ended last with it.
+    func latest(pid: Int32) -> ProcessRecord? {
+        if let live = records[pid] { return live }
+        return exitedRecords.values.filter { $0.identity.pid == pid }.max { ($0.exited ?? 0) < ($1.exited ?? 0) }
+    }
+
     /// A live or recently ended process with this exact pid and start time.
     func record(pid: Int32, startTime: UInt64) -> ProcessRecord? {
         if let live = records[pid], live.identity.startTime == startTime { return live }

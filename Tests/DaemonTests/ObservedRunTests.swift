@@ -1,0 +1,164 @@
+import Foundation
+import Testing
+
+/// A test host in its own network namespace at 198.18.50.2, reached from 198.18.50.1 here.
+struct TestHost {
+    let namespace: String
+    let link: String
+
+    init(tag: String, subnet: Int) throws {
+        namespace = "tt-\(tag)-ns"
+        link = "tt-\(tag)-a"
+        _ = try Harness.run(["ip", "netns", "del", namespace])
+        _ = try Harness.run(["ip", "link", "del", link])
+        for command in [
+            ["ip", "netns", "add", namespace],
+            ["ip", "link", "add", link, "type", "veth", "peer", "name", "tt-\(tag)-b", "netns", namespace],
+            ["ip", "addr", "add", "198.18.\(subnet).1/24", "dev", link],
+            ["ip", "link", "set", link, "up"],
+            ["ip", "-n", namespace, "addr", "add", "198.18.\(subnet).2/24", "dev", "tt-\(tag)-b"],
+            ["ip", "-n", namespace, "link", "set", "tt-\(tag)-b", "up"],
+            ["ip", "-n", namespace, "link", "set", "lo", "up"],
+        ] {
+            let result = try Harness.run(command)
+            guard result.status == 0 else { throw HarnessError(message: "\(command.joined(separator: " ")): \(result.output)") }
+        }
+    }
+
+    func remove() {
+        _ = try? Harness.run(["ip", "netns", "del", namespace])
+        _ = try? Harness.run(["ip", "link", "del", link])
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+@Suite(.serialized) struct ObservedRunTests {
+    static var modelPath: String {
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        return root.appendingPathComponent("models/tiny.gguf").path
+    }
+
+    static func ensureModel() throws {
+        if FileManager.default.fileExists(atPath: modelPath) { return }
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        let made = try Harness.run(["python3", root.appendingPathComponent("scripts/make-tiny-model.py").path, "--output", modelPath])
+        guard made.status == 0 else { throw HarnessError(message: "cannot make the tiny model: \(made.output)") }
+    }
+
+    @Test(.enabled(if: Harness.isRoot, "needs root: capture and process events"))
+    func inferOnTheTinyModelIsCleanAndReportsTheModel() throws {
+        try Self.ensureModel()
+        let dir = try Harness.temporaryDirectory("infer")
+        let result = try Harness.run([
+            Harness.telltale, "infer", "--model", Self.modelPath, "--prompt", "The quick brown fox", "--max-tokens", "16",
+            "--report", dir + "/audit",
+        ])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("verdict: CLEAN"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/audit.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(report["verdict"] as? String == "clean")
+        let model = try #require(report["model"] as? [String: String])
+        let sha = try Harness.run(["sha256sum", Self.modelPath]).output.split(separator: " ").first.map(String.init)
+        #expect(model["sha256"] == sha)
+        #expect((report["completion"] as? String)?.isEmpty == false)
+        #expect(FileManager.default.fileExists(atPath: dir + "/audit.md"))
+    }
+
+    @Test(.enabled(if: Harness.isRoot, "needs root: namespaces, capture and process events"))
+    func aProgramSendingOneDatagramToATestHostBreaksThePolicy() throws {
+        let host = try TestHost(tag: "runv", subnet: 51)
+        defer { host.remove() }
+        let dir = try Harness.temporaryDirectory("run")
+        // The datagram goes out, then the program waits a little so that its socket can be looked up.
+        let script = "import socket,time;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.sendto(b'p'*40,('198.18.51.2',4711));time.sleep(0.2)"
+        let result = try Harness.run([Harness.telltale, "run", "--report", dir + "/r.json", "--", "python3", "-c", script])
+        #expect(result.status == 3, "\(result.output)")
+        #expect(result.output.contains("198.18.51.2:4711"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let flows = try #require(report["flows"] as? [[String: Any]])
+        let flow = try #require(flows.first { $0["remote_port"] as? Int == 4711 })
+        #expect(flow["verdict"] as? String == "alert")
+        #expect(flow["bytes_out"] as? Int == 68)
+        let process = try #require(flow["process"] as? [String: Any])
+        #expect((process["exe"] as? String)?.contains("python3") == true)
+    }
+
+    @Test(.enabled(if: Harness.isRoot, "needs root: namespaces, capture and process events"))
+    func aDatagramFromAProgramThatExitsAtOnceIsStillNotClean() throws {
+        let host = try TestHost(tag: "runx", subnet: 52)
+        defer { host.remove() }
+        let script = "import socket;socket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto(b'q'*10,('198.18.52.2',4712))"
+        let result = try Harness.run([Harness.telltale, "run", "--", "python3", "-c", script])
+        #expect(result.status == 3, "\(result.output)")
+        #expect(result.output.contains("198.18.52.2:4712"))
+    }
+
+    @Test(.enabled(if: Harness.isRoot, "needs root: capture and process events"))
+    func loopbackTrafficOfTheTreeIsCleanAndAttributedThroughAShell() throws {
+        let script = """
+            import socket, threading, time
+            srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(1)
+            port = srv.getsockname()[1]
+            def serve():
+                c, _ = srv.accept(); c.recv(100); c.sendall(b'r' * 100); time.sleep(0.2); c.close()
+            threading.Thread(target=serve).start()
+            cl = socket.create_connection(('127.0.0.1', port)); cl.sendall(b'a' * 50); cl.recv(100); time.sleep(0.3); cl.close()
+            """
+        let dir = try Harness.temporaryDirectory("loop")
+        try script.write(toFile: dir + "/loop.py", atomically: true, encoding: .utf8)
+        let result = try Harness.run([Harness.telltale, "run", "--report", dir + "/r.json", "--", "sh", "-c", "python3 \(dir)/loop.py; true"])
+        #expect(result.status == 0, "\(result.output)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let flows = try #require(report["flows"] as? [[String: Any]])
+        let tcp = flows.filter { $0["proto"] as? String == "tcp" }
+        #expect(!tcp.isEmpty, "the loopback connection was not attributed to the tree:\n\(result.output)")
+        for flow in tcp {
+            #expect(flow["scope"] as? String == "loopback")
+            #expect(flow["verdict"] as? String == "allowed")
+            let process = flow["process"] as? [String: Any]
+            #expect((process?["exe"] as? String)?.contains("python3") == true)
+        }
+    }
+
+    @Test(.enabled(if: Harness.isRoot, "needs root: network namespaces"))
+    func anIsolatedCommandCannotReachTheTestHost() throws {
+        let host = try TestHost(tag: "runi", subnet: 53)
+        defer { host.remove() }
+        let script = """
+            import socket, time
+            try:
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'z', ('198.18.53.2', 4713))
+                print('sent')
+            except OSError as e:
+                print('blocked', e.errno)
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'l' * 20, ('127.0.0.1', 4714)); time.sleep(0.1)
+            """
+        let dir = try Harness.temporaryDirectory("isolate")
+        let result = try Harness.run([Harness.telltale, "run", "--isolate", "--report", dir + "/r.json", "--", "python3", "-c", script])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("blocked"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(report["isolated"] as? Bool == true)
+        let flows = (report["flows"] as? [[String: Any]] ?? []) + (report["unattributed_flows"] as? [[String: Any]] ?? [])
+        #expect(!flows.contains { $0["remote_addr"] as? String == "198.18.53.2" })
+        // The loopback datagram inside the namespace is seen and belongs to the command.
+        let loop = try #require((report["flows"] as? [[String: Any]])?.first { $0["remote_port"] as? Int == 4714 })
+        #expect(loop["scope"] as? String == "loopback")
+    }
+
+    @Test func runWithoutACommandExplainsWhatToGive() throws {
+        let result = try Harness.run([Harness.telltale, "run"])
+        #expect(result.status != 0)
+        #expect(result.output.contains("give the command to run after --") || result.output.contains("needs root"))
+    }
+}
