@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
-# Sets up everything that is missing, builds Telltale, and runs it.
-# With no arguments it runs the demonstration job; otherwise it runs `telltale` with the arguments given:
-#   scripts/run.sh                          capture on every interface for 20 s and print the flows
-#   scripts/run.sh replay capture.pcap      any telltale subcommand
+# Sets up everything that is missing, builds Telltale, and runs the main job: an inference on the
+# bundled tiny model under observation, recorded in a local SQLite file, then the report.
+#   scripts/run.sh                         the main job
+#   scripts/run.sh ARGS…                   `telltale ARGS…` instead (e.g. scripts/run.sh capture --duration 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 echo "run: building (release)…"
-swift build -c release --product telltale 2>&1 | tail -n 3
-bin="$(swift build -c release --show-bin-path)/telltale"
+swift build -c release --product telltale 2>&1 | tail -n 1
+swift build -c release --product telltale-llama 2>&1 | tail -n 1
+bin="$(swift build -c release --show-bin-path)"
 
 if [ "$#" -gt 0 ]; then
-  exec "$bin" "$@"
+  exec "$bin/telltale" "$@"
 fi
 
-echo "run: capturing on every interface for 20 seconds (Ctrl-C stops early)…"
-exec "$bin" capture --duration 20
+model=models/tiny.gguf
+[ -s "$model" ] || python3 scripts/make-tiny-model.py --output "$model"
+mkdir -p var
+echo "run: an inference on $model under observation (telltale infer)…"
+status=0
+"$bin/telltale" infer --model "$model" --prompt "The quick brown fox" --max-tokens 32 \
+  --db var/telltale.db --report var/audit || status=$?
+echo
+echo "run: what the database holds for this machine (telltale report --db var/telltale.db):"
+"$bin/telltale" report --db var/telltale.db --by flow --since 1h || true
+echo
+echo "run: the audit is in var/audit.md and var/audit.json; exit status $status (0 clean, 3 violation)"
+exit "$status"

@@ -120,3 +120,19 @@ extension FlowStore {
         }
     }
 }
+
+extension FlowStore {
+    /// Records an observed run (`run`, `infer`) and returns its id, for its flows' `session_id`.
+    public func insertSession(kind: String, command: String, start: Int64, end: Int64, verdict: String, report: String) throws(StoreError) -> Int64 {
+        do {
+            return try pool.write { db in
+                try db.execute(
+                    sql: "INSERT INTO sessions (kind, command, start, \"end\", verdict, report) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [kind, command, start, end, verdict, report])
+                return db.lastInsertedRowID
+            }
+        } catch {
+            throw FlowStore.storeError(error, operation: "record the session", path: path)
+        }
+    }
+}

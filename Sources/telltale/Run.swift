@@ -4,6 +4,7 @@ import Logging
 import Monitor
 import PacketParsing
 import Reporting
+import FlowStore
 import Capture
 
 /// What an observed command's processes may reach.
@@ -46,6 +47,9 @@ struct ObservationOptions: ParsableArguments {
     @Option(help: "Also write the audit to FILE.json and FILE.md (or only one, when FILE ends in .json or .md).")
     var report: String?
 
+    @Option(help: "Also record the run and its flows in this database (the daemon's, or any file), so `report` shows them.")
+    var db: String?
+
     @Option(help: "Log level of the observer: trace, debug, info, notice, warning, error.")
     var logLevel: String = "warning"
 
@@ -68,6 +72,7 @@ struct ObservationOptions: ParsableArguments {
 
     /// Prints the audit, writes the report files, and exits 0 (clean) or 3 (violation).
     func finish(_ report: AuditReport) throws {
+        if let db { try record(report, in: db) }
         Output.write(report.text(terminal: Output.isTerminal))
         Output.flush()
         if let path = self.report {
@@ -86,6 +91,22 @@ struct ObservationOptions: ParsableArguments {
             }
         }
         if !report.isClean { throw ExitCode(3) }
+    }
+
+    /// Writes the session and the tree's flows (tagged with it) to the database.
+    func record(_ report: AuditReport, in path: String) throws {
+        do {
+            let store = try FlowStore(path: path)
+            let session = try store.insertSession(
+                kind: report.kind, command: report.command.joined(separator: " "), start: report.start, end: report.end,
+                verdict: report.isClean ? "clean" : "violation", report: report.json())
+            let entries = (report.treeFlows + report.suspects).map { FlowWriter.Entry(row: $0, sessionID: session) }
+            try FlowWriter(store: store).write(entries)
+            Output.error("telltale: recorded this \(report.kind) as session \(session) in \(path)")
+        } catch {
+            Output.error("telltale: cannot record the \(report.kind) in \(path): \(error)")
+            throw ExitCode(1)
+        }
     }
 
     func audit(kind: String, command: [String], _ outcome: ObservedRun.Outcome) -> AuditReport {
