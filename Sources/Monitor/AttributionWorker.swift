@@ -5,6 +5,18 @@ public import Logging
 public import PacketParsing
 public import ProcessAttribution
 import Synchronization
+public import Names
+
+/// A flow's owner, as attribution found it.
+public struct FlowOwner: Sendable {
+    public var key: FlowKey
+    public var process: ProcessKey
+    /// The owner is a DNS resolver: the names it looks up are other programs'.
+    public var isResolver: Bool
+
+    /// Process names (comm) of the usual local DNS resolvers and caches.
+    static let resolverNames: Set<String> = ["systemd-resolve", "dnsmasq", "unbound", "named", "pdns_recursor", "knot-resolver", "kresd", "stubby", "dnscrypt-proxy", "coredns"]
+}
 
 /// Attributes flows to processes as soon as they start, on its own thread, so that a short-lived
 /// process is looked up while it still holds its socket.
@@ -14,6 +26,8 @@ import Synchronization
 /// worker has not reached yet, asks the attributor itself.
 public final class AttributionWorker: Sendable {
     public let attributor: Attributor
+    /// Each flow attributed to a process, for the capture thread's naming (DNS answers per process).
+    public let owners = HandOff<FlowOwner>(capacity: 100_000)
     private let local: Mutex<LocalNetwork>
     private let requests = HandOff<FlowRecord>(capacity: 100_000)
     private let wake = DispatchSemaphore(value: 0)
@@ -53,18 +67,24 @@ public final class AttributionWorker: Sendable {
         self.capturesAnotherNamespace = capturesAnotherNamespace
     }
 
-    /// Starts the attributor (process events, first /proc scan) and the worker thread.
-    public func start(logger: Logger) {
+    /// Starts the worker thread, which starts the attributor (process events, then one /proc scan)
+    /// before its first lookup. With `wait`, returns once the attributor is ready; otherwise at once,
+    /// and flows that start meanwhile queue up.
+    public func start(logger: Logger, wait: Bool = true) {
         let debugLogger: Logger? = logger.logLevel <= .debug ? logger : nil
-        do {
-            try attributor.start()
-        } catch {
-            logger.warning("process attribution runs without netlink: \(error)")
-        }
+        let ready = DispatchSemaphore(value: 0)
         let thread = Thread { [self] in
+            do {
+                try attributor.start()
+            } catch {
+                logger.warning("process attribution runs without netlink: \(error)")
+            }
+            ready.signal()
             while !stopping.load(ordering: .acquiring) {
                 _ = wake.wait(timeout: .now() + .milliseconds(500))
-                for record in requests.take() {
+                // Newest first: under a backlog, the sockets of the latest flows are the likeliest to
+                // still exist.
+                for record in requests.take().reversed() {
                     let picked = LiveSession.now()
                     let answer = attributeNow(record)
                     if let debugLogger {
@@ -74,6 +94,11 @@ public final class AttributionWorker: Sendable {
                         ])
                     }
                     results.withLock { $0.insert(record.uid, answer) }
+                    if let identity = answer.identity {
+                        owners.push([FlowOwner(
+                            key: record.key, process: ProcessKey(pid: identity.pid, startTime: identity.startTime),
+                            isResolver: FlowOwner.resolverNames.contains(identity.comm))])
+                    }
                     observer.withLock { $0 }?(record, answer)
                 }
             }
@@ -81,6 +106,7 @@ public final class AttributionWorker: Sendable {
         }
         thread.name = "telltale-attribution"
         thread.start()
+        if wait { ready.wait() }
     }
 
     /// Stops the worker thread and the attributor's event listener.

@@ -55,7 +55,7 @@ public final class CaptureThread: Sendable {
             session.run(stop: stop, limits: limits, tick: { c, s in
                 self.counters.withLock { $0 = (c, s) }
                 record(c, s, force: false)
-            }, onStart: { attribution?.flowsStarted($0) }) { ended, updated in
+            }, onStart: { attribution?.flowsStarted($0) }, owners: attribution?.owners) { ended, updated in
                 flows.push(updated.map { Handed(record: $0, isOpen: true) })
                 flows.push(ended.map { Handed(record: $0, isOpen: false) })
             }

@@ -69,7 +69,8 @@ public final class Daemon: Sendable {
         let worker = AttributionWorker(
             attributor: Attributor(logger: logger, options: attributorOptions),
             local: LocalNetwork.thisMachine(extra: configuration.localNetworks))
-        worker.start(logger: logger)
+        // Capture starts at once; lookups begin when the first /proc scan is done.
+        worker.start(logger: logger, wait: false)
         defer { worker.stop() }
         let enricher = FlowEnricher(local: LocalNetwork.thisMachine(extra: configuration.localNetworks), attribution: worker)
 

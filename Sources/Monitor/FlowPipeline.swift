@@ -11,6 +11,8 @@ public struct FlowPipeline: Sendable {
     /// Names destinations from observed DNS, SNI and Host; nil when name extraction is off.
     public var names: NameTracker?
     private var decoder: PacketDecoder?
+    /// The process of each flow attribution has answered for, so DNS answers and names are per process.
+    public private(set) var flowProcesses: [FlowKey: ProcessKey] = [:]
 
     public init(table: FlowTable, names: NameTracker? = NameTracker()) {
         self.table = table
@@ -29,21 +31,39 @@ public struct FlowPipeline: Sendable {
             counters.ipBytes += Int64(packet.ipLength)
             let started = table.counters.flowsStarted
             table.ingest(packet)
-            names?.observe(packet, frame: frame, process: nil, startsFlow: table.counters.flowsStarted != started)
+            if names != nil {
+                // Only DNS needs the owner on the packet path: the answer is credited to the asker.
+                let isDNS = packet.sourcePort == 53 || packet.destinationPort == 53 || packet.sourcePort == 5353
+                    || packet.destinationPort == 5353
+                let owner = isDNS && !flowProcesses.isEmpty ? flowProcesses[FlowKey.of(packet).key] : nil
+                names?.observe(packet, frame: frame, process: owner, startsFlow: table.counters.flowsStarted != started)
+            }
         } catch {
             counters.count(error)
         }
     }
 
+    /// Records the process attribution found for a flow (called on the capture thread).
+    public mutating func noteProcess(_ process: ProcessKey, of key: FlowKey) {
+        if flowProcesses.count >= 262_144 { flowProcesses.removeAll(keepingCapacity: true) }
+        flowProcesses[key] = process
+    }
+
     /// Gives the flows about to be handed out (ended and updated) their names; forgets the ended ones.
     public mutating func nameFlows() {
-        guard names != nil else { return }
+        guard names != nil else {
+            for record in table.ended { flowProcesses[record.key] = nil }
+            return
+        }
         for index in table.updated.indices {
-            apply(names?.name(for: table.updated[index], process: nil), to: &table.updated[index])
+            let owner = flowProcesses[table.updated[index].key]
+            apply(names?.name(for: table.updated[index], process: owner), to: &table.updated[index])
         }
         for index in table.ended.indices {
-            apply(names?.name(for: table.ended[index], process: nil), to: &table.ended[index])
-            names?.forget(flow: table.ended[index].key)
+            let key = table.ended[index].key
+            apply(names?.name(for: table.ended[index], process: flowProcesses[key]), to: &table.ended[index])
+            names?.forget(flow: key)
+            flowProcesses[key] = nil
         }
     }
 

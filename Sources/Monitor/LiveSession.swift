@@ -43,6 +43,7 @@ public struct LiveSession {
         stop: StopSignal, limits: Limits = Limits(),
         tick: (_ counters: PipelineCounters, _ statistics: CaptureStatistics) -> Void = { _, _ in },
         onStart: ([FlowRecord]) -> Void = { _ in },
+        owners: HandOff<FlowOwner>? = nil,
         sink: (_ ended: [FlowRecord], _ updated: [FlowRecord]) -> Void
     ) {
         let started = LiveSession.now()
@@ -50,6 +51,12 @@ public struct LiveSession {
         while !stop.isTriggered {
             _ = capture.poll(stop: stop, timeoutMilliseconds: 200) { linkType, frame, wire, time in
                 pipeline.process(frame, wireLength: wire, timestamp: time, linkType: linkType)
+            }
+            if let owners {
+                for owner in owners.take() {
+                    pipeline.noteProcess(owner.process, of: owner.key)
+                    if owner.isResolver { pipeline.names?.markResolver(owner.process) }
+                }
             }
             if !pipeline.table.started.isEmpty {
                 // New flows leave at once: attribution must look while the socket still exists.
