@@ -25,7 +25,7 @@ packages=(
   libpcap-dev libsqlite3-dev sqlite3 pkg-config   # build
   iproute2 ethtool iputils-ping curl openssl        # live tests: namespaces, real peers
   dnsutils python3 procps                           # live tests: dig, scripted peers, ps
-  tcpdump softflowd tshark                          # benchmark peers and cross-checks
+  tcpdump softflowd tshark nethogs                  # benchmark peers and cross-checks
 )
 
 missing=()

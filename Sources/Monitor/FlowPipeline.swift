@@ -47,6 +47,7 @@ public struct FlowPipeline: Sendable {
     public mutating func noteProcess(_ process: ProcessKey, of key: FlowKey) {
         if flowProcesses.count >= 262_144 { flowProcesses.removeAll(keepingCapacity: true) }
         flowProcesses[key] = process
+        names?.assignAsker(process, ofFlow: key)
     }
 
     /// Gives the flows about to be handed out (ended and updated) their names; forgets the ended ones.

@@ -54,8 +54,9 @@ public struct LiveSession {
             }
             if let owners {
                 for owner in owners.take() {
-                    pipeline.noteProcess(owner.process, of: owner.key)
+                    // A resolver first: its own upstream answers must not be credited to it.
                     if owner.isResolver { pipeline.names?.markResolver(owner.process) }
+                    pipeline.noteProcess(owner.process, of: owner.key)
                 }
             }
             if !pipeline.table.started.isEmpty {

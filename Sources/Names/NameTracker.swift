@@ -65,6 +65,12 @@ public struct NameTracker: Sendable {
         var id: UInt16
     }
 
+    /// The socket a DNS query left from: its owner may become known only after the answer arrived.
+    struct QueryEndpoint: Hashable, Sendable {
+        var client: IPAddress
+        var port: UInt16
+    }
+
     struct PendingQuery: Sendable {
         var process: ProcessKey?
         var time: Int64
@@ -119,6 +125,8 @@ public struct NameTracker: Sendable {
     var table = NameTable()
     var byProcess: [ProcessAddress: Entry] = [:]
     var global: [IPAddress: Entry] = [:]
+    /// Answers to queries whose process was not yet known, by the querying socket, until it is.
+    var unowned: [QueryEndpoint: [(address: IPAddress, entry: Entry)]] = [:]
     var pending: [QueryKey: PendingQuery] = [:]
     var flowNames: [FlowKey: FlowName] = [:]
     var streams: [StreamKey: Stream] = [:]
@@ -230,6 +238,22 @@ public struct NameTracker: Sendable {
             global[address] = entry
             if let who = asker {
                 byProcess[ProcessAddress(process: who, address: address)] = entry
+            } else {
+                if unowned.count >= 16_384 { unowned.removeAll(keepingCapacity: true) }
+                unowned[QueryEndpoint(client: packet.destination, port: packet.destinationPort), default: []]
+                    .append((address, entry))
+            }
+        }
+    }
+
+    /// Credits the answers received by a DNS flow's socket to the process attribution found for it,
+    /// once that is known (attribution runs beside the packet path, so an answer can come first).
+    public mutating func assignAsker(_ process: ProcessKey, ofFlow key: FlowKey) {
+        guard !unowned.isEmpty, !resolvers.contains(process) else { return }
+        for endpoint in [QueryEndpoint(client: key.lowAddress, port: key.lowPort), QueryEndpoint(client: key.highAddress, port: key.highPort)] {
+            guard let answers = unowned.removeValue(forKey: endpoint) else { continue }
+            for answer in answers {
+                byProcess[ProcessAddress(process: process, address: answer.address)] = answer.entry
             }
         }
     }

@@ -7,6 +7,7 @@ import Testing
 
     struct Flow {
         var proto: String
+        var localPort: Int
         var remotePort: Int
         var hostname: String?
         var nameSource: String?
@@ -30,7 +31,8 @@ import Testing
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
             flows.append(Flow(
-                proto: object["proto"] as? String ?? "", remotePort: object["remote_port"] as? Int ?? -1,
+                proto: object["proto"] as? String ?? "", localPort: object["local_port"] as? Int ?? -1,
+                remotePort: object["remote_port"] as? Int ?? -1,
                 hostname: object["hostname"] as? String, nameSource: object["name_source"] as? String))
         }
         return flows
@@ -47,6 +49,13 @@ import Testing
         #expect(flow("tcp", 8080)?.nameSource == "http-host")
         #expect(flow("tcp", 4433)?.hostname == "tls.tt.test")
         #expect(flow("tcp", 4433)?.nameSource == "sni")
+        // Two programs resolved different names to the same address: each flow has its own program's name.
+        let alpha = flows.first { $0.proto == "tcp" && $0.localPort == 41001 }
+        let beta = flows.first { $0.proto == "tcp" && $0.localPort == 41002 }
+        #expect(alpha?.hostname == "alpha.tt.test")
+        #expect(alpha?.nameSource == "dns")
+        #expect(beta?.hostname == "beta.tt.test")
+        #expect(beta?.nameSource == "dns")
         let hasAioquic = (try? Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["python3", "-c", "import aioquic"]))
             .map { $0.waitUntilExit(); return $0.terminationStatus == 0 } ?? false
         if hasAioquic {

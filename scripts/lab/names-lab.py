@@ -19,7 +19,24 @@ import time
 
 NS, HOST_IF, PEER_IF = "tt-names-ns", "tt-names-h", "tt-names-p"
 HOST_IP, PEER_IP = "198.18.20.1", "198.18.20.2"
-ZONE = {"raw.tt.test": PEER_IP, "plain.tt.test": PEER_IP, "tls.tt.test": PEER_IP, "quic.tt.test": PEER_IP}
+ZONE = {"raw.tt.test": PEER_IP, "plain.tt.test": PEER_IP, "tls.tt.test": PEER_IP, "quic.tt.test": PEER_IP,
+        "alpha.tt.test": PEER_IP, "beta.tt.test": PEER_IP}
+
+# A program that resolves NAME itself (one DNS query over UDP), then connects to the answer from
+# source port PORT and keeps the connection a moment: two of them resolve different names to the
+# same address, and each flow must carry its own program's name.
+RESOLVE_AND_CONNECT = r'''
+import socket, struct, sys, time
+name, port, server = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+q = struct.pack("!HHHHHH", port & 0xffff, 0x0100, 1, 0, 0, 0)
+q += b"".join(bytes([len(l)]) + l.encode() for l in name.split(".")) + b"\0" + struct.pack("!HH", 1, 1)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(2); u.sendto(q, (server, 53))
+data, _ = u.recvfrom(512)
+address = socket.inet_ntoa(data[-4:])
+time.sleep(0.1)
+c = socket.socket(); c.bind(("0.0.0.0", port)); c.settimeout(3); c.connect((address, 9000))
+c.sendall(b"\x00opaque"); c.recv(100); time.sleep(0.2); c.close()
+'''
 
 DNS_SERVER = r'''
 import socket, struct, sys
@@ -136,6 +153,9 @@ except Exception:
     pass
 ''' % PEER_IP
         run("python3", "-c", quic, check=False, timeout=20)
+        # 5. Two programs resolve different names to one address: each flow carries its own program's name.
+        run("python3", "-c", RESOLVE_AND_CONNECT, "alpha.tt.test", "41001", PEER_IP, check=False, timeout=20)
+        run("python3", "-c", RESOLVE_AND_CONNECT, "beta.tt.test", "41002", PEER_IP, check=False, timeout=20)
         time.sleep(0.5)
         capture.send_signal(signal.SIGINT)
         out, err = capture.communicate(timeout=20)
