@@ -5,7 +5,8 @@ import Glibc
 // connections (handshake, data both ways, close), DNS-like and bulk UDP, pings, a fifth over IPv6,
 // and sizes from bare ACKs to full 1500-byte segments. Deterministic for a given seed.
 //
-// Usage: bench-capture OUTPUT.pcap [PACKETS] [SEED]
+// Usage: bench-capture OUTPUT.pcap [PACKETS] [SEED] [SNAPLEN]
+// SNAPLEN cuts each frame as a headers-only capture would (the wire length stays whole).
 import Capture
 import PacketParsing
 import TestSupport
@@ -35,7 +36,7 @@ struct Conversation {
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2 else {
-    print("usage: bench-capture OUTPUT.pcap [PACKETS] [SEED]")
+    print("usage: bench-capture OUTPUT.pcap [PACKETS] [SEED] [SNAPLEN]")
     exit(2)
 }
 let output = arguments[1]
@@ -117,7 +118,8 @@ let payloads: [[UInt8]] = (0...1460).map { [UInt8](repeating: UInt8($0 & 0xff), 
 }
 
 do {
-    let writer = try CaptureFileWriter(path: output, linkType: .ethernet, format: .pcap(nanoseconds: false), snapLength: 65535)
+    let snapLength = arguments.count > 4 ? UInt32(arguments[4]) ?? 65535 : 65535
+    let writer = try CaptureFileWriter(path: output, linkType: .ethernet, format: .pcap(nanoseconds: false), snapLength: snapLength)
     var active: [Conversation] = []
     var started = 0
     var written = 0
