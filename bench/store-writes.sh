@@ -29,6 +29,11 @@ peer_n=$(sqlite3 "$dir/peer.db" 'SELECT count(*) FROM flows')
 [ "$ours_n" -eq "$flows" ] && [ "$peer_n" -eq "$flows" ] || {
   echo "store-writes: row counts differ: FlowWriter $ours_n, sqlite3 $peer_n, expected $flows" >&2; exit 1; }
 
+# The same interned rows on both sides.
+interned='SELECT (SELECT count(*) FROM hostnames) || "/" || (SELECT count(*) FROM processes) || "/" || (SELECT count(*) FROM executables)'
+[ "$(sqlite3 "$dir/ours.db" "$interned")" = "$(sqlite3 "$dir/peer.db" "$interned")" ] || {
+  echo "store-writes: interned rows differ: $(sqlite3 "$dir/ours.db" "$interned") vs $(sqlite3 "$dir/peer.db" "$interned")" >&2; exit 1; }
+
 awk -v n="$flows" -v o="$ours_s" -v p="$peer_s" -v b="$batch" 'BEGIN {
   ro = n / o; rp = n / p
   printf "FlowWriter (batches of %d):  %8.0f flows/s  (%d flows in %.2f s)\n", b, ro, n, o
