@@ -112,6 +112,12 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "store-bench",
+            dependencies: ["FlowStore", "Reporting", "Flows", "PacketParsing"],
+            path: "bench/StoreBench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "bench-capture",
             dependencies: ["TestSupport", "Capture", "PacketParsing"],
             path: "Sources/bench-capture",

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# The daemon's cost at rest and under load: CPU share of one core (utime+stime from /proc/PID/stat over
+# the measured interval) and resident memory (VmRSS, VmHWM), in three scenarios, each with a fresh
+# daemon: (a) idle on lo, (b) about 10,000 packets/s, (c) 100,000 concurrent flows. Load goes only
+# into a veth pair to the namespace tt-bench-ns that this script creates (198.18.0.0/24) and removes
+# on exit. Aims: under 1% of a core idle, under 100 MB with 100,000 flows. Needs root.
+# Usage: bench/daemon-cost.sh [SECONDS]     (measured interval per scenario, default 20)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-20}"
+[ "$(id -u)" -eq 0 ] || { echo "daemon-cost: needs root (capture, namespaces)" >&2; exit 1; }
+command -v sqlite3 >/dev/null || { echo "daemon-cost: needs the sqlite3 shell (scripts/setup.sh)" >&2; exit 1; }
+
+ns=tt-bench-ns host_if=tt-bench-h ns_if=tt-bench-n
+host_ip=198.18.0.1 ns_ip=198.18.0.2
+# The datagrams go to an address with a made-up neighbour entry: they cross the veth (where the daemon
+# captures) and the host drops them as not its own, so nothing answers and nothing leaves the pair.
+sink_ip=198.18.0.99 sink_mac=02:00:5e:18:00:99
+
+swift build -c release --product telltale >/dev/null
+telltale="$(swift build -c release --show-bin-path)/telltale"
+dir="$(mktemp -d /tmp/tt-daemon-bench.XXXXXX)"
+# Any C compiler: the system's cc, or the clang that comes with the Swift toolchain.
+compiler="$(command -v cc || command -v clang || true)"
+[ -n "$compiler" ] || { echo "daemon-cost: needs a C compiler (cc or the Swift toolchain's clang)" >&2; exit 1; }
+"$compiler" -O2 -Wall -o "$dir/udp-load" bench/udp-load.c
+
+daemon_pid=""
+cleanup() {
+  if [ -n "$daemon_pid" ]; then kill -TERM "$daemon_pid" 2>/dev/null || true; wait "$daemon_pid" 2>/dev/null || true; fi
+  ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+  ip netns del "$ns" 2>/dev/null || true
+  ip link del "$host_if" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ip netns del "$ns" 2>/dev/null || true
+ip link del "$host_if" 2>/dev/null || true
+ip netns add "$ns"
+ip link add "$host_if" type veth peer name "$ns_if" netns "$ns"
+sysctl -qw "net.ipv6.conf.$host_if.disable_ipv6=1"
+ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$ns_if.disable_ipv6=1"
+ip addr add "$host_ip/24" dev "$host_if"
+ip link set "$host_if" up
+ip -n "$ns" addr add "$ns_ip/24" dev "$ns_if"
+ip -n "$ns" link set "$ns_if" up
+ip -n "$ns" link set lo up
+ip -n "$ns" neigh replace "$sink_ip" lladdr "$sink_mac" dev "$ns_if" nud permanent
+
+# Long idle and active timeouts, so the 100,000 flows stay open while they are measured.
+cat > "$dir/telltale.yaml" <<YAML
+flush_interval: 1s
+retention: {max_age: forever, max_size: unlimited}
+timeouts: {udp_idle: 600s, active: 600s}
+log_level: info
+YAML
+
+tck=$(getconf CLK_TCK)
+ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+now() { date +%s.%N; }
+
+start_daemon() {  # NAME INTERFACE
+  "$telltale" daemon --config "$dir/telltale.yaml" -i "$2" --db "$dir/$1.db" 2>"$dir/$1.log" &
+  daemon_pid=$!
+  for _ in $(seq 1 50); do
+    sqlite3 "$dir/$1.db" 'SELECT 1 FROM daemon_state' 2>/dev/null | grep -q 1 && return 0
+    kill -0 "$daemon_pid" 2>/dev/null || { cat "$dir/$1.log" >&2; exit 1; }
+    sleep 0.2
+  done
+}
+stop_daemon() {
+  kill -TERM "$daemon_pid"
+  wait "$daemon_pid" || true
+  daemon_pid=""
+}
+
+rows=()
+measure() {  # LABEL SECONDS AIM: CPU share over SECONDS from now, and the memory at the end
+  local t0 w0 t1 w1
+  t0=$(ticks "$daemon_pid"); w0=$(now)
+  sleep "$2"
+  t1=$(ticks "$daemon_pid"); w1=$(now)
+  local rss hwm
+  rss=$(status_kb "$daemon_pid" VmRSS); hwm=$(status_kb "$daemon_pid" VmHWM)
+  rows+=("$(awk -v l="$1" -v a="$t0" -v b="$t1" -v t="$tck" -v x="$w0" -v y="$w1" -v r="$rss" -v h="$hwm" -v aim="$3" \
+    'BEGIN { printf "%-38s %8.2f %9.1f %9.1f   %s", l, (b - a) / t / (y - x) * 100, r / 1024, h / 1024, aim }')")
+  echo "  ${rows[-1]}"
+}
+frames() { sqlite3 "$dir/$1.db" 'SELECT coalesce(sum(frames), 0) || " frames, " || coalesce(sum(dropped + interface_dropped), 0) || " dropped by the kernel" FROM capture_stats'; }
+
+# Idle is measured twice as long: CPU time comes in clock ticks (1/CLK_TCK s).
+idle_seconds=$((seconds * 2))
+echo "(a) idle on lo, ${idle_seconds}s"
+start_daemon idle lo
+sleep 3
+measure "(a) idle on lo" "$idle_seconds" "< 1%"
+stop_daemon
+echo "  capture: $(frames idle)"
+
+echo "(b) 10,000 packets/s over 1,000 UDP flows, ${seconds}s"
+start_daemon load "$host_if"
+ip netns exec "$ns" "$dir/udp-load" rate "$sink_ip" 10000 $((seconds + 5)) 1000 > "$dir/rate.out" &
+sender=$!
+sleep 3
+measure "(b) 10,000 packets/s" "$seconds" ""
+wait "$sender"
+sed 's/^/  sender: /' "$dir/rate.out"
+stop_daemon
+echo "  capture: $(frames load)"
+
+echo "(c) 100,000 concurrent UDP flows"
+start_daemon flows "$host_if"
+sleep 2
+ip netns exec "$ns" "$dir/udp-load" flows "$sink_ip" 100000 10000 > "$dir/flows.out" &
+sender=$!
+measure "(c) 100,000 flows arriving (10k/s)" 10 ""
+wait "$sender"
+sed 's/^/  sender: /' "$dir/flows.out"
+sleep 2
+measure "(c) 100,000 flows open" "$seconds" "< 100 MB"
+stop_daemon
+echo "  capture: $(frames flows); flows recorded at shutdown: $(sqlite3 "$dir/flows.db" 'SELECT count(*) FROM flows')"
+
+echo
+printf '%-38s %8s %9s %9s   %s\n' "scenario" "CPU %" "RSS MB" "HWM MB" "aim"
+printf '%s\n' "${rows[@]}"
+echo "CPU: percent of one core, utime+stime from /proc/PID/stat (one tick is $(awk -v t="$tck" -v s="$idle_seconds" 'BEGIN { printf "%.3f", 100 / t / s }')% idle, $(awk -v t="$tck" -v s="$seconds" 'BEGIN { printf "%.3f", 100 / t / s }')% loaded); RSS: VmRSS at the end of the interval (the capture ring and shared Swift libraries included); HWM: VmHWM; $(nproc) cores"
