@@ -29,7 +29,11 @@ public struct FlowTable: Sendable {
     public var updated: [FlowRecord] = []
     public var reportsStarts: Bool
 
-    var flows: [FlowKey: FlowRecord] = [:]
+    /// Where each open flow's record is in `records`. Records live in one array, not in the
+    /// dictionary, so that the hash table's slots stay small: it is the table that doubles as flows
+    /// arrive, and a slot holding a whole record made 100,000 flows cost about 90 MB.
+    var positions: [FlowKey: Int32] = [:]
+    var records: ContiguousArray<FlowRecord> = []
     var fragmentPorts: [FragmentKey: (UInt16, UInt16)] = [:]
     var uidState: UInt64
     var nextSweep: Int64 = .min
@@ -53,10 +57,10 @@ public struct FlowTable: Sendable {
     }
 
     /// The number of open flows.
-    public var count: Int { flows.count }
+    public var count: Int { records.count }
 
     /// The open flows, in no particular order.
-    public var openFlows: some Collection<FlowRecord> { flows.values }
+    public var openFlows: some Collection<FlowRecord> { records }
 
     /// Counts one decoded packet into its flow, expiring idle flows as packet time advances.
     
@@ -68,11 +72,11 @@ public struct FlowTable: Sendable {
         var p = packet
         if p.isFragment { resolveFragmentPorts(&p) }
         let (key, _) = FlowKey.of(p)
-        if let index = flows.index(forKey: key) {
-            FlowTable.update(&flows.values[index], with: p)
+        if let position = positions[key] {
+            FlowTable.update(&records[Int(position)], with: p)
             return
         }
-        if flows.count >= capacity { evictOldest() }
+        if records.count >= capacity { evictOldest() }
         var record = FlowRecord(uid: nextUID(), key: key, first: p)
         if record.isICMP && ICMPKind.isReply(p.icmpType, v6: p.ipProtocol == IPProtocolNumber.icmpv6) {
             // The first packet seen is a reply: its receiver asked. Turn the record before counting:
@@ -89,7 +93,8 @@ public struct FlowTable: Sendable {
         }
         counters.flowsStarted += 1
         if reportsStarts { started.append(record) }
-        flows[key] = record
+        positions[key] = Int32(records.count)
+        records.append(record)
     }
 
     
@@ -181,50 +186,64 @@ public struct FlowTable: Sendable {
     /// when no packets arrive; `ingest` calls it as packet time moves on.
     public mutating func expire(now: Int64) {
         nextSweep = now &+ FlowTimeouts.second
-        guard !flows.isEmpty else { return }
-        var expired: [(start: Int64, key: FlowKey)] = []
-        var index = flows.startIndex
-        while index != flows.endIndex {
-            let record = flows.values[index]
+        guard !records.isEmpty else { return }
+        var expired: [(start: Int64, position: Int)] = []
+        for position in records.indices {
+            let record = records[position]
             if now &- record.end >= idleLimit(record) {
-                expired.append((record.start, record.key))
+                expired.append((record.start, position))
             } else if timeouts.active > 0, now &- record.lastReported >= timeouts.active, record.end > record.lastReported {
-                flows.values[index].lastReported = now
-                updated.append(flows.values[index])
+                records[position].lastReported = now
+                updated.append(records[position])
             }
-            index = flows.index(after: index)
         }
-        expired.sort { $0.start < $1.start }
-        for (_, key) in expired {
-            guard var done = flows.removeValue(forKey: key) else { continue }
+        guard !expired.isEmpty else { return }
+        for (_, position) in expired.sorted(by: { $0.start < $1.start }) {
+            var done = records[position]
             done.endReason = done.isClosed ? .closed : .idle
             ended.append(done)
             counters.flowsEnded += 1
+        }
+        remove(positions: expired.map(\.position))
+    }
+
+    /// Removes records by position, moving the last record into each hole.
+    mutating func remove(positions removed: [Int]) {
+        // From the highest position down: every record after the hole is already gone or kept.
+        for position in removed.sorted(by: >) {
+            positions[records[position].key] = nil
+            let last = records.count - 1
+            if position != last {
+                records[position] = records[last]
+                positions[records[position].key] = Int32(position)
+            }
+            records.removeLast()
         }
     }
 
     /// Pushes out the least recently active tenth of the table.
     mutating func evictOldest() {
-        let victims = flows.values.map { ($0.end, $0.key) }.sorted { $0.0 < $1.0 }.prefix(max(1, capacity / 10))
-        for (_, key) in victims {
-            if var record = flows.removeValue(forKey: key) {
-                record.endReason = .evicted
-                ended.append(record)
-                counters.flowsEvicted += 1
-                counters.flowsEnded += 1
-            }
+        let victims = records.indices.map { (records[$0].end, $0) }.sorted { $0.0 < $1.0 }.prefix(max(1, capacity / 10))
+        for (_, position) in victims {
+            var record = records[position]
+            record.endReason = .evicted
+            ended.append(record)
+            counters.flowsEvicted += 1
+            counters.flowsEnded += 1
         }
+        remove(positions: victims.map(\.1))
     }
 
     /// Ends every open flow (at shutdown or at the end of a file), oldest first.
     public mutating func endAll(reason: FlowRecord.EndReason = .shutdown) {
-        var rest = Array(flows.values)
+        var rest = Array(records)
         rest.sort { $0.start < $1.start }
         for var record in rest {
             record.endReason = record.isClosed ? .closed : reason
             ended.append(record)
             counters.flowsEnded += 1
         }
-        flows.removeAll()
+        records.removeAll()
+        positions.removeAll()
     }
 }
