@@ -45,6 +45,7 @@ struct FlowPrinter {
             held.sort { ($0.start, $0.uid) < ($1.start, $1.uid) }
             if renderer.format == .table {
                 Output.write(held.isEmpty ? "no flows\n" : renderer.table(held, includeHeader: true))
+                printed += held.count
             } else {
                 for row in held {
                     Output.write(renderer.streamRow(row, index: printed))
