@@ -37,14 +37,50 @@ public final class AttributionWorker: Sendable {
     /// Told about every attribution made by the worker (the capture thread's naming uses it).
     private let observer: Mutex<(@Sendable (FlowRecord, Attribution) -> Void)?> = Mutex(nil)
 
-    private struct Results {
-        var byUID: [UInt64: Attribution] = [:]
+    /// An identity shared by every flow of one process (the identity is large; a flow holds 8 bytes).
+    final class IdentityBox: Sendable {
+        let identity: ProcessIdentity
+        init(_ identity: ProcessIdentity) { self.identity = identity }
+    }
+
+    /// A stored answer: small, so that 100,000 open flows cost little.
+    enum Answer {
+        case process(IdentityBox)
+        case unattributed(UnattributedReason)
+
+        var attribution: Attribution {
+            switch self {
+            case .process(let box): .process(box.identity)
+            case .unattributed(let reason): .unattributed(reason)
+            }
+        }
+    }
+
+    struct Results {
+        var byUID: [UInt64: Answer] = [:]
         var order: [UInt64] = []
         var head = 0
+        /// The boxes of recent processes, so flows of one process share one.
+        var boxes: [ProcessKey: IdentityBox] = [:]
         static let capacity = 500_000
 
         mutating func insert(_ uid: UInt64, _ value: Attribution) {
-            if byUID.updateValue(value, forKey: uid) == nil { order.append(uid) }
+            let answer: Answer
+            switch value {
+            case .process(let identity):
+                let key = ProcessKey(pid: identity.pid, startTime: identity.startTime)
+                if let box = boxes[key] {
+                    answer = .process(box)
+                } else {
+                    if boxes.count >= 20_000 { boxes.removeAll(keepingCapacity: true) }
+                    let box = IdentityBox(identity)
+                    boxes[key] = box
+                    answer = .process(box)
+                }
+            case .unattributed(let reason):
+                answer = .unattributed(reason)
+            }
+            if byUID.updateValue(answer, forKey: uid) == nil { order.append(uid) }
             if byUID.count > Results.capacity {
                 // Oldest first: a flow that never ended in time falls back to a direct lookup.
                 while byUID.count > Results.capacity * 9 / 10, head < order.count {
@@ -143,7 +179,7 @@ public final class AttributionWorker: Sendable {
     /// `ended` flows are forgotten afterwards.
     public func attribution(of record: FlowRecord, ended: Bool) -> Attribution {
         let known = results.withLock { r -> Attribution? in
-            ended ? r.byUID.removeValue(forKey: record.uid) : r.byUID[record.uid]
+            (ended ? r.byUID.removeValue(forKey: record.uid) : r.byUID[record.uid])?.attribution
         }
         if let known { return known }
         let answer = attributeNow(record)

@@ -31,8 +31,9 @@ public final class HandOff<Item: Sendable>: Sendable {
     /// Takes everything waiting.
     public func take() -> [Item] {
         state.withLock { s in
+            // Hand the buffer over whole: keeping its capacity would pin the largest burst's memory.
             let items = s.items
-            s.items.removeAll(keepingCapacity: true)
+            s.items = []
             return items
         }
     }

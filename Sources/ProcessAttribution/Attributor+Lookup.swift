@@ -5,8 +5,11 @@ import Synchronization
 /// What lookups own: the sock_diag socket, the inode index, the sticky cache and the hash cache.
 /// Guarded by `Attributor.lookup`.
 struct LookupState: ~Copyable {
+    /// A remembered owner: the process by pid and start time (its identity stays in the process
+    /// table, which keeps ended processes as long), so 100,000 remembered sockets stay small.
     struct Sticky {
-        var identity: ProcessIdentity
+        var pid: Int32
+        var startTime: UInt64
         var lastUsed: Int64
     }
 
@@ -18,6 +21,15 @@ struct LookupState: ~Copyable {
     var hasher = ExeHasher()
     var lastFullScan: Int64 = 0
     var statistics = Attributor.Statistics()
+    /// Other namespaces' socket tables by protocol, reused for a few milliseconds: a flood of flows
+    /// that match no socket here must not re-read every namespace's tables for each flow.
+    var foreignTables: [UInt8: ForeignTables] = [:]
+}
+
+/// The socket tables of the machine's other network namespaces for one protocol, as read at `readAt`.
+struct ForeignTables {
+    var readAt: Int64
+    var namespaces: [(pids: [Int32], entries: [SocketEntry])]
 }
 
 extension Attributor {
@@ -220,10 +232,8 @@ extension Attributor {
 
     // MARK: - Other namespaces
 
-    /// Looks for the flow's socket in the other network namespaces of this machine (through
-    /// `/proc/PID/net` of one process per namespace). nil: not found; `.some(nil)`: found, owner unknown.
-    private func otherNamespaceOwner(of query: SocketQuery, state: inout LookupState) -> ProcessIdentity?? {
-        let own = state.ownNetns
+    /// Reads, for each other network namespace with a known process, its tables for one protocol.
+    private func readForeignTables(ipProtocol: UInt8, own: UInt64?, now: Int64) -> ForeignTables {
         let byNamespace = processes.withLock { table -> [UInt64: [Int32]] in
             var groups: [UInt64: [Int32]] = [:]
             for record in table.records.values {
@@ -232,25 +242,62 @@ extension Attributor {
             }
             return groups
         }
+        var namespaces: [(pids: [Int32], entries: [SocketEntry])] = []
+        for (_, pids) in byNamespace {
+            guard let reader = pids.first else { continue }
+            var entries: [SocketEntry] = []
+            for kind in SocketTableKind.tables(for: ipProtocol) {
+                if let text = proc.readText("\(reader)/net/\(kind.rawValue)") { entries += SocketTable.parse(text, kind: kind).entries }
+            }
+            namespaces.append((pids, entries))
+        }
+        return ForeignTables(readAt: now, namespaces: namespaces)
+    }
+
+    /// Whether some namespace's cached table has a socket for the query (either way round).
+    static func anyMatch(_ query: SocketQuery, in tables: ForeignTables?) -> Bool {
+        guard let tables else { return false }
         var swapped = query
         swapped.localAddress = query.remoteAddress
         swapped.localPort = query.remotePort
         swapped.remoteAddress = query.localAddress
         swapped.remotePort = query.localPort
-        for (_, pids) in byNamespace {
-            guard let reader = pids.first else { continue }
-            var entries: [SocketEntry] = []
-            for kind in SocketTableKind.tables(for: query.ipProtocol) {
-                if let text = proc.readText("\(reader)/net/\(kind.rawValue)") { entries += SocketTable.parse(text, kind: kind).entries }
-            }
+        return tables.namespaces.contains { namespace in
+            !SocketMatcher.best(for: query, in: namespace.entries).isEmpty
+                || !SocketMatcher.best(for: swapped, in: namespace.entries).isEmpty
+        }
+    }
+
+    /// Looks for the flow's socket in the other network namespaces of this machine (through
+    /// `/proc/PID/net` of one process per namespace). nil: not found; `.some(nil)`: found, owner unknown.
+    private func otherNamespaceOwner(of query: SocketQuery, state: inout LookupState) -> ProcessIdentity?? {
+        let monotonicNow = Clock.monotonic()
+        // Reuse tables read within 50 ms; re-read sooner (at most every 10 ms) when they miss, so a
+        // socket opened a moment ago in a container is still found.
+        var tables = state.foreignTables[query.ipProtocol]
+        let age = tables.map { monotonicNow - $0.readAt } ?? .max
+        if age >= 50_000_000 || (age >= 10_000_000 && !Self.anyMatch(query, in: tables)) {
+            tables = readForeignTables(ipProtocol: query.ipProtocol, own: state.ownNetns, now: monotonicNow)
+            state.foreignTables[query.ipProtocol] = tables
+        }
+        guard let tables else { return nil }
+        var swapped = query
+        swapped.localAddress = query.remoteAddress
+        swapped.localPort = query.remotePort
+        swapped.remoteAddress = query.localAddress
+        swapped.remotePort = query.localPort
+        for (pids, entries) in tables.namespaces {
             // Seen from this namespace's capture, either end may be the namespace's own.
             var matches = SocketMatcher.best(for: query, in: entries)
             if matches.isEmpty { matches = SocketMatcher.best(for: swapped, in: entries) }
             guard !matches.isEmpty else { continue }
-            let monotonic = Clock.monotonic()
-            for pid in pids {
-                guard let record = processes.withLock({ $0[pid] }) else { continue }
-                state.index.scan(pid: pid, startTime: record.identity.startTime, proc: proc, now: monotonic)
+            if !matches.contains(where: { $0.inode != 0 && state.index.owner(of: $0.inode) != nil }) {
+                // Only sockets the index does not know yet cost a scan of the namespace's processes.
+                let monotonic = Clock.monotonic()
+                for pid in pids {
+                    guard let record = processes.withLock({ $0[pid] }) else { continue }
+                    state.index.scan(pid: pid, startTime: record.identity.startTime, proc: proc, now: monotonic)
+                }
             }
             var owners = Set<Int32>()
             var identity: ProcessIdentity?
@@ -269,7 +316,7 @@ extension Attributor {
 
     private func remember(_ key: SocketQuery, _ identity: ProcessIdentity, now: Int64, state: inout LookupState) {
         if state.sticky[key] == nil { state.stickyOrder.append((key, now)) }
-        state.sticky[key] = LookupState.Sticky(identity: identity, lastUsed: now)
+        state.sticky[key] = LookupState.Sticky(pid: identity.pid, startTime: identity.startTime, lastUsed: now)
         // Expire in insertion order; an entry used since gets re-queued.
         var drop = 0
         while drop < state.stickyOrder.count, now - state.stickyOrder[drop].1 > options.stickyLifetime {
@@ -281,15 +328,23 @@ extension Attributor {
             }
             drop += 1
         }
+        // Bounded too: past the cap the oldest go first, whatever their age.
+        while state.sticky.count > 131_072, drop < state.stickyOrder.count {
+            state.sticky[state.stickyOrder[drop].0] = nil
+            drop += 1
+        }
         if drop > 0 { state.stickyOrder.removeFirst(drop) }
     }
 
     private func stickyIdentity(_ key: SocketQuery, now: Int64, state: inout LookupState) -> ProcessIdentity? {
         guard var entry = state.sticky[key], now - entry.lastUsed <= options.stickyLifetime else { return nil }
         entry.lastUsed = now
+        guard let identity = processes.withLock({ $0.record(pid: entry.pid, startTime: entry.startTime)?.identity }) else {
+            return nil
+        }
         state.sticky[key] = entry
         state.statistics.stickyHits += 1
-        return entry.identity
+        return identity
     }
 
     /// Fills in the executable's hash (once per device, inode and mtime), reading the running
