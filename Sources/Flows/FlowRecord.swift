@@ -40,6 +40,10 @@ public struct FlowRecord: Sendable, Equatable {
     public var originatorLinkDirection: PacketSummary.LinkDirection = .unknown
     /// Fragments counted into this flow.
     public var fragments: Int64 = 0
+    /// The owning process as attribution found it (pid and start time; pid 0 while unknown), kept in
+    /// the record so that naming needs no table of its own.
+    public var ownerPid: Int32 = 0
+    public var ownerStartTime: UInt64 = 0
     /// When the flow was last handed out as an update (active timeout), in nanoseconds.
     public var lastReported: Int64
     public var endReason: EndReason?

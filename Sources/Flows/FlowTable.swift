@@ -207,6 +207,21 @@ public struct FlowTable: Sendable {
         remove(positions: expired.map(\.position))
     }
 
+    /// Records the owner attribution found for an open flow; false when the flow has ended already.
+    @discardableResult
+    public mutating func setOwner(pid: Int32, startTime: UInt64, of key: FlowKey) -> Bool {
+        guard let position = positions[key] else { return false }
+        records[Int(position)].ownerPid = pid
+        records[Int(position)].ownerStartTime = startTime
+        return true
+    }
+
+    /// The owner recorded for an open flow, if any.
+    public func owner(of key: FlowKey) -> (pid: Int32, startTime: UInt64)? {
+        guard let position = positions[key], records[Int(position)].ownerPid != 0 else { return nil }
+        return (records[Int(position)].ownerPid, records[Int(position)].ownerStartTime)
+    }
+
     /// Removes records by position, moving the last record into each hole.
     mutating func remove(positions removed: [Int]) {
         // From the highest position down: every record after the hole is already gone or kept.

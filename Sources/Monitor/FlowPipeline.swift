@@ -11,8 +11,6 @@ public struct FlowPipeline: Sendable {
     /// Names destinations from observed DNS, SNI and Host; nil when name extraction is off.
     public var names: NameTracker?
     private var decoder: PacketDecoder?
-    /// The process of each flow attribution has answered for, so DNS answers and names are per process.
-    public private(set) var flowProcesses: [FlowKey: ProcessKey] = [:]
 
     public init(table: FlowTable, names: NameTracker? = NameTracker()) {
         self.table = table
@@ -35,7 +33,7 @@ public struct FlowPipeline: Sendable {
                 // Only DNS needs the owner on the packet path: the answer is credited to the asker.
                 let isDNS = packet.sourcePort == 53 || packet.destinationPort == 53 || packet.sourcePort == 5353
                     || packet.destinationPort == 5353
-                let owner = isDNS && !flowProcesses.isEmpty ? flowProcesses[FlowKey.of(packet).key] : nil
+                let owner = isDNS ? table.owner(of: FlowKey.of(packet).key).map { ProcessKey(pid: $0.pid, startTime: $0.startTime) } : nil
                 names?.observe(packet, frame: frame, process: owner, startsFlow: table.counters.flowsStarted != started)
             }
         } catch {
@@ -45,26 +43,22 @@ public struct FlowPipeline: Sendable {
 
     /// Records the process attribution found for a flow (called on the capture thread).
     public mutating func noteProcess(_ process: ProcessKey, of key: FlowKey) {
-        if flowProcesses.count >= 262_144 { flowProcesses.removeAll(keepingCapacity: true) }
-        flowProcesses[key] = process
+        table.setOwner(pid: process.pid, startTime: process.startTime, of: key)
         names?.assignAsker(process, ofFlow: key)
     }
 
     /// Gives the flows about to be handed out (ended and updated) their names; forgets the ended ones.
     public mutating func nameFlows() {
-        guard names != nil else {
-            for record in table.ended { flowProcesses[record.key] = nil }
-            return
+        guard names != nil else { return }
+        func owner(_ r: FlowRecord) -> ProcessKey? {
+            r.ownerPid == 0 ? nil : ProcessKey(pid: r.ownerPid, startTime: r.ownerStartTime)
         }
         for index in table.updated.indices {
-            let owner = flowProcesses[table.updated[index].key]
-            apply(names?.name(for: table.updated[index], process: owner), to: &table.updated[index])
+            apply(names?.name(for: table.updated[index], process: owner(table.updated[index])), to: &table.updated[index])
         }
         for index in table.ended.indices {
-            let key = table.ended[index].key
-            apply(names?.name(for: table.ended[index], process: flowProcesses[key]), to: &table.ended[index])
-            names?.forget(flow: key)
-            flowProcesses[key] = nil
+            apply(names?.name(for: table.ended[index], process: owner(table.ended[index])), to: &table.ended[index])
+            names?.forget(flow: table.ended[index].key)
         }
     }
 

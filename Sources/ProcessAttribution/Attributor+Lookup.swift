@@ -329,7 +329,7 @@ extension Attributor {
             drop += 1
         }
         // Bounded too: past the cap the oldest go first, whatever their age.
-        while state.sticky.count > 131_072, drop < state.stickyOrder.count {
+        while state.sticky.count > 32_768, drop < state.stickyOrder.count {
             state.sticky[state.stickyOrder[drop].0] = nil
             drop += 1
         }
