@@ -40,6 +40,16 @@ let package = Package(
         .target(name: "Names", dependencies: ["NameParsing", "PacketParsing", "Flows"], swiftSettings: strict),
         .target(name: "Reporting", dependencies: ["Flows", "PacketParsing"], swiftSettings: strict),
         .target(
+            name: "Policy",
+            dependencies: ["PacketParsing", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Alerting",
+            dependencies: ["FlowStore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Capture",
             dependencies: ["CPcap", "PacketParsing", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
@@ -93,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "telltale",
             dependencies: [
-                "Monitor", "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore",
+                "Monitor", "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "Policy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -107,6 +117,12 @@ let package = Package(
             name: "attribution-bench",
             dependencies: ["ProcessAttribution", "PacketParsing", .product(name: "Logging", package: "swift-log")],
             path: "bench/AttributionBench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "rules-bench",
+            dependencies: ["Policy", "PacketParsing"],
+            path: "bench/RulesBench",
             swiftSettings: strict
         ),
         .executableTarget(
@@ -135,6 +151,12 @@ let package = Package(
         .testTarget(
             name: "ProcessAttributionTests",
             dependencies: ["ProcessAttribution", "PacketParsing", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "PacketParsing"], swiftSettings: strict),
+        .testTarget(
+            name: "AlertingTests",
+            dependencies: ["Alerting", "FlowStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(name: "LlamaRunnerTests", dependencies: ["LlamaRunner"], swiftSettings: strict),
