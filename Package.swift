@@ -46,7 +46,7 @@ let package = Package(
         ),
         .target(
             name: "Alerting",
-            dependencies: ["FlowStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["FlowStore", "Reporting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
