@@ -42,6 +42,16 @@ let package = Package(
         .target(name: "Names", dependencies: ["NameParsing", "PacketParsing", "Flows"], swiftSettings: strict),
         .target(name: "Reporting", dependencies: ["Flows", "PacketParsing"], swiftSettings: strict),
         .target(
+            name: "Policy",
+            dependencies: ["PacketParsing", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "Alerting",
+            dependencies: ["FlowStore", "Reporting", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Capture",
             dependencies: ["CPcap", "PacketParsing", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
@@ -64,6 +74,7 @@ let package = Package(
             name: "Monitor",
             dependencies: [
                 "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution", "CLinux",
+                "Policy", "Alerting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -96,6 +107,7 @@ let package = Package(
             name: "telltale",
             dependencies: [
                 "Monitor", "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution",
+                "Policy", "Alerting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -115,6 +127,12 @@ let package = Package(
             name: "store-bench",
             dependencies: ["FlowStore", "Reporting", "Flows", "PacketParsing"],
             path: "bench/StoreBench",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "rules-bench",
+            dependencies: ["Policy", "PacketParsing"],
+            path: "bench/RulesBench",
             swiftSettings: strict
         ),
         .executableTarget(
@@ -143,6 +161,12 @@ let package = Package(
         .testTarget(
             name: "ProcessAttributionTests",
             dependencies: ["ProcessAttribution", "PacketParsing", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "PacketParsing"], swiftSettings: strict),
+        .testTarget(
+            name: "AlertingTests",
+            dependencies: ["Alerting", "FlowStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(name: "LlamaRunnerTests", dependencies: ["LlamaRunner"], swiftSettings: strict),

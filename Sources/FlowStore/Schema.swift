@@ -108,6 +108,30 @@ enum Schema {
                 ALTER TABLE flows ADD COLUMN session_id INTEGER REFERENCES sessions(id);
                 """)
         }
+        migrator.registerMigration("v3-alerts") { db in
+            try db.execute(sql: """
+                CREATE TABLE alerts (
+                    id INTEGER PRIMARY KEY,
+                    time INTEGER NOT NULL,
+                    flow_uid TEXT,
+                    pid INTEGER,
+                    exe TEXT,
+                    process TEXT,
+                    role TEXT,
+                    remote_addr TEXT NOT NULL,
+                    remote_port INTEGER NOT NULL,
+                    proto TEXT NOT NULL,
+                    hostname TEXT,
+                    rule TEXT NOT NULL,
+                    severity TEXT NOT NULL,
+                    message TEXT NOT NULL,
+                    tags TEXT NOT NULL DEFAULT '',
+                    delivered TEXT NOT NULL DEFAULT ''
+                );
+                CREATE INDEX alerts_time ON alerts(time);
+                CREATE INDEX alerts_flow ON alerts(flow_uid);
+                """)
+        }
         return migrator
     }
 }

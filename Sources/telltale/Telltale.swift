@@ -17,6 +17,9 @@ struct Telltale: ParsableCommand {
               sudo telltale capture -i eth0 --filter 'tcp port 443'
             """,
         version: "0.1.0",
-        subcommands: [Daemon.self, Report.self, Status.self, Run.self, Infer.self, Capture.self, Replay.self, Interfaces.self]
+        subcommands: [
+            Daemon.self, Report.self, Status.self, Alerts.self, Rules.self, Run.self, Infer.self, Capture.self, Replay.self,
+            Interfaces.self,
+        ]
     )
 }

@@ -1,0 +1,61 @@
+import GRDB
+
+extension FlowStore {
+    /// Stores an alert and returns its row id.
+    @discardableResult
+    public func insertAlert(_ a: AlertRecord) throws(StoreError) -> Int64 {
+        do {
+            return try pool.write { db in
+                try db.execute(sql: """
+                    INSERT INTO alerts (time, flow_uid, pid, exe, process, role, remote_addr, remote_port, proto, hostname,
+                        rule, severity, message, tags, delivered)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [
+                        a.time, a.flowUID, a.pid, a.exe, a.process, a.role, a.remoteAddress, a.remotePort, a.proto,
+                        a.hostname, a.rule, a.severity, a.message, a.tags.joined(separator: ","),
+                        a.delivered.joined(separator: ","),
+                    ])
+                return db.lastInsertedRowID
+            }
+        } catch {
+            throw FlowStore.storeError(error, operation: "insert alert", path: path)
+        }
+    }
+
+    /// Records which sinks took an alert.
+    public func setAlertDelivered(id: Int64, sinks: [String]) throws(StoreError) {
+        do {
+            try pool.write { db in
+                try db.execute(sql: "UPDATE alerts SET delivered = ? WHERE id = ?", arguments: [sinks.joined(separator: ","), id])
+            }
+        } catch {
+            throw FlowStore.storeError(error, operation: "update alert", path: path)
+        }
+    }
+
+    /// Alerts raised in the window, oldest first; `limit` keeps the newest ones.
+    public func alerts(in window: TimeWindow, limit: Int? = nil) throws(StoreError) -> [AlertRecord] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let from = window.from { conditions.append("time >= ?"); arguments += [from] }
+        if let to = window.to { conditions.append("time <= ?"); arguments += [to] }
+        var sql = "SELECT * FROM alerts WHERE \(conditions.isEmpty ? "1" : conditions.joined(separator: " AND ")) ORDER BY time DESC, id DESC"
+        if let limit { sql += " LIMIT \(max(0, limit))" }
+        do {
+            let rows = try pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
+            return rows.reversed().map { row in
+                let tags: String = row["tags"] ?? ""
+                let delivered: String = row["delivered"] ?? ""
+                return AlertRecord(
+                    id: row["id"], time: row["time"], flowUID: row["flow_uid"], pid: row["pid"], exe: row["exe"],
+                    process: row["process"], role: row["role"], remoteAddress: row["remote_addr"] ?? "",
+                    remotePort: row["remote_port"] ?? 0, proto: row["proto"] ?? "", hostname: row["hostname"],
+                    rule: row["rule"] ?? "", severity: row["severity"] ?? "", message: row["message"] ?? "",
+                    tags: tags.split(separator: ",").map(String.init),
+                    delivered: delivered.split(separator: ",").map(String.init))
+            }
+        } catch {
+            throw FlowStore.storeError(error, operation: "read alerts", path: path)
+        }
+    }
+}

@@ -1,0 +1,47 @@
+/// How serious an alert is, from least to most.
+public enum Severity: String, Sendable, Hashable, CaseIterable, Comparable {
+    case info, low, medium, high, critical
+
+    var rank: Int {
+        switch self {
+        case .info: 0
+        case .low: 1
+        case .medium: 2
+        case .high: 3
+        case .critical: 4
+        }
+    }
+
+    public static func < (lhs: Severity, rhs: Severity) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// What policy says about a flow; the JSON contract's `verdict`.
+public enum Verdict: String, Sendable, Hashable {
+    case allowed, alert, unrated
+}
+
+/// The engine's answer for one flow.
+public struct Decision: Sendable, Hashable {
+    /// The role of the flow's process, if one matched.
+    public var role: String?
+    public var verdict: Verdict
+    /// The stable id of the deciding rule: its `name`, or `FILE:LINE` of the rule or allow entry, or
+    /// `ROLE/default` when a role's fallback decided. Nil when nothing decided (unrated).
+    public var rule: String?
+    /// Set when the verdict is `alert`.
+    public var severity: Severity?
+    /// Tags of the destination classes the flow reached (e.g. `telemetry`) and of the deciding rule.
+    public var tags: [String]
+    /// A sentence for people, from the rule's `message` or made up from the rule.
+    public var message: String?
+
+    public init(role: String? = nil, verdict: Verdict = .unrated, rule: String? = nil, severity: Severity? = nil,
+                tags: [String] = [], message: String? = nil) {
+        self.role = role
+        self.verdict = verdict
+        self.rule = rule
+        self.severity = severity
+        self.tags = tags
+        self.message = message
+    }
+}

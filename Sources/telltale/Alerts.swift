@@ -1,0 +1,90 @@
+import ArgumentParser
+import FlowStore
+import Foundation
+import Monitor
+import Reporting
+
+extension Telltale {
+    struct Alerts: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the alerts raised, oldest first.",
+            discussion: """
+                Each alert names the program, the destination, the rule and its severity, and the sinks \
+                that took it (log, desktop, webhook, command; rate-limited when none was tried).
+
+                Examples:
+                  telltale alerts --since 1h
+                  telltale alerts --format ndjson --from 2026-11-29
+                """
+        )
+
+        @OptionGroup var database: DatabaseOption
+        @OptionGroup var window: WindowOptions
+
+        @Option(help: "At most this many alerts (the newest).")
+        var limit: Int = 10_000
+
+        @Option(name: .shortAndLong, help: "Output format: table, json, ndjson or csv.")
+        var format: OutputFormat = .table
+
+        func run() throws {
+            let store = try database.open()
+            let alerts: [AlertRecord]
+            do {
+                alerts = try store.alerts(in: window.window(now: LiveSession.now()), limit: limit)
+            } catch {
+                Output.error("telltale: \(error)")
+                throw ExitCode(1)
+            }
+            Output.write(Alerts.render(alerts, format: format))
+            Output.flush()
+        }
+
+        static let columns = ["time", "severity", "process", "role", "destination", "rule", "flow_uid", "delivered", "message"]
+
+        static func fields(_ a: AlertRecord) -> [String] {
+            [Timestamp.rfc3339(a.time), a.severity, a.exe ?? a.process ?? "(unattributed)", a.role ?? "", a.destination, a.rule,
+             a.flowUID ?? "", a.delivered.joined(separator: ","), a.message].map(Sanitizer.clean)
+        }
+
+        static func json(_ a: AlertRecord) -> String {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            var copy = a
+            copy.id = nil
+            guard let data = try? encoder.encode(copy), var object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+                return "{}"
+            }
+            object["timestamp"] = Timestamp.rfc3339(a.time)
+            guard let out = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
+            return String(decoding: out, as: UTF8.self)
+        }
+
+        static func render(_ alerts: [AlertRecord], format: OutputFormat) -> String {
+            switch format {
+            case .ndjson:
+                return alerts.map { json($0) + "\n" }.joined()
+            case .json:
+                return "[" + alerts.map(json).joined(separator: ",\n") + "]\n"
+            case .csv:
+                func quote(_ s: String) -> String {
+                    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+                }
+                return ([columns.joined(separator: ",")] + alerts.map { fields($0).map(quote).joined(separator: ",") }).joined(separator: "\n") + "\n"
+            case .table:
+                if alerts.isEmpty { return "no alerts in this window\n" }
+                let shown = Array(columns.prefix(8))
+                let rows = alerts.map { Array(fields($0).prefix(8)) }
+                var widths = shown.map(\.count)
+                for row in rows { for (i, f) in row.enumerated() { widths[i] = min(60, max(widths[i], f.count)) } }
+                func line(_ cells: [String]) -> String {
+                    cells.enumerated().map { i, c in
+                        let cell = c.count > widths[i] ? String(c.prefix(widths[i] - 1)) + "…" : c
+                        return cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                    }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+                }
+                return ([line(shown.map { $0.uppercased() })] + rows.map(line)).joined(separator: "\n") + "\n"
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import ArgumentParser
+import FlowStore
+import Foundation
+import Monitor
+import PacketParsing
+import Policy
+import Reporting
+
+extension Telltale {
+    /// `telltale rules check` and `telltale rules explain`.
+    struct Rules: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check rules files, and explain the decision for a flow.",
+            subcommands: [Check.self, Explain.self]
+        )
+
+        static let defaultDirectory = "/etc/telltale/rules.d"
+
+        struct Check: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Validate a rules directory (or one file).",
+                discussion: """
+                    Prints every problem as FILE:LINE: what is wrong, and exits 1 when there is any. A \
+                    directory or file that group or others may write, or that neither root nor you own, \
+                    is refused, as OpenSSH refuses a loose key.
+                    """
+            )
+
+            @Argument(help: "Rules directory or file (default /etc/telltale/rules.d).")
+            var path: String = Rules.defaultDirectory
+
+            func run() throws {
+                do {
+                    let engine = try RuleEngine(directory: path)
+                    let set = engine.ruleSet
+                    Output.write("\(path): ok: \(set.files.count) files, \(set.roles.count) roles, "
+                        + "\(set.classes.filter { !$0.name.isEmpty }.count) classes, \(set.rules.count) rules\n")
+                    Output.flush()
+                } catch {
+                    for problem in error.problems { Output.error(Sanitizer.clean(problem.description)) }
+                    throw ExitCode(1)
+                }
+            }
+        }
+
+        struct Explain: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Show which rules match a stored flow, in precedence order, and the decision.",
+                discussion: """
+                    The flow is read from the database; the rules are the ones on disk now. Facts the \
+                    database does not keep (ancestors beyond the parent, open files, listening ports) are \
+                    not known to the explanation.
+                    """
+            )
+
+            @OptionGroup var database: DatabaseOption
+
+            @Option(help: "Rules directory or file.")
+            var rules: String = Rules.defaultDirectory
+
+            @Argument(help: "The flow's uid (from telltale report --by flow).")
+            var uid: String
+
+            func run() throws {
+                let store = try database.open()
+                let engine: RuleEngine
+                do {
+                    engine = try RuleEngine(directory: rules)
+                } catch {
+                    for problem in error.problems { Output.error(Sanitizer.clean(problem.description)) }
+                    throw ExitCode(1)
+                }
+                let row: FlowRow
+                do {
+                    guard let found = try store.flows(in: TimeWindow(), uid: uid).first else {
+                        Output.error("telltale: no flow with uid \(Sanitizer.clean(uid)) in \(store.path)")
+                        throw ExitCode(1)
+                    }
+                    row = found
+                } catch let error as StoreError {
+                    Output.error("telltale: \(error)")
+                    throw ExitCode(1)
+                }
+                let facts = Rules.facts(row)
+                let e = engine.explain(facts)
+                var out = "flow \(row.uid): \(row.proto) \(row.localAddress):\(row.localPort) → \(row.remoteAddress):\(row.remotePort)"
+                if let host = row.hostname { out += " (\(host))" }
+                out += "\n"
+                if let p = row.process {
+                    out += "process: pid \(p.pid) \(p.exe ?? p.comm ?? "?")\(p.cmdline.map { " — \($0)" } ?? "")\n"
+                } else {
+                    out += "process: none (\(row.unattributedReason ?? "unattributed"))\n"
+                }
+                out += "role: \(e.role.map { "\($0) (matched at \(e.roleMatcher ?? "?"))" } ?? "none")\n"
+                out += "scope: \(e.scope.rawValue)\n"
+                out += "classes: \(e.classes.isEmpty ? "none" : e.classes.joined(separator: ", "))\n"
+                out += "matching rules, in precedence order (the first decides):\n"
+                if e.matches.isEmpty { out += "  none\n" }
+                for (i, m) in e.matches.enumerated() {
+                    out += "  \(i + 1). \(m.action) \(m.rule) — \(m.tier) at \(m.location)\n"
+                }
+                let d = e.decision
+                out += "decision: \(d.verdict.rawValue)"
+                if let rule = d.rule { out += " by \(rule)" }
+                if let severity = d.severity { out += ", severity \(severity.rawValue)" }
+                if !d.tags.isEmpty { out += ", tags \(d.tags.joined(separator: ","))" }
+                out += "\n"
+                if let message = d.message { out += "message: \(message)\n" }
+                if row.verdict != d.verdict.rawValue || row.rule != d.rule {
+                    out += "stored verdict: \(row.verdict)\(row.rule.map { " by \($0)" } ?? "") (rules may have changed since)\n"
+                }
+                Output.write(Sanitizer.clean(out))
+                Output.flush()
+            }
+        }
+
+        /// The policy facts of a stored flow.
+        static func facts(_ row: FlowRow) -> FlowFacts {
+            let process = row.process.map { p in
+                ProcessFacts(
+                    pid: Int32(clamping: p.pid), startTime: p.startTime.map { UInt64(clamping: $0) }, exe: p.exe, sha256: p.sha256,
+                    cmdline: p.cmdline, comm: p.comm, user: p.user, uid: p.uid.map { UInt32(clamping: $0) }, unit: p.unit,
+                    container: p.container, parentExe: p.parentExe)
+            }
+            return FlowFacts(
+                process: process, remoteAddress: IPAddress(row.remoteAddress) ?? IPAddress(v4: 0),
+                remotePort: UInt16(clamping: row.remotePort), ipProtocol: row.ipProtocol, scope: row.scope, hostname: row.hostname)
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import PacketParsing
+@testable import Policy
+
+/// A temporary rules directory the test writes its files into; removed by `remove()`.
+struct RulesDirectory {
+    let path: String
+
+    init() {
+        path = NSTemporaryDirectory() + "tt-rules-\(UUID().uuidString)"
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+    }
+
+    func write(_ name: String, _ text: String, mode: Int = 0o644) {
+        let file = path + "/" + name
+        FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+        chmod(file, mode_t(mode))
+    }
+
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// The repository's default rules pack.
+let defaultPack: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { url.deleteLastPathComponent() }
+    return url.path + "/rules"
+}()
+
+func flow(_ process: ProcessFacts?, to address: String, port: UInt16 = 443, proto: UInt8 = 6, host: String? = nil) -> FlowFacts {
+    FlowFacts(process: process, remoteAddress: IPAddress(address) ?? IPAddress(v4: 0), remotePort: port, ipProtocol: proto, hostname: host)
+}
+
+func problems(_ text: String) -> [RulesProblem] {
+    do {
+        _ = try RuleSet.parse(text, file: "test.yaml")
+        return []
+    } catch {
+        return error.problems
+    }
+}

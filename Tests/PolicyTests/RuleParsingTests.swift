@@ -1,0 +1,156 @@
+import Foundation
+import Testing
+@testable import Policy
+
+@Suite struct RuleParsingTests {
+    @Test func aWellFormedFileLoadsItsRolesClassesAndRules() throws {
+        let set = try RuleSet.parse("""
+            roles:
+              - name: runner
+                match:
+                  - exe: /opt/runner/bin/run
+                allow:
+                  - scope: loopback
+            classes:
+              - name: hubs
+                domains: [.hub.example]
+            rules:
+              - name: hub-ok
+                role: runner
+                to: {class: hubs}
+                action: allow
+            """)
+        #expect(set.roles.map(\.name) == ["runner"])
+        #expect(set.classes.contains { $0.name == "hubs" })
+        #expect(set.rules.map(\.id) == ["hub-ok"])
+    }
+
+    @Test func badYAMLNamesTheFileAndLine() {
+        let p = problems("roles:\n  - name: a\n    match: [\n")
+        #expect(p.count == 1)
+        #expect(p.first?.file == "test.yaml")
+        #expect(p.first?.line != nil)
+        #expect(p.first?.message.hasPrefix("not valid YAML") == true)
+    }
+
+    @Test func anUnknownKeyIsNamedWithItsLine() {
+        let p = problems("roles:\n  - name: a\n    colour: blue\n")
+        #expect(p == [RulesProblem(file: "test.yaml", line: 3,
+                                   message: "unknown key 'colour' in a role (expected one of: \(RuleFileParser.roleKeys.joined(separator: ", ")))")])
+    }
+
+    @Test func anUnknownTopLevelKeyIsRefused() {
+        let p = problems("rulez: []\n")
+        #expect(p.first?.line == 1)
+        #expect(p.first?.message.contains("unknown key 'rulez'") == true)
+    }
+
+    @Test func aBadCIDRIsNamedWithItsLine() {
+        let p = problems("rules:\n  - action: alert\n    to:\n      cidr: 10.0.0.0/33\n")
+        #expect(p == [RulesProblem(file: "test.yaml", line: 4,
+                                   message: "cidr: '10.0.0.0/33' is not an address or a CIDR network (like 10.0.0.0/8 or fd00::/8)")])
+    }
+
+    @Test func aBadRegexIsNamedWithItsLine() {
+        let p = problems("roles:\n  - name: a\n    match:\n      - cmdline: 'open(webui'\n")
+        #expect(p == [RulesProblem(file: "test.yaml", line: 4, message: "cmdline: 'open(webui' is not a valid regular expression")])
+    }
+
+    @Test func aBadGlobIsNamedWithItsLine() {
+        let p = problems("roles:\n  - name: a\n    match:\n      - exe: '/usr/bin/[abc'\n")
+        #expect(p == [RulesProblem(file: "test.yaml", line: 4, message: "exe: '/usr/bin/[abc' is not a valid glob: it has a '[' without its ']'")])
+    }
+
+    @Test func everyProblemOfAFileIsReportedNotJustTheFirst() {
+        let p = problems("""
+            rules:
+              - action: maybe
+              - action: alert
+                severity: dire
+                to: {scope: outer-space, port: 70000}
+            """)
+        #expect(p.map(\.line) == [2, 4, 5, 5])
+    }
+
+    @Test func referencesToUndeclaredRolesAndClassesAreProblems() {
+        let p = problems("rules:\n  - role: ghost\n    to: {class: nowhere}\n    action: alert\n")
+        #expect(Set(p.map(\.message)) == ["role 'ghost' is not declared in any rules file", "class 'nowhere' is not declared in any rules file"])
+    }
+
+    @Test func aGroupWritableRulesFileIsRefusedLikeALooseKey() throws {
+        let dir = RulesDirectory()
+        defer { dir.remove() }
+        dir.write("10-a.yaml", "rules: []\n", mode: 0o664)
+        #expect(throws: RulesError.self) { try RuleSet.load(path: dir.path) }
+        do {
+            _ = try RuleSet.load(path: dir.path)
+        } catch {
+            #expect(error.problems.count == 1)
+            #expect(error.problems.first?.file == dir.path + "/10-a.yaml")
+            #expect(error.problems.first?.message.contains("writable by group or others (mode 0664)") == true)
+        }
+    }
+
+    @Test func aWorldWritableRulesDirectoryIsRefused() throws {
+        let dir = RulesDirectory()
+        defer { dir.remove() }
+        dir.write("10-a.yaml", "rules: []\n")
+        chmod(dir.path, 0o777)
+        do {
+            _ = try RuleSet.load(path: dir.path)
+            Issue.record("a world-writable directory was accepted")
+        } catch {
+            #expect(error.problems.map(\.file) == [dir.path])
+            #expect(error.problems.first?.message.contains("directory is writable by group or others") == true)
+        }
+    }
+
+    @Test func aRulesFileOwnedByAnotherUserIsRefused() throws {
+        guard geteuid() == 0 else {
+            print("skipped: changing a file's owner needs root")
+            return
+        }
+        let dir = RulesDirectory()
+        defer { dir.remove() }
+        dir.write("10-a.yaml", "rules: []\n")
+        chown(dir.path + "/10-a.yaml", 4242, 4242)
+        do {
+            _ = try RuleSet.load(path: dir.path)
+            Issue.record("a file of another user was accepted")
+        } catch {
+            #expect(error.problems.first?.message.contains("owned by uid 4242") == true)
+        }
+    }
+
+    @Test func listFilesGiveDomainsAndNetworksAndTheirOwnProblemLines() throws {
+        let dir = RulesDirectory()
+        defer { dir.remove() }
+        dir.write("bad.list", "# comment\nok.example\n0.0.0.0 hosts.example\n10.9.0.0/16\nnot a domain\n")
+        dir.write("10-a.yaml", "classes:\n  - name: c\n    lists: [bad.list]\n")
+        do {
+            _ = try RuleSet.load(path: dir.path)
+            Issue.record("a bad list line was accepted")
+        } catch {
+            #expect(error.problems == [RulesProblem(file: dir.path + "/bad.list", line: 5, message: "expected one domain or network per line")])
+        }
+        dir.write("bad.list", "ok.example\n0.0.0.0 hosts.example\n10.9.0.0/16\n")
+        let engine = try RuleEngine(directory: dir.path)
+        #expect(engine.ruleSet.classes.first?.domains == ["ok.example", "hosts.example"])
+        #expect(engine.ruleSet.classes.first?.networks.map(\.description) == ["10.9.0.0/16"])
+    }
+
+    @Test func theDefaultPackLoadsWithoutProblems() throws {
+        let engine = try RuleEngine(directory: defaultPack)
+        #expect(engine.ruleSet.roles.map(\.name).starts(with: ["model-runtime", "chatbot-ui"]))
+        #expect(engine.ruleSet.classes.contains { $0.name == "telemetry" && $0.domains.count > 50 })
+    }
+
+    @Test func globsMatchLikeTheShell() throws {
+        #expect(try Glob("*.gguf").matches("/models/tiny.gguf"))
+        #expect(try !Glob("*.gguf").matches("/models/tiny.gguf.part"))
+        #expect(try Glob("llama-[a-s]*").matches("llama-server"))
+        #expect(try !Glob("llama-[!s]*").matches("llama-server"))
+        #expect(try Glob("a?c").matches("abc"))
+        #expect(throws: Glob.Problem.unclosedBracket) { try Glob("[ab") }
+    }
+}
