@@ -3,6 +3,9 @@ public import FlowStore
 public import Flows
 public import Logging
 import Foundation
+import Alerting
+import PacketParsing
+import Policy
 import ProcessAttribution
 import Reporting
 import Synchronization
@@ -72,7 +75,22 @@ public final class Daemon: Sendable {
         // Capture starts at once; lookups begin when the first /proc scan is done.
         worker.start(logger: logger, wait: false)
         defer { worker.stop() }
-        let enricher = FlowEnricher(local: LocalNetwork.thisMachine(extra: configuration.localNetworks), attribution: worker)
+        let rulesPath = Daemon.rulesPath(configuration)
+        var engine: RuleEngine?
+        if let rulesPath {
+            do {
+                engine = try RuleEngine(directory: rulesPath)
+                logger.info("rules loaded", metadata: ["rules": "\(rulesPath)"])
+            } catch {
+                throw DaemonError(message: "the rules in \(rulesPath) are broken; nothing was started:\n" + error.problems.map(\.description).joined(separator: "\n"))
+            }
+        } else {
+            logger.notice("no rules (no /etc/telltale/rules.d, no --rules): flows are recorded unrated and no alert is raised")
+        }
+        let enricher = FlowEnricher(
+            local: LocalNetwork.thisMachine(extra: configuration.localNetworks), attribution: worker, rules: engine)
+        let alerts = try AlertCenter(sinks: Daemon.sinks(configuration, logger: logger), store: store, logger: logger)
+        defer { alerts.stop() }
 
         let capturing = CaptureThread(
             capture: capture, timeouts: configuration.timeouts, attribution: worker)
@@ -98,10 +116,20 @@ public final class Daemon: Sendable {
             if reloadRequested.exchange(false, ordering: .acquiring) {
                 configuration = reload(current: configuration)
                 enricher.updateLocalNetwork(LocalNetwork.thisMachine(extra: configuration.localNetworks))
+                if let current = enricher.ruleEngine {
+                    do {
+                        enricher.ruleEngine = try current.reloaded()
+                        logger.info("rules reloaded")
+                    } catch {
+                        logger.error("rules reload failed; the previous rules stay in force:\n\(error.problems.map(\.description).joined(separator: "\n"))")
+                    }
+                }
             }
             let handed = flows.take()
             for item in handed {
-                pending.append(FlowWriter.Entry(row: enricher.row(item.record, ended: !item.isOpen), isOpen: item.isOpen))
+                let (row, decision) = enricher.enrich(item.record, ended: !item.isOpen)
+                pending.append(FlowWriter.Entry(row: row, isOpen: item.isOpen))
+                if let decision, decision.verdict == .alert { _ = alerts.submit(Daemon.alert(row, decision)) }
             }
             pendingIntervals += intervals.take()
             if pending.count > maxPending {
@@ -173,6 +201,38 @@ public final class Daemon: Sendable {
         ])
     }
 
+    /// The rules to load: the configured path, else the installed directory when it exists.
+    static func rulesPath(_ configuration: DaemonConfiguration) -> String? {
+        if let path = configuration.rules { return path }
+        return FileManager.default.fileExists(atPath: "/etc/telltale/rules.d") ? "/etc/telltale/rules.d" : nil
+    }
+
+    static func sinks(_ c: DaemonConfiguration, logger: Logger) throws -> [any AlertSink] {
+        var sinks: [any AlertSink] = []
+        if c.alertLog { sinks.append(LogSink(logger: logger)) }
+        if c.alertDesktop { sinks.append(DesktopSink()) }
+        if let url = c.alertWebhook {
+            do {
+                sinks.append(try WebhookSink(url: url))
+            } catch {
+                throw DaemonError(message: "alerts.webhook: \(error)")
+            }
+        }
+        if !c.alertCommand.isEmpty { sinks.append(CommandSink(arguments: c.alertCommand)) }
+        return sinks
+    }
+
+    /// The alert for a flow the rules flagged.
+    static func alert(_ row: FlowRow, _ decision: Decision) -> AlertRecord {
+        let who = row.process.map { "\($0.comm ?? "?")[\($0.pid)]" } ?? "unattributed (\(row.unattributedReason ?? "unknown"))"
+        let destination = row.hostname.map { "\($0) (\(row.remoteAddress):\(row.remotePort))" } ?? "\(row.remoteAddress):\(row.remotePort)"
+        return AlertRecord(
+            time: row.start, flowUID: row.uid, pid: row.process?.pid, exe: row.process?.exe, process: row.process?.comm,
+            role: decision.role, remoteAddress: row.remoteAddress, remotePort: row.remotePort, proto: row.proto,
+            hostname: row.hostname, rule: decision.rule ?? "unnamed", severity: (decision.severity ?? .medium).rawValue,
+            message: decision.message ?? "\(who) reached \(destination) [\(row.scope.rawValue)]", tags: decision.tags)
+    }
+
     private func reload(current: DaemonConfiguration) -> DaemonConfiguration {
         guard let file = configurationFile else {
             logger.info("reload: no configuration file in use; nothing to re-read")
@@ -199,4 +259,10 @@ public final class Daemon: Sendable {
             return current
         }
     }
+}
+
+/// The daemon could not start.
+public struct DaemonError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }

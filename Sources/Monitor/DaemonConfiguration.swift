@@ -17,6 +17,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var timeouts = FlowTimeouts()
     public var localNetworks: [IPNetwork] = []
     public var logLevel = "info"
+    /// The rules directory (or file); nil: /etc/telltale/rules.d when it exists, else no rules.
+    public var rules: String?
+    /// Where alerts go besides the database.
+    public var alertLog = true
+    public var alertDesktop = true
+    public var alertWebhook: String?
+    public var alertCommand: [String] = []
 
     public init() {}
 
@@ -32,7 +39,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     static let keys: Set<String> = [
         "interfaces", "filter", "snaplen", "database", "flush_interval", "retention", "timeouts", "local_networks",
-        "log_level",
+        "log_level", "rules", "alerts",
     ]
 
     /// Parses the YAML text of a configuration file on top of the defaults.
@@ -119,6 +126,36 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
                 guard let level = value.string, levels.contains(level) else { throw fail(value, "log_level: expected one of \(levels.joined(separator: ", "))") }
                 config.logLevel = level
+            case "rules":
+                guard let path = value.string, !path.isEmpty else { throw fail(value, "rules: expected a directory or file path") }
+                config.rules = path
+            case "alerts":
+                guard let section = value.mapping else { throw fail(value, "alerts: expected log, desktop, webhook and/or command") }
+                for (k, v) in section {
+                    switch k.string {
+                    case "log":
+                        guard let b = v.bool else { throw fail(v, "alerts.log: expected true or false") }
+                        config.alertLog = b
+                    case "desktop":
+                        guard let b = v.bool else { throw fail(v, "alerts.desktop: expected true or false") }
+                        config.alertDesktop = b
+                    case "webhook":
+                        if v.null != nil { config.alertWebhook = nil; continue }
+                        guard let url = v.string, url.hasPrefix("http://") else {
+                            throw fail(v, "alerts.webhook: expected an http:// URL")
+                        }
+                        config.alertWebhook = url
+                    case "command":
+                        if let one = v.string { config.alertCommand = ["/bin/sh", "-c", one]; continue }
+                        guard let list = v.sequence, !list.isEmpty else { throw fail(v, "alerts.command: expected a command line or a list of arguments") }
+                        config.alertCommand = try list.map { item throws(Problem) in
+                            guard let text = item.string else { throw fail(item, "alerts.command: each argument must be text") }
+                            return text
+                        }
+                    default:
+                        throw fail(k, "alerts: unknown key '\(k.string ?? "?")' (known: log, desktop, webhook, command)")
+                    }
+                }
             default:
                 throw fail(keyNode, "unknown setting '\(key)' (known: \(keys.sorted().joined(separator: ", ")))")
             }

@@ -1,17 +1,21 @@
 public import Flows
+public import Policy
 import ProcessAttribution
 public import Reporting
 import Synchronization
 
 /// Turns flow records into report rows facing this machine, with their process (when attribution
-/// runs) — the one place where a record becomes a row, for `capture`, `run` and the daemon.
+/// runs) and the rules' verdict (when rules are loaded) — the one place where a record becomes a
+/// row, for `capture`, `run` and the daemon.
 public final class FlowEnricher: Sendable {
     private let local: Mutex<LocalNetwork>
     public let attribution: AttributionWorker?
+    private let rules: Mutex<RuleEngine?>
 
-    public init(local: LocalNetwork, attribution: AttributionWorker?) {
+    public init(local: LocalNetwork, attribution: AttributionWorker?, rules: RuleEngine? = nil) {
         self.local = Mutex(local)
         self.attribution = attribution
+        self.rules = Mutex(rules)
     }
 
     public func updateLocalNetwork(_ network: LocalNetwork) {
@@ -19,12 +23,51 @@ public final class FlowEnricher: Sendable {
         attribution?.updateLocalNetwork(network)
     }
 
+    /// The rules in force (nil: flows stay unrated).
+    public var ruleEngine: RuleEngine? {
+        get { rules.withLock { $0 } }
+        set { rules.withLock { $0 = newValue } }
+    }
+
     /// The row of a flow; `ended` flows are forgotten by attribution afterwards.
     public func row(_ record: FlowRecord, ended: Bool) -> FlowRow {
-        var row = FlowRow(record, local: local.withLock { $0 })
+        enrich(record, ended: ended).row
+    }
+
+    /// The row of a flow and the rules' decision about it (nil without rules).
+    public func enrich(_ record: FlowRecord, ended: Bool) -> (row: FlowRow, decision: Decision?) {
+        let network = local.withLock { $0 }
+        var row = FlowRow(record, local: network)
+        var identity: ProcessIdentity?
         if let attribution {
-            row.apply(attribution.attribution(of: record, ended: ended))
+            var answer = attribution.attribution(of: record, ended: ended)
+            if case .process(let found) = answer {
+                // Hashing the executable happens here, off the attribution worker.
+                answer = .process(attribution.attributor.withExeHash(found))
+            }
+            row.apply(answer)
+            identity = answer.identity
         }
-        return row
+        guard let engine = ruleEngine else { return (row, nil) }
+        let orientation = record.orientation(in: network)
+        let facts = FlowFacts(
+            process: identity.map(FlowEnricher.facts),
+            remoteAddress: orientation.originatorIsLocal ? record.responderAddress : record.originatorAddress,
+            remotePort: orientation.originatorIsLocal ? record.responderPort : record.originatorPort,
+            ipProtocol: record.ipProtocol, scope: row.scope, hostname: row.hostname)
+        let decision = engine.evaluate(facts)
+        row.verdict = decision.verdict.rawValue
+        row.rule = decision.rule
+        if decision.role != nil { row.process?.role = decision.role }
+        return (row, decision)
+    }
+
+    /// What the rules may match about a process.
+    static func facts(_ p: ProcessIdentity) -> ProcessFacts {
+        ProcessFacts(
+            pid: p.pid, startTime: p.startTime, exe: p.exe, sha256: p.sha256, cmdline: p.cmdline, comm: p.comm,
+            user: p.user, uid: p.uid, unit: p.unit, container: p.container, parentExe: p.parentExe,
+            parentCmdline: p.parentCmdline, ancestorExes: p.grandparentExe.map { [$0] } ?? [],
+            ancestorCmdlines: p.grandparentCmdline.map { [$0] } ?? [])
     }
 }

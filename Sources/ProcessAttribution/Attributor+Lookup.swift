@@ -18,7 +18,6 @@ struct LookupState: ~Copyable {
     var index = SocketInodeIndex()
     var sticky: [SocketQuery: Sticky] = [:]
     var stickyOrder: [(SocketQuery, Int64)] = []
-    var hasher = ExeHasher()
     var lastFullScan: Int64 = 0
     var statistics = Attributor.Statistics()
     /// Other namespaces' socket tables by protocol, reused for a few milliseconds: a flood of flows
@@ -349,17 +348,37 @@ extension Attributor {
 
     /// Fills in the executable's hash (once per device, inode and mtime), reading the running
     /// process's own executable so that a replaced file is not hashed in its place.
+    /// The identity with its executable's hash when the hash is known already; never reads the file,
+    /// so that a lookup is never held up by hashing a large executable.
     private func withHash(_ identity: ProcessIdentity, state: inout LookupState) -> ProcessIdentity {
         guard identity.sha256 == nil else { return identity }
         var identity = identity
         let record = processes.withLock { $0.record(pid: identity.pid, startTime: identity.startTime) }
-        if let stamp = record?.exeStamp, let cached = state.hasher.cached(stamp) {
+        if let stamp = record?.exeStamp, let cached = hashing.withLock({ $0.cached(stamp) }) {
             identity.sha256 = cached
-        } else if let live = ProcFileSystem.stamp(atPath: proc.path("\(identity.pid)/exe")),
-                  record?.exeStamp == nil || record?.exeStamp == live {
-            identity.sha256 = state.hasher.sha256(ofFileAt: proc.path("\(identity.pid)/exe"))
+        }
+        return identity
+    }
+
+    /// The identity with its executable's sha256, hashing the file when needed (cached by device,
+    /// inode and modification time). Call it off the lookup path: a large executable takes a while.
+    public func withExeHash(_ identity: ProcessIdentity) -> ProcessIdentity {
+        guard identity.sha256 == nil else { return identity }
+        var identity = identity
+        let record = processes.withLock { $0.record(pid: identity.pid, startTime: identity.startTime) }
+        // The running image when the process is alive, else the path if it is still the same file.
+        var path: String?
+        if let live = ProcFileSystem.stamp(atPath: proc.path("\(identity.pid)/exe")), record?.exeStamp == nil || record?.exeStamp == live {
+            path = proc.path("\(identity.pid)/exe")
         } else if let exe = identity.exe, let stamp = record?.exeStamp, ProcFileSystem.stamp(atPath: exe) == stamp {
-            identity.sha256 = state.hasher.sha256(ofFileAt: exe)
+            path = exe
+        }
+        guard let path, let stamp = ProcFileSystem.stamp(atPath: path) else { return identity }
+        if let cached = hashing.withLock({ $0.cached(stamp) }) {
+            identity.sha256 = cached
+        } else if stamp.size <= 512 << 20, let digest = ExeHasher.hashFile(atPath: path) {
+            hashing.withLock { $0.store(digest, for: stamp) }
+            identity.sha256 = digest
         }
         if let hash = identity.sha256 {
             processes.withLock { table in

@@ -48,6 +48,8 @@ public final class Attributor: Sendable {
     let logger: Logger
     let options: Options
     let processes = Mutex(ProcessTable())
+    /// Executable hashes, apart from the lookup lock: hashing never holds up a lookup.
+    let hashing = Mutex(ExeHasher())
     let lookup: Mutex<LookupState>
     let events = Mutex<ProcessEventListener?>(nil)
     let reader: IdentityReader

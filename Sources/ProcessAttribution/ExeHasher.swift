@@ -21,6 +21,12 @@ struct ExeHasher {
     /// The cached hash for a stamp, without reading anything.
     func cached(_ stamp: ProcFileSystem.FileStamp) -> String? { cache[stamp] }
 
+    /// Remembers a hash computed outside the owner's lock.
+    mutating func store(_ digest: String, for stamp: ProcFileSystem.FileStamp) {
+        if cache.count > 4096 { cache.removeAll(keepingCapacity: true) }
+        cache[stamp] = digest
+    }
+
     /// Reads a file in 1 MiB chunks. The corresponding C functions are `open`, `read` and `close`.
     static func hashFile(atPath path: String) -> String? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

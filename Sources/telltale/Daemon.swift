@@ -42,6 +42,9 @@ extension Telltale {
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: String?
 
+        @Option(help: "Rules directory or file (default /etc/telltale/rules.d when it exists; the repository's rules/ is the default pack).")
+        var rules: String?
+
         func validate() throws {
             if let flushInterval, DaemonConfiguration.duration(flushInterval) == nil {
                 throw ValidationError("--flush-interval: '\(flushInterval)' is not a duration such as 1s or 500ms")
@@ -68,6 +71,7 @@ extension Telltale {
             if let filter { settings.filter = filter }
             if let flushInterval, let d = DaemonConfiguration.duration(flushInterval) { settings.flushInterval = d }
             if let logLevel { settings.logLevel = logLevel }
+            if let rules { settings.rules = rules }
             let level = Logger.Level(rawValue: settings.logLevel) ?? .info
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)

@@ -195,7 +195,13 @@ import Testing
         let attributor = try attributor(fake)
         try attributor.start()
         let answer = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: 7100, remoteAddress: ip("127.0.0.1"), remotePort: 9), at: 0)
-        #expect(answer.identity?.sha256 == SHA256.hex(of: Array("#!/bin/sh\necho hi\n".utf8)))
-        #expect(attributor.identity(pid: 600)?.sha256 == answer.identity?.sha256, "stored with the identity")
+        // The lookup itself never reads the executable; hashing happens beside it, once per file.
+        let identity = try #require(answer.identity)
+        #expect(identity.sha256 == nil)
+        let hashed = attributor.withExeHash(identity)
+        #expect(hashed.sha256 == SHA256.hex(of: Array("#!/bin/sh\necho hi\n".utf8)))
+        #expect(attributor.identity(pid: 600)?.sha256 == hashed.sha256, "stored with the identity")
+        let again = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: 7100, remoteAddress: ip("127.0.0.1"), remotePort: 9), at: 0)
+        #expect(again.identity?.sha256 == hashed.sha256, "later lookups carry the cached hash")
     }
 }

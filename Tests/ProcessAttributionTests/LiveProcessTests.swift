@@ -121,7 +121,7 @@ struct LiveProcessTests {
             #expect(fromClient.identity?.pid == client.pid)
             #expect(fromClient.identity?.exe == exeOf(client.pid))
             #expect(fromClient.identity?.arguments.last == String(serverPort))
-            #expect(fromClient.identity?.sha256?.count == 64)
+            #expect(fromClient.identity.map { attributor.withExeHash($0) }?.sha256?.count == 64)
             let fromServer = attributor.attribute(SocketQuery(ipProtocol: 6, localAddress: loopback, localPort: serverPort, remoteAddress: loopback, remotePort: clientPort), at: Clock.now())
             #expect(fromServer.identity?.pid == server.pid)
             #expect(fromServer.identity?.exe == exeOf(server.pid))

@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+
+/// The lab plays a local AI stack: a model runtime serving on loopback, a chatbot UI that talks to
+/// it over loopback and also posts analytics to `telemetry.example` (a test host the lab's DNS server
+/// names), and a webhook receiver. The daemon, with the default rule pack, must raise exactly one
+/// alert, naming the UI, the destination and the rule, and deliver it to the webhook.
+@Suite(.serialized) struct LocalAIStackTests {
+    static var root: URL {
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        return root
+    }
+
+    @Test(.enabled(if: Harness.isRoot, "needs root: namespaces, capture and process events"))
+    func onlyTheUIsAnalyticsPostRaisesAnAlertAndTheWebhookGetsIt() throws {
+        let host = try TestHost(tag: "ai", subnet: 81)
+        defer { host.remove() }
+        let dir = try Harness.temporaryDirectory("aistack")
+        var helpers: [Process] = []
+        defer { for p in helpers { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        func python(_ script: String, _ arguments: [String] = [], in namespace: String? = nil, exe: String = "/usr/bin/python3") throws -> Process {
+            let path = dir + "/\(UUID().uuidString.prefix(6)).py"
+            try script.write(toFile: path, atomically: true, encoding: .utf8)
+            let command = (namespace.map { ["ip", "netns", "exec", $0] } ?? []) + [exe, path] + arguments
+            let p = try Harness.start(command, log: dir + "/helper-\(helpers.count).log")
+            helpers.append(p)
+            return p
+        }
+        // The analytics collector on the stand-in internet host.
+        _ = try python("""
+            import http.server
+            class H(http.server.BaseHTTPRequestHandler):
+                protocol_version = 'HTTP/1.1'  # keep-alive, as real collectors: the client holds its socket
+                def do_POST(self):
+                    self.rfile.read(int(self.headers.get('Content-Length', 0))); self.send_response(204); self.end_headers()
+                def log_message(self, *a): pass
+            http.server.HTTPServer(('198.18.81.2', 8080), H).serve_forever()
+            """, in: host.namespace)
+        // The machine's resolver stub: answers telemetry.example with the test host's address.
+        _ = try python("""
+            import socket, struct
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.53', 53))
+            while True:
+                q, peer = s.recvfrom(512)
+                end = q.index(b'\\0', 12) + 5
+                a = b'\\xc0\\x0c' + struct.pack('!HHIH', 1, 1, 60, 4) + socket.inet_aton('198.18.81.2')
+                s.sendto(q[:2] + b'\\x81\\x80' + q[4:6] + b'\\x00\\x01\\x00\\x00\\x00\\x00' + q[12:end] + a, peer)
+            """)
+        // The webhook receiver: every POST body on one line of a file.
+        let hooks = dir + "/webhook.txt"
+        _ = try python("""
+            import http.server, sys
+            class H(http.server.BaseHTTPRequestHandler):
+                def do_POST(self):
+                    body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
+                    open(sys.argv[1], 'ab').write(body.replace(b'\\n', b' ') + b'\\n'); self.send_response(200); self.end_headers()
+                def log_message(self, *a): pass
+            http.server.HTTPServer(('127.0.0.1', 18931), H).serve_forever()
+            """, [hooks])
+        // The model runtime: a Python interpreter installed as `llama-server`, serving on loopback.
+        let runtime = dir + "/llama-server"
+        let python3 = try Harness.run(["python3", "-c", "import os,sys;print(os.path.realpath(sys.executable))"]).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        try FileManager.default.copyItem(atPath: python3, toPath: runtime)
+        _ = try python("""
+            import http.server
+            class H(http.server.BaseHTTPRequestHandler):
+                protocol_version = 'HTTP/1.1'
+                def do_POST(self):
+                    self.rfile.read(int(self.headers.get('Content-Length', 0)))
+                    b = b'{"choices":[{"message":{"content":"hi"}}]}'
+                    self.send_response(200); self.send_header('Content-Length', str(len(b))); self.end_headers(); self.wfile.write(b)
+                def log_message(self, *a): pass
+            http.server.HTTPServer(('127.0.0.1', 18932), H).serve_forever()
+            """, exe: runtime)
+        usleep(500_000)
+
+        let database = dir + "/flows.db"
+        let config = dir + "/telltale.yaml"
+        try """
+            interfaces: [any]
+            database: \(database)
+            flush_interval: 100ms
+            rules: \(Self.root.appendingPathComponent("rules").path)
+            timeouts: {tcp_closed: 200ms, udp_idle: 1s}
+            log_level: debug
+            alerts: {log: true, desktop: false, webhook: "http://127.0.0.1:18931/alerts"}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let log = dir + "/daemon.log"
+        let daemon = try Harness.start([Harness.telltale, "daemon", "--config", config], log: log)
+        defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
+        #expect(Harness.wait(timeout: 10) { Harness.log(log).contains("rules loaded") }, "\(Harness.log(log))")
+        usleep(1_000_000)
+
+        // The chatbot UI: asks the runtime over loopback, resolves telemetry.example, posts analytics.
+        let ui = dir + "/open-webui-lab.py"
+        try """
+            import http.client, json, socket, struct, time
+            c = http.client.HTTPConnection('127.0.0.1', 18932, timeout=5)
+            c.request('POST', '/v1/chat/completions', json.dumps({'messages': [{'role': 'user', 'content': 'hi'}]}))
+            c.getresponse().read(); time.sleep(0.2); c.close()
+            q = struct.pack('!HHHHHH', 0x4242, 0x0100, 1, 0, 0, 0) + b'\\x09telemetry\\x07example\\x00' + struct.pack('!HH', 1, 1)
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(3); u.sendto(q, ('127.0.0.53', 53))
+            address = socket.inet_ntoa(u.recvfrom(512)[0][-4:]); time.sleep(0.2)
+            t = http.client.HTTPConnection(address, 8080, timeout=5)
+            t.request('POST', '/collect', json.dumps({'event': 'chat_opened'}), {'Content-Type': 'application/json', 'Host': 'telemetry.example'})
+            t.getresponse().read(); time.sleep(0.3); t.close()
+            time.sleep(0.5)
+            """.write(toFile: ui, atomically: true, encoding: .utf8)
+        let uiRun = try Harness.run(["/usr/bin/python3", ui])
+        #expect(uiRun.status == 0, "the UI program failed: \(uiRun.output)")
+
+        let alerted = Harness.wait(timeout: 15) {
+            (try? String(contentsOfFile: hooks, encoding: .utf8))?.contains("telemetry.example") == true
+        }
+        #expect(alerted, "the webhook got no alert:\n\(Harness.log(log))")
+        usleep(1_500_000)
+        daemon.terminate()
+        daemon.waitUntilExit()
+
+        let listed = try Harness.run([Harness.telltale, "alerts", "--db", database, "--format", "ndjson"]).output
+        let alerts = listed.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(alerts.count == 1, "expected exactly one alert, got:\n\(listed)")
+        let alert = try #require(alerts.first)
+        #expect(alert["hostname"] as? String == "telemetry.example")
+        #expect((alert["rule"] as? String)?.isEmpty == false)
+        #expect((alert["exe"] as? String)?.hasSuffix("python3.11") == true || (alert["exe"] as? String)?.contains("python") == true)
+        let webhookLines = (try String(contentsOfFile: hooks, encoding: .utf8)).split(separator: "\n")
+        #expect(webhookLines.count == 1, "the webhook got \(webhookLines.count) posts")
+
+        // The loopback traffic between the UI and the runtime is allowed, and the runtime has its role.
+        let flows = try Harness.run([Harness.telltale, "report", "--db", database, "--by", "flow", "--format", "ndjson"]).output
+            .split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let toRuntime = flows.filter { $0["remote_port"] as? Int == 18932 && $0["proto"] as? String == "tcp" }
+        #expect(!toRuntime.isEmpty)
+        for flow in toRuntime { #expect(flow["verdict"] as? String == "allowed", "\(flow)") }
+        let roles = Set(flows.compactMap { ($0["process"] as? [String: Any])?["role"] as? String })
+        #expect(roles.contains("chatbot-ui"), "roles seen: \(roles)")
+    }
+}
