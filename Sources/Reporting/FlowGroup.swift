@@ -68,18 +68,7 @@ public struct GroupRenderer: Sendable {
                 ])
             }
             if rows.isEmpty { return "no flows in this window\n" }
-            var widths = headers.map(\.count)
-            for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-            let right: Set<Int> = [1, 2, 3, 4, 7]
-            func line(_ cells: [String]) -> String {
-                cells.enumerated().map { i, cell in
-                    let pad = String(repeating: " ", count: widths[i] - cell.count)
-                    return right.contains(i) ? pad + cell : (i == cells.count - 1 ? cell : cell + pad)
-                }.joined(separator: "  ")
-            }
-            var out = terminal ? "\u{1b}[1m" + line(headers) + "\u{1b}[0m\n" : line(headers) + "\n"
-            for row in rows { out += line(row) + "\n" }
-            return out
+            return TextTable(headers: headers, rows: rows, rightAligned: [1, 2, 3, 4, 7], terminal: terminal).render()
         case .csv:
             var out = "group,flows,bytes_out,bytes_in,packets_out,packets_in,first,last,destinations,scopes,top_destinations,alerts\n"
             for g in groups {

@@ -78,24 +78,9 @@ public struct FlowRenderer: Sendable {
                 "\(r.packetsOut)/\(r.packetsIn)", r.connState, Sanitizer.clean(process),
             ])
         }
-        var widths = headers.map(\.count)
-        for line in lines {
-            for (i, cell) in line.enumerated() { widths[i] = max(widths[i], cell.count) }
-        }
-        let rightAligned: Set<Int> = [7, 8, 9]
-        func format(_ cells: [String], bold: Bool) -> String {
-            var parts: [String] = []
-            for (i, cell) in cells.enumerated() {
-                let padding = String(repeating: " ", count: widths[i] - cell.count)
-                parts.append(rightAligned.contains(i) ? padding + cell : (i == cells.count - 1 ? cell : cell + padding))
-            }
-            var line = parts.joined(separator: "  ")
-            if terminal && line.count > terminalWidth { line = String(line.prefix(terminalWidth - 1)) + "…" }
-            return bold && terminal ? "\u{1b}[1m" + line + "\u{1b}[0m" : line
-        }
-        var out = includeHeader ? format(headers, bold: true) + "\n" : ""
-        for line in lines { out += format(line, bold: false) + "\n" }
-        return out
+        return TextTable(
+            headers: headers, rows: lines, rightAligned: [7, 8, 9], terminal: terminal, terminalWidth: terminalWidth
+        ).render(includeHeader: includeHeader)
     }
 
     static func endpoint(_ address: String, _ port: Int, _ proto: String) -> String {
