@@ -6,15 +6,17 @@ struct Telltale: ParsableCommand {
         commandName: "telltale",
         abstract: "A privacy-auditing network monitor: what did each program send, and to whom?",
         discussion: """
-            Telltale captures packets on every interface (loopback included), groups them into flows, \
-            and reports them as a table or as JSON. It never sends traffic of its own: names come only \
-            from what was observed, never from lookups.
+            Telltale captures packets on every interface (loopback included), ties each flow to the \
+            process that made it, names destinations from what was observed (never from lookups of \
+            its own), and records flows in SQLite. It never sends traffic of its own.
 
             Examples:
-              telltale replay capture.pcap                 flows of a capture file as a table
-              telltale replay --format ndjson a.pcapng     the same as JSON lines
-              sudo telltale capture --duration 30          live flows on all interfaces for 30 s
-              sudo telltale capture -i eth0 --filter 'tcp port 443'
+              sudo telltale infer --prompt "Hello"      the bundled model, audited
+              sudo telltale run -- python3 script.py    did anything leave this machine?
+              sudo telltale daemon --db flows.db        record every flow (the service)
+              telltale report --db flows.db --since 1h  what each program sent, and to whom
+              sudo telltale capture --duration 30       live flows with their processes
+              telltale replay capture.pcap              the flows of a capture file
             """,
         version: "0.1.0",
         subcommands: [
