@@ -136,3 +136,40 @@ extension FlowStore {
         }
     }
 }
+
+/// An observed run (`run`, `infer`) recorded in the database.
+public struct SessionSummary: Sendable, Equatable {
+    public var id: Int64
+    public var kind: String
+    public var command: String
+    public var start: Int64
+    public var end: Int64?
+    public var verdict: String?
+    public var flows: Int
+}
+
+extension FlowStore {
+    /// The observed runs that overlap the window, oldest first, with the number of flows tagged with each.
+    public func sessions(in window: TimeWindow) throws(StoreError) -> [SessionSummary] {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        if let from = window.from { conditions.append("coalesce(s.\"end\", s.start) >= ?"); arguments += [from] }
+        if let to = window.to { conditions.append("s.start <= ?"); arguments += [to] }
+        let clause = conditions.isEmpty ? "1" : conditions.joined(separator: " AND ")
+        do {
+            return try pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT s.id, s.kind, s.command, s.start, s."end", s.verdict,
+                        (SELECT count(*) FROM flows f WHERE f.session_id = s.id) AS flows
+                    FROM sessions s WHERE \(clause) ORDER BY s.start
+                    """, arguments: arguments).map { row in
+                    SessionSummary(
+                        id: row["id"], kind: row["kind"], command: row["command"], start: row["start"], end: row["end"],
+                        verdict: row["verdict"], flows: row["flows"])
+                }
+            }
+        } catch {
+            throw FlowStore.storeError(error, operation: "read sessions", path: path)
+        }
+    }
+}

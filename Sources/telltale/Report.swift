@@ -103,6 +103,14 @@ extension Telltale {
                 }
                 let line = GroupRenderer.coverageLine(try store.coverage(in: w))
                 if format == .table { Output.write(line + "\n") } else { Output.error(line) }
+                let sessions = try store.sessions(in: w)
+                if format == .table && !sessions.isEmpty {
+                    Output.write("observed runs in this window (telltale run/infer):\n")
+                    for s in sessions.suffix(10) {
+                        Output.write("  #\(s.id) \(Timestamp.rfc3339(s.start)) \(s.kind) \(s.verdict ?? "?"), \(s.flows) flows: "
+                            + Sanitizer.clean(String(s.command.prefix(120))) + "\n")
+                    }
+                }
                 Output.flush()
             } catch {
                 Output.error("telltale: \(error)")

@@ -226,4 +226,19 @@ func sampleRow(uid: String, start: Int64, bytesOut: Int64 = 100, host: String? =
         #expect(!grouped.unicodeScalars.contains { $0.value == 0x1b })
         #expect(grouped.contains("evil\\x1b]0;pwned\\x07"))
     }
+
+    @Test func anObservedRunIsRecordedWithItsFlows() throws {
+        let dir = try temporaryDirectory()
+        let store = try FlowStore(path: dir + "/t.db")
+        let id = try store.insertSession(kind: "run", command: "curl x", start: 100, end: 200, verdict: "violation", report: "{}")
+        try FlowWriter(store: store).write([
+            FlowWriter.Entry(row: sampleRow(uid: "Cs1", start: 150), sessionID: id),
+            FlowWriter.Entry(row: sampleRow(uid: "Cs2", start: 160)),
+        ])
+        let sessions = try store.sessions(in: TimeWindow())
+        #expect(sessions.map(\.id) == [id])
+        #expect(sessions.first?.flows == 1)
+        #expect(sessions.first?.verdict == "violation")
+        #expect(try store.sessions(in: TimeWindow(from: 300)).isEmpty)
+    }
 }
