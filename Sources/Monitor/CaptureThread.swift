@@ -16,6 +16,9 @@ public final class CaptureThread: Sendable {
 
     /// Flows for the consumer; when full, flows are dropped and counted.
     public let flows = HandOff<Handed>(capacity: 500_000)
+    /// Flows that just started (with the name their destination had then), for policy at the first
+    /// packet; only when `reportsStarts`.
+    public let started = HandOff<FlowRecord>(capacity: 100_000)
     /// Counter intervals for `capture_stats`, every `intervalLength` and at the end.
     public let intervals = HandOff<CaptureInterval>(capacity: 10_000)
     public let stop = StopSignal()
@@ -25,6 +28,7 @@ public final class CaptureThread: Sendable {
     /// Starts capturing. The capture object is the thread's from here on: the caller must not use it.
     public init(
         capture: LiveCapture, timeouts: FlowTimeouts, names: Bool = true, attribution: AttributionWorker?,
+        reportsStarts: Bool = false,
         limits: LiveSession.Limits = LiveSession.Limits(), intervalLength: Int64 = 10_000_000_000
     ) {
         let started = LiveSession.now()
@@ -55,7 +59,10 @@ public final class CaptureThread: Sendable {
             session.run(stop: stop, limits: limits, tick: { c, s in
                 self.counters.withLock { $0 = (c, s) }
                 record(c, s, force: false)
-            }, onStart: { attribution?.flowsStarted($0) }, owners: attribution?.owners) { ended, updated in
+            }, onStart: { records in
+                attribution?.flowsStarted(records)
+                if reportsStarts { self.started.push(records) }
+            }, owners: attribution?.owners) { ended, updated in
                 flows.push(updated.map { Handed(record: $0, isOpen: true) })
                 flows.push(ended.map { Handed(record: $0, isOpen: false) })
             }

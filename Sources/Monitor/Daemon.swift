@@ -93,13 +93,15 @@ public final class Daemon: Sendable {
         defer { alerts.stop() }
 
         let capturing = CaptureThread(
-            capture: capture, timeouts: configuration.timeouts, attribution: worker)
+            capture: capture, timeouts: configuration.timeouts, attribution: worker, reportsStarts: engine != nil)
         let flows = capturing.flows, intervals = capturing.intervals
         stopSignal.withLock { $0 = capturing }
         if stopRequested.load(ordering: .acquiring) { capturing.stop.trigger() }
 
         notifier.notify("READY=1\nSTATUS=capturing on \(configuration.interfaces.joined(separator: ", "))")
         var pending: [FlowWriter.Entry] = []
+        /// Flows that have raised their alert already (an open flow is judged again at each update).
+        var alerted = Set<UInt64>()
         var pendingIntervals: [CaptureInterval] = []
         var storeState = "ok"
         var nextWrite: Int64 = 0
@@ -125,12 +127,26 @@ public final class Daemon: Sendable {
                     }
                 }
             }
+            // Policy at the first packet: a flow that breaks it alerts now, named by the DNS answer
+            // seen before it when there was one.
+            for record in capturing.started.take() where enricher.ruleEngine != nil {
+                let (row, decision) = enricher.enrich(record, ended: false)
+                if let decision, decision.verdict == .alert, alerted.insert(record.uid).inserted {
+                    _ = alerts.submit(Daemon.alert(row, decision))
+                }
+            }
             let handed = flows.take()
             for item in handed {
                 let (row, decision) = enricher.enrich(item.record, ended: !item.isOpen)
                 pending.append(FlowWriter.Entry(row: row, isOpen: item.isOpen))
-                if let decision, decision.verdict == .alert { _ = alerts.submit(Daemon.alert(row, decision)) }
+                // Re-checked with what was learned since (a name from SNI or Host): alerts once per flow.
+                if let decision, decision.verdict == .alert, !alerted.contains(item.record.uid) {
+                    alerted.insert(item.record.uid)
+                    _ = alerts.submit(Daemon.alert(row, decision))
+                }
+                if !item.isOpen { alerted.remove(item.record.uid) }
             }
+            if alerted.count > 200_000 { alerted.removeAll(keepingCapacity: true) }
             pendingIntervals += intervals.take()
             if pending.count > maxPending {
                 // Memory is bounded even when the disk stays full: the oldest waiting flows go, counted.

@@ -47,6 +47,15 @@ public struct FlowPipeline: Sendable {
         names?.assignAsker(process, ofFlow: key)
     }
 
+    /// Gives the flows that just started the name their destination has now (a DNS answer seen
+    /// before the first packet), so that policy can judge them at once.
+    public mutating func nameStartedFlows() {
+        guard names != nil else { return }
+        for index in table.started.indices {
+            apply(names?.name(for: table.started[index], process: nil), to: &table.started[index])
+        }
+    }
+
     /// Gives the flows about to be handed out (ended and updated) their names; forgets the ended ones.
     public mutating func nameFlows() {
         guard names != nil else { return }

@@ -61,6 +61,7 @@ public struct LiveSession {
             }
             if !pipeline.table.started.isEmpty {
                 // New flows leave at once: attribution must look while the socket still exists.
+                pipeline.nameStartedFlows()
                 onStart(pipeline.table.started)
                 pipeline.table.started.removeAll(keepingCapacity: true)
             }
