@@ -32,7 +32,7 @@ public struct FlowTable: Sendable {
     /// Where each open flow's record is in `records`. Records live in one array, not in the
     /// dictionary, so that the hash table's slots stay small: it is the table that doubles as flows
     /// arrive, and a slot holding a whole record made 100,000 flows cost about 90 MB.
-    var positions: [FlowKey: Int32] = [:]
+    var index: FlowIndex
     var records: ContiguousArray<FlowRecord> = []
     var fragmentPorts: [FragmentKey: (UInt16, UInt16)] = [:]
     var uidState: UInt64
@@ -53,6 +53,7 @@ public struct FlowTable: Sendable {
         self.timeouts = timeouts
         self.capacity = max(16, capacity)
         self.uidState = uidSeed
+        self.index = FlowIndex(seed: UInt64.random(in: .min ... .max))
         self.reportsStarts = reportsStarts
     }
 
@@ -72,7 +73,7 @@ public struct FlowTable: Sendable {
         var p = packet
         if p.isFragment { resolveFragmentPorts(&p) }
         let (key, _) = FlowKey.of(p)
-        if let position = positions[key] {
+        if let position = index.find(key, in: records) {
             FlowTable.update(&records[Int(position)], with: p)
             return
         }
@@ -93,8 +94,8 @@ public struct FlowTable: Sendable {
         }
         counters.flowsStarted += 1
         if reportsStarts { started.append(record) }
-        positions[key] = Int32(records.count)
         records.append(record)
+        index.insert(Int32(records.count - 1), in: records)
     }
 
     
@@ -210,7 +211,7 @@ public struct FlowTable: Sendable {
     /// Records the owner attribution found for an open flow; false when the flow has ended already.
     @discardableResult
     public mutating func setOwner(pid: Int32, startTime: UInt64, of key: FlowKey) -> Bool {
-        guard let position = positions[key] else { return false }
+        guard let position = index.find(key, in: records) else { return false }
         records[Int(position)].ownerPid = pid
         records[Int(position)].ownerStartTime = startTime
         return true
@@ -218,7 +219,7 @@ public struct FlowTable: Sendable {
 
     /// The owner recorded for an open flow, if any.
     public func owner(of key: FlowKey) -> (pid: Int32, startTime: UInt64)? {
-        guard let position = positions[key], records[Int(position)].ownerPid != 0 else { return nil }
+        guard let position = index.find(key, in: records), records[Int(position)].ownerPid != 0 else { return nil }
         return (records[Int(position)].ownerPid, records[Int(position)].ownerStartTime)
     }
 
@@ -226,11 +227,11 @@ public struct FlowTable: Sendable {
     mutating func remove(positions removed: [Int]) {
         // From the highest position down: every record after the hole is already gone or kept.
         for position in removed.sorted(by: >) {
-            positions[records[position].key] = nil
+            index.remove(Int32(position), in: records)
             let last = records.count - 1
             if position != last {
+                index.move(Int32(last), to: Int32(position), in: records)
                 records[position] = records[last]
-                positions[records[position].key] = Int32(position)
             }
             records.removeLast()
         }
@@ -259,6 +260,6 @@ public struct FlowTable: Sendable {
             counters.flowsEnded += 1
         }
         records.removeAll()
-        positions.removeAll()
+        index.removeAll()
     }
 }

@@ -1,0 +1,46 @@
+import Testing
+import PacketParsing
+@testable import Flows
+
+@Suite struct FlowIndexTests {
+    /// Random starts and ends against a plain dictionary: every flow is found where it is, and no
+    /// ended flow is found, through growth and backward-shift deletion (a tiny seed-fixed table).
+    @Test func findsEveryOpenFlowThroughInsertsRemovalsAndGrowth() {
+        var table = FlowTable(timeouts: FlowTimeouts(), capacity: 1_000_000, uidSeed: 1)
+        var state: UInt64 = 42
+        func next() -> UInt64 {
+            state &+= 0x9e37_79b9_7f4a_7c15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
+            return z ^ (z >> 27)
+        }
+        var open: Set<FlowKey> = []
+        for step in 0..<20_000 {
+            var p = PacketSummary()
+            p.source = IPAddress(v4: 0x0a00_0000 | UInt32(next() % 64))
+            p.destination = IPAddress(v4: 0xc612_0000 | UInt32(next() % 64))
+            p.ipProtocol = IPProtocolNumber.udp
+            p.sourcePort = UInt16(next() % 40)
+            p.destinationPort = 53
+            p.ipLength = 60
+            p.timestamp = Int64(step)
+            table.ingest(p)
+            open.insert(FlowKey.of(p).key)
+            if step % 7 == 0, let victim = open.randomElement() {
+                let position = table.index.find(victim, in: table.records)
+                #expect(position != nil)
+                if let position {
+                    table.remove(positions: [Int(position)])
+                    open.remove(victim)
+                    #expect(table.index.find(victim, in: table.records) == nil)
+                }
+            }
+        }
+        #expect(table.count == open.count)
+        #expect(table.index.count == open.count)
+        for key in open {
+            let position = table.index.find(key, in: table.records)
+            #expect(position.map { table.records[Int($0)].key } == key)
+        }
+    }
+}
