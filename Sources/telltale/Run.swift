@@ -47,8 +47,10 @@ struct ObservationOptions: ParsableArguments {
     @Option(help: "Also write the audit to FILE.json and FILE.md (or only one, when FILE ends in .json or .md).")
     var report: String?
 
-    @Option(help: "Also record the run and its flows in this database (the daemon's, or any file), so `report` shows them.")
+    @Option(help: "Record the run and its flows in this database, so `report` shows them (default: the daemon's, /var/lib/telltale/telltale.db, when it exists).")
     var db: String?
+
+    static let daemonDatabase = "/var/lib/telltale/telltale.db"
 
     @Option(help: "Log level of the observer: trace, debug, info, notice, warning, error.")
     var logLevel: String = "warning"
@@ -72,7 +74,9 @@ struct ObservationOptions: ParsableArguments {
 
     /// Prints the audit, writes the report files, and exits 0 (clean) or 3 (violation).
     func finish(_ report: AuditReport) throws {
-        if let db { try record(report, in: db) }
+        // With a daemon installed, its database keeps every observed run too.
+        let target = db ?? (FileManager.default.isWritableFile(atPath: Self.daemonDatabase) ? Self.daemonDatabase : nil)
+        if let target { try record(report, in: target) }
         Output.write(report.text(terminal: Output.isTerminal))
         Output.flush()
         if let path = self.report {
@@ -144,6 +148,8 @@ extension Telltale {
         var command: [String] = []
 
         func validate() throws {
+            // The command is taken verbatim after the options; `run --help` still means help.
+            if let first = command.first, first == "--help" || first == "-h" { throw CleanExit.helpRequest(self) }
             if command.drop(while: { $0 == "--" }).isEmpty { throw ValidationError("give the command to run after --, e.g. telltale run -- curl http://127.0.0.1/") }
         }
 

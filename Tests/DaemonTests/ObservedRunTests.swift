@@ -156,6 +156,12 @@ struct HarnessError: Error, CustomStringConvertible {
         #expect(loop["scope"] as? String == "loopback")
     }
 
+    @Test func runHelpShowsTheUsageInsteadOfRunningACommand() throws {
+        let result = try Harness.run([Harness.telltale, "run", "--help"])
+        #expect(result.status == 0)
+        #expect(result.output.contains("USAGE: telltale run"))
+    }
+
     @Test func runWithoutACommandExplainsWhatToGive() throws {
         let result = try Harness.run([Harness.telltale, "run"])
         #expect(result.status != 0)
