@@ -34,9 +34,6 @@ public final class LiveCapture {
         slots = opened
     }
 
-    /// The interfaces currently capturing.
-    public var activeInterfaces: [String] { slots.filter { $0.handle != nil }.map(\.name) }
-
     /// Waits up to `timeoutMilliseconds` for packets or the stop signal, then reads what is ready and
     /// hands each frame to `body` with its handle's link type. Returns the frames read.
     public func poll(

@@ -34,8 +34,6 @@ public final class AttributionWorker: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let results = Mutex(Results())
     private let finished = DispatchSemaphore(value: 0)
-    /// Told about every attribution made by the worker (the capture thread's naming uses it).
-    private let observer: Mutex<(@Sendable (FlowRecord, Attribution) -> Void)?> = Mutex(nil)
 
     /// An identity shared by every flow of one process (the identity is large; a flow holds 8 bytes).
     final class IdentityBox: Sendable {
@@ -135,7 +133,6 @@ public final class AttributionWorker: Sendable {
                             key: record.key, process: ProcessKey(pid: identity.pid, startTime: identity.startTime),
                             isResolver: FlowOwner.resolverNames.contains(identity.comm))])
                     }
-                    observer.withLock { $0 }?(record, answer)
                 }
             }
             finished.signal()
@@ -151,11 +148,6 @@ public final class AttributionWorker: Sendable {
         wake.signal()
         _ = finished.wait(timeout: .now() + .seconds(5))
         attributor.stop()
-    }
-
-    /// Sets a callback for each attribution the worker makes (called on the worker thread).
-    public func onAttribution(_ callback: @escaping @Sendable (FlowRecord, Attribution) -> Void) {
-        observer.withLock { $0 = callback }
     }
 
     /// Updates the addresses that count as this machine's.

@@ -76,7 +76,4 @@ public final class ChildProcess {
         if status & 0x7f == 0 { return (status >> 8) & 0xff }
         return 128 + (status & 0x7f)
     }
-
-    /// Sends a signal to the child.
-    public func signal(_ number: Int32) { kill(pid, number) }
 }

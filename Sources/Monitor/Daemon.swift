@@ -21,7 +21,8 @@ public final class Daemon: Sendable {
     private let baseConfiguration: DaemonConfiguration
     private let logger: Logger
     private let notifier: SystemdNotifier
-    private let stopSignal = Mutex<CaptureThread?>(nil)
+    /// The capture while it runs, so `stop()` can reach it from a signal handler.
+    private let running = Mutex<CaptureThread?>(nil)
     private let stopRequested = Atomic<Bool>(false)
     private let reloadRequested = Atomic<Bool>(false)
 
@@ -38,7 +39,7 @@ public final class Daemon: Sendable {
     /// Asks the daemon to flush every open flow and exit.
     public func stop() {
         stopRequested.store(true, ordering: .releasing)
-        stopSignal.withLock { $0?.stop.trigger() }
+        running.withLock { $0?.stop.trigger() }
     }
 
     /// Asks the daemon to re-read its configuration at the next flush.
@@ -95,7 +96,7 @@ public final class Daemon: Sendable {
         let capturing = CaptureThread(
             capture: capture, timeouts: configuration.timeouts, attribution: worker, reportsStarts: engine != nil)
         let flows = capturing.flows, intervals = capturing.intervals
-        stopSignal.withLock { $0 = capturing }
+        running.withLock { $0 = capturing }
         if stopRequested.load(ordering: .acquiring) { capturing.stop.trigger() }
 
         notifier.notify("READY=1\nSTATUS=capturing on \(configuration.interfaces.joined(separator: ", "))")
