@@ -27,6 +27,9 @@ let package = Package(
         .systemLibrary(name: "CLlama", pkgConfig: "llama"),
         // setns(2) for running a capture inside an isolated network namespace.
         .systemLibrary(name: "CLinux"),
+        // libbpf loader and ring-buffer reader for bpf/socket_events.bpf.c (embedded by EmbedBPF).
+        .target(name: "CBPF", linkerSettings: [.linkedLibrary("bpf")]),
+        .plugin(name: "EmbedBPF", capability: .buildTool()),
 
         .target(name: "PacketParsing", swiftSettings: strict),
         .target(name: "Flows", dependencies: ["PacketParsing"], swiftSettings: strict),
@@ -67,8 +70,9 @@ let package = Package(
         ),
         .target(
             name: "ProcessAttribution",
-            dependencies: ["PacketParsing", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: strict
+            dependencies: ["PacketParsing", "CBPF", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict,
+            plugins: ["EmbedBPF"]
         ),
         .target(
             name: "Monitor",
@@ -183,6 +187,14 @@ let package = Package(
         .testTarget(
             name: "CaptureTests",
             dependencies: ["Capture", "PacketParsing", "Flows", "Monitor", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "MonitorTests",
+            dependencies: [
+                "Monitor", "FlowStore", "Reporting", "Policy", "Capture", "Flows", "PacketParsing",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -23,6 +23,7 @@ need_root() {
 
 packages=(
   libpcap-dev libsqlite3-dev sqlite3 pkg-config   # build
+  libbpf-dev                                        # build: the socket-event programs and their loader
   iproute2 ethtool iputils-ping curl openssl        # live tests: namespaces, real peers
   dnsutils python3 procps                           # live tests: dig, scripted peers, ps
   tcpdump softflowd tshark nethogs                  # benchmark peers and cross-checks

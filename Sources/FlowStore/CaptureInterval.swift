@@ -14,6 +14,8 @@ public struct CaptureInterval: Sendable, Equatable {
     public var interfaceDropped: Int64
     /// Flows the hand-off to the writer had to drop (full queue while the disk was full, say).
     public var queueDropped: Int64
+    /// Socket events the kernel dropped because the ring buffer was full (flows then fall back to polling).
+    public var eventDropped: Int64 = 0
 
     public init(
         time: Int64, interval: Int64, frames: Int64 = 0, ipPackets: Int64 = 0, ipBytes: Int64 = 0, damaged: Int64 = 0,

@@ -11,11 +11,17 @@ public struct DaemonState: Sendable, Equatable {
     public var flows: Int64
     /// `ok`, or why flows are not being written (`disk full: …`).
     public var storeState: String
+    /// How flows are attributed: `kernel-events`, or `polling (why the events are not in use)`.
+    public var attribution = ""
+    /// Socket events the kernel dropped since the daemon started.
+    public var eventDropped: Int64 = 0
 
     public init(
         pid: Int, started: Int64, heartbeat: Int64, interfaces: String, frames: Int64, dropped: Int64, flows: Int64,
-        storeState: String
+        storeState: String, attribution: String = "", eventDropped: Int64 = 0
     ) {
+        self.attribution = attribution
+        self.eventDropped = eventDropped
         self.pid = pid
         self.started = started
         self.heartbeat = heartbeat
@@ -86,12 +92,17 @@ extension FlowStore {
         do {
             try pool.write { db in
                 try db.execute(sql: """
-                    INSERT INTO daemon_state (id, pid, started, heartbeat, interfaces, frames, dropped, flows, store_state)
-                    VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO daemon_state (id, pid, started, heartbeat, interfaces, frames, dropped, flows, store_state,
+                        attribution, event_dropped)
+                    VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET pid = excluded.pid, started = excluded.started,
                         heartbeat = excluded.heartbeat, interfaces = excluded.interfaces, frames = excluded.frames,
-                        dropped = excluded.dropped, flows = excluded.flows, store_state = excluded.store_state
-                    """, arguments: [s.pid, s.started, s.heartbeat, s.interfaces, s.frames, s.dropped, s.flows, s.storeState])
+                        dropped = excluded.dropped, flows = excluded.flows, store_state = excluded.store_state,
+                        attribution = excluded.attribution, event_dropped = excluded.event_dropped
+                    """, arguments: [
+                        s.pid, s.started, s.heartbeat, s.interfaces, s.frames, s.dropped, s.flows, s.storeState,
+                        s.attribution, s.eventDropped,
+                    ])
             }
         } catch {
             throw FlowStore.storeError(error, operation: "save daemon state", path: path)
@@ -102,9 +113,12 @@ extension FlowStore {
         do {
             return try pool.read { db in
                 guard let row = try Row.fetchOne(db, sql: "SELECT * FROM daemon_state WHERE id = 1") else { return nil }
-                return DaemonState(
+                var state = DaemonState(
                     pid: row["pid"], started: row["started"], heartbeat: row["heartbeat"], interfaces: row["interfaces"],
                     frames: row["frames"], dropped: row["dropped"], flows: row["flows"], storeState: row["store_state"])
+                state.attribution = row["attribution"] ?? ""
+                state.eventDropped = row["event_dropped"] ?? 0
+                return state
             }
         } catch {
             throw FlowStore.storeError(error, operation: "read daemon state", path: path)

@@ -22,11 +22,17 @@ public enum Grouping: String, Sendable, CaseIterable {
 extension FlowStore {
     static let flowSelect = """
         SELECT f.*, h.name AS hostname, p.pid, p.start_time, p.cmdline, p.comm, p.uid AS puid, p.user, p.ppid,
-            p.parent_exe, p.unit, p.container, p.role, e.path AS exe, e.sha256
+            p.parent_exe, p.unit, p.container, p.role, e.path AS exe, e.sha256,
+            q.pid AS peer_pid, q.start_time AS peer_start_time, q.cmdline AS peer_cmdline, q.comm AS peer_comm,
+            q.uid AS peer_uid, q.user AS peer_user, q.ppid AS peer_ppid, q.parent_exe AS peer_parent_exe,
+            q.unit AS peer_unit, q.container AS peer_container, q.role AS peer_role, qe.path AS peer_exe,
+            qe.sha256 AS peer_sha256
         FROM flows f
         LEFT JOIN hostnames h ON h.id = f.hostname_id
         LEFT JOIN processes p ON p.id = f.process_id
         LEFT JOIN executables e ON e.id = p.executable_id
+        LEFT JOIN processes q ON q.id = f.peer_process_id
+        LEFT JOIN executables qe ON qe.id = q.executable_id
         """
 
     static func windowClause(_ w: TimeWindow, alias: String = "f") -> (String, StatementArguments) {
@@ -67,24 +73,29 @@ extension FlowStore {
         r.unattributedReason = row["unattributed_reason"]
         r.verdict = row["verdict"]
         r.rule = row["rule"]
-        if let pid: Int = row["pid"] {
-            var p = FlowRow.Process(pid: pid)
-            p.startTime = row["start_time"]
-            p.exe = row["exe"]
-            let sha: String? = row["sha256"]
-            p.sha256 = sha?.isEmpty == false ? sha : nil
-            p.cmdline = row["cmdline"]
-            p.comm = row["comm"]
-            p.uid = row["puid"]
-            p.user = row["user"]
-            p.ppid = row["ppid"]
-            p.parentExe = row["parent_exe"]
-            p.unit = row["unit"]
-            p.container = row["container"]
-            p.role = row["role"]
-            r.process = p
-        }
+        r.attributionSource = row["attribution_source"]
+        r.process = process(row, prefix: "", uidColumn: "puid")
+        r.peerProcess = process(row, prefix: "peer_", uidColumn: "peer_uid")
         return r
+    }
+
+    private static func process(_ row: Row, prefix: String, uidColumn: String) -> FlowRow.Process? {
+        guard let pid: Int = row[prefix + "pid"] else { return nil }
+        var p = FlowRow.Process(pid: pid)
+        p.startTime = row[prefix + "start_time"]
+        p.exe = row[prefix + "exe"]
+        let sha: String? = row[prefix + "sha256"]
+        p.sha256 = sha?.isEmpty == false ? sha : nil
+        p.cmdline = row[prefix + "cmdline"]
+        p.comm = row[prefix + "comm"]
+        p.uid = row[uidColumn]
+        p.user = row[prefix + "user"]
+        p.ppid = row[prefix + "ppid"]
+        p.parentExe = row[prefix + "parent_exe"]
+        p.unit = row[prefix + "unit"]
+        p.container = row[prefix + "container"]
+        p.role = row[prefix + "role"]
+        return p
     }
 
     /// Flows of the window summed by process, role or destination, most bytes out first.
@@ -147,21 +158,25 @@ extension FlowStore {
                 var c = Coverage()
                 if let row = try Row.fetchOne(db, sql: """
                     SELECT count(*) AS n, sum(bytes_out + bytes_in) AS b,
-                        sum(CASE WHEN process_id IS NOT NULL THEN bytes_out + bytes_in ELSE 0 END) AS a
+                        sum(CASE WHEN process_id IS NOT NULL THEN bytes_out + bytes_in ELSE 0 END) AS a,
+                        sum(CASE WHEN attribution_source = 'kernel-events' THEN bytes_out + bytes_in ELSE 0 END) AS k
                     FROM flows f WHERE \(clause)
                     """, arguments: arguments) {
                     c.flows = row["n"] ?? 0
                     c.bytes = row["b"] ?? 0
                     c.attributedBytes = row["a"] ?? 0
+                    c.kernelEventBytes = row["k"] ?? 0
                 }
                 if let row = try Row.fetchOne(db, sql: """
-                    SELECT sum(received) AS r, sum(dropped) AS d, sum(interface_dropped) AS i, sum(queue_dropped) AS q
+                    SELECT sum(received) AS r, sum(dropped) AS d, sum(interface_dropped) AS i, sum(queue_dropped) AS q,
+                        sum(event_dropped) AS e
                     FROM capture_stats WHERE \(statsClause)
                     """, arguments: statsArguments) {
                     c.received = row["r"] ?? 0
                     c.dropped = row["d"] ?? 0
                     c.interfaceDropped = row["i"] ?? 0
                     c.queueDropped = row["q"] ?? 0
+                    c.eventDropped = row["e"] ?? 0
                 }
                 return c
             }

@@ -51,8 +51,8 @@ public final class FlowWriter {
                     INSERT INTO flows (uid, start, "end", proto, ip_protocol, ip_version, local_addr, local_port,
                         remote_addr, remote_port, direction, scope, bytes_out, bytes_in, packets_out, packets_in,
                         conn_state, history, community_id, icmp_id, hostname_id, name_source, process_id,
-                        unattributed_reason, verdict, rule, open, session_id)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        unattributed_reason, verdict, rule, open, session_id, peer_process_id, attribution_source)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(uid) DO UPDATE SET
                         start = min(start, excluded.start), "end" = max("end", excluded."end"),
                         bytes_out = excluded.bytes_out, bytes_in = excluded.bytes_in,
@@ -61,6 +61,9 @@ public final class FlowWriter {
                         hostname_id = coalesce(excluded.hostname_id, hostname_id),
                         name_source = coalesce(excluded.name_source, name_source),
                         process_id = coalesce(excluded.process_id, process_id),
+                        peer_process_id = coalesce(excluded.peer_process_id, peer_process_id),
+                        attribution_source = CASE WHEN excluded.process_id IS NOT NULL THEN excluded.attribution_source
+                            ELSE attribution_source END,
                         unattributed_reason = CASE WHEN coalesce(excluded.process_id, process_id) IS NULL
                             THEN excluded.unattributed_reason ELSE NULL END,
                         verdict = CASE WHEN verdict = 'alert' THEN verdict ELSE excluded.verdict END,
@@ -81,12 +84,17 @@ public final class FlowWriter {
                     if let p = r.process {
                         processID = try self.processID(db, p, newExecutables: &newExecutables, newProcesses: &newProcesses)
                     }
+                    var peerID: Int64?
+                    if let p = r.peerProcess {
+                        peerID = try self.processID(db, p, newExecutables: &newExecutables, newProcesses: &newProcesses)
+                    }
                     let values: [(any DatabaseValueConvertible)?] = [
                         r.uid, r.start, r.end, r.proto, Int(r.ipProtocol), r.ipVersion, r.localAddress,
                         r.localPort, r.remoteAddress, r.remotePort, r.direction.rawValue, r.scope.rawValue,
                         r.bytesOut, r.bytesIn, r.packetsOut, r.packetsIn, r.connState, r.history,
                         r.communityID, r.icmpIdentifier, hostnameID, r.nameSource, processID,
-                        r.unattributedReason, r.verdict, r.rule, entry.isOpen ? 1 : 0, entry.sessionID,
+                        r.unattributedReason, r.verdict, r.rule, entry.isOpen ? 1 : 0, entry.sessionID, peerID,
+                        r.attributionSource,
                     ]
                     upsert.setUncheckedArguments(StatementArguments(values))
                     try upsert.execute()
@@ -94,12 +102,12 @@ public final class FlowWriter {
                 if !intervals.isEmpty {
                     let insert = try db.cachedStatement(sql: """
                         INSERT INTO capture_stats (time, interval, frames, ip_packets, ip_bytes, damaged, received,
-                            dropped, interface_dropped, queue_dropped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            dropped, interface_dropped, queue_dropped, event_dropped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                         """)
                     for i in intervals {
                         try insert.execute(arguments: [
                             i.time, i.interval, i.frames, i.ipPackets, i.ipBytes, i.damaged, i.received, i.dropped,
-                            i.interfaceDropped, i.queueDropped,
+                            i.interfaceDropped, i.queueDropped, i.eventDropped,
                         ])
                     }
                 }

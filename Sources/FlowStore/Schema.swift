@@ -132,6 +132,15 @@ enum Schema {
                 CREATE INDEX alerts_flow ON alerts(flow_uid);
                 """)
         }
+        migrator.registerMigration("v4-kernel-events") { db in
+            try db.execute(sql: """
+                ALTER TABLE flows ADD COLUMN peer_process_id INTEGER REFERENCES processes(id);
+                ALTER TABLE flows ADD COLUMN attribution_source TEXT;
+                ALTER TABLE capture_stats ADD COLUMN event_dropped INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE daemon_state ADD COLUMN attribution TEXT NOT NULL DEFAULT '';
+                ALTER TABLE daemon_state ADD COLUMN event_dropped INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 }

@@ -18,12 +18,24 @@ public struct FlowOwner: Sendable {
     static let resolverNames: Set<String> = ["systemd-resolve", "dnsmasq", "unbound", "named", "pdns_recursor", "knot-resolver", "kresd", "stubby", "dnscrypt-proxy", "coredns"]
 }
 
-/// Attributes flows to processes as soon as they start, on its own thread, so that a short-lived
-/// process is looked up while it still holds its socket.
+/// A flow's attribution as rows need it: the process (or why none), which source named it, and the
+/// process at the other end when that end is local too (loopback, another network namespace).
+public struct FlowAttribution: Sendable {
+    public var attribution: Attribution
+    public var source: AttributionSource?
+    public var peer: ProcessIdentity?
+}
+
+/// Attributes flows to processes as soon as they start, on its own thread.
+///
+/// The primary source is the kernel's socket events (`KernelSocketEvents`): loaded before capture
+/// starts, they name a socket's process from the socket's first use, even when the process lived a
+/// millisecond. A flow whose event has not arrived yet waits up to `eventWait` for it; after that,
+/// and for everything when the events cannot be loaded, the socket tables and /proc are polled.
 ///
 /// The capture thread calls `flowsStarted` (cheap: a bounded hand-off); whoever turns ended flows
-/// into rows calls `attribution(of:)`, which answers from the worker's results or, for a flow the
-/// worker has not reached yet, asks the attributor itself.
+/// into rows calls `attribution(of:ended:)`, which answers from the worker's results or, for a flow
+/// the worker has not reached yet, asks the attributor itself.
 public final class AttributionWorker: Sendable {
     public let attributor: Attributor
     /// Each flow attributed to a process, for the capture thread's naming (DNS answers per process).
@@ -34,6 +46,14 @@ public final class AttributionWorker: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let results = Mutex(Results())
     private let finished = DispatchSemaphore(value: 0)
+    /// Whether polling may run: the process table's first scan is done.
+    private let pollingReady = Atomic<Bool>(false)
+    /// Why the kernel's socket events are not in use (nil while they are, or before start).
+    private let eventsUnavailable = Mutex<String?>(nil)
+    /// How long a new flow waits for its socket event before polling decides.
+    public let eventWait: Int64
+    /// Whether to load the kernel's socket events at all.
+    private let useKernelEvents: Bool
 
     /// An identity shared by every flow of one process (the identity is large; a flow holds 8 bytes).
     final class IdentityBox: Sendable {
@@ -43,14 +63,19 @@ public final class AttributionWorker: Sendable {
 
     /// A stored answer: small, so that 100,000 open flows cost little.
     enum Answer {
-        case process(IdentityBox)
+        case process(IdentityBox, AttributionSource)
         case unattributed(UnattributedReason)
 
         var attribution: Attribution {
             switch self {
-            case .process(let box): .process(box.identity)
+            case .process(let box, _): .process(box.identity)
             case .unattributed(let reason): .unattributed(reason)
             }
+        }
+
+        var source: AttributionSource? {
+            if case .process(_, let source) = self { return source }
+            return nil
         }
     }
 
@@ -62,18 +87,18 @@ public final class AttributionWorker: Sendable {
         var boxes: [ProcessKey: IdentityBox] = [:]
         static let capacity = 500_000
 
-        mutating func insert(_ uid: UInt64, _ value: Attribution) {
+        mutating func insert(_ uid: UInt64, _ value: Attribution, source: AttributionSource?) {
             let answer: Answer
             switch value {
             case .process(let identity):
                 let key = ProcessKey(pid: identity.pid, startTime: identity.startTime)
-                if let box = boxes[key] {
-                    answer = .process(box)
+                if let box = boxes[key], box.identity.exe == identity.exe {
+                    answer = .process(box, source ?? .polling)
                 } else {
                     if boxes.count >= 20_000 { boxes.removeAll(keepingCapacity: true) }
                     let box = IdentityBox(identity)
                     boxes[key] = box
-                    answer = .process(box)
+                    answer = .process(box, source ?? .polling)
                 }
             case .unattributed(let reason):
                 answer = .unattributed(reason)
@@ -91,56 +116,117 @@ public final class AttributionWorker: Sendable {
         }
     }
 
+    /// A flow waiting for its socket event.
+    private struct Waiting {
+        var record: FlowRecord
+        var deadline: Int64
+    }
+
     /// Whether the capture runs in another network namespace than this process (`run --isolate`):
     /// then even loopback sockets live elsewhere.
     private let capturesAnotherNamespace: Bool
 
-    public init(attributor: Attributor, local: LocalNetwork, capturesAnotherNamespace: Bool = false) {
+    /// - Parameters:
+    ///   - kernelEvents: load the kernel's socket events (false: polling only).
+    ///   - eventWait: how long a new flow waits for its socket event before polling decides.
+    public init(
+        attributor: Attributor, local: LocalNetwork, capturesAnotherNamespace: Bool = false, kernelEvents: Bool = true,
+        eventWait: Int64 = 300_000_000
+    ) {
         self.attributor = attributor
         self.local = Mutex(local)
         self.capturesAnotherNamespace = capturesAnotherNamespace
+        useKernelEvents = kernelEvents
+        self.eventWait = eventWait
     }
 
-    /// Starts the worker thread, which starts the attributor (process events, then one /proc scan)
-    /// before its first lookup. With `wait`, returns once the attributor is ready; otherwise at once,
-    /// and flows that start meanwhile queue up.
-    public func start(logger: Logger, wait: Bool = true) {
+    /// Loads the kernel's socket events (when asked to), then starts the worker thread, and the
+    /// attributor (process events, then one /proc scan) beside it. Returns once the socket events are
+    /// live or known to be unavailable; with `waitForPolling`, only once the /proc scan is done too.
+    /// Flows that start meanwhile queue up and are answered from the events at once.
+    public func start(logger: Logger, waitForPolling: Bool = true) {
+        if useKernelEvents {
+            do {
+                try attributor.startKernelEvents()
+                logger.info("attribution: kernel socket events live")
+            } catch {
+                eventsUnavailable.withLock { $0 = error.reason }
+                logger.warning("attribution: kernel socket events unavailable, polling socket tables instead: \(error.reason)")
+            }
+        } else {
+            eventsUnavailable.withLock { $0 = "not requested" }
+        }
         let debugLogger: Logger? = logger.logLevel <= .debug ? logger : nil
         let ready = DispatchSemaphore(value: 0)
-        let thread = Thread { [self] in
+        let seeding = Thread { [self] in
             do {
                 try attributor.start()
             } catch {
                 logger.warning("process attribution runs without netlink: \(error)")
             }
+            pollingReady.store(true, ordering: .releasing)
             ready.signal()
+            wake.signal()
+        }
+        seeding.name = "telltale-process-scan"
+        seeding.start()
+        let thread = Thread { [self] in
+            var waiting: [Waiting] = []
             while !stopping.load(ordering: .acquiring) {
-                _ = wake.wait(timeout: .now() + .milliseconds(500))
+                _ = wake.wait(timeout: .now() + .milliseconds(waiting.isEmpty ? 500 : 5))
                 // Newest first: under a backlog, the sockets of the latest flows are the likeliest to
                 // still exist.
-                for record in requests.take().reversed() {
+                let fresh = requests.take()
+                if fresh.isEmpty && waiting.isEmpty { continue }
+                attributor.socketEvents?.drain()
+                let now = LiveSession.now()
+                var still: [Waiting] = []
+                for item in waiting + fresh.reversed().map({ Waiting(record: $0, deadline: max($0.start, now) + eventWait) }) {
                     let picked = LiveSession.now()
-                    let answer = attributeNow(record)
+                    guard let (answer, source) = attributeNow(item.record, final: now >= item.deadline) else {
+                        still.append(item)
+                        continue
+                    }
                     if let debugLogger {
                         debugLogger.debug("attributed", metadata: [
-                            "waited_us": "\((picked - record.start) / 1000)", "took_us": "\((LiveSession.now() - picked) / 1000)",
+                            "waited_us": "\((picked - item.record.start) / 1000)", "took_us": "\((LiveSession.now() - picked) / 1000)",
                             "answer": "\(answer.identity.map { "\($0.comm)[\($0.pid)]" } ?? answer.reason?.rawValue ?? "?")",
+                            "source": "\(source?.rawValue ?? "-")",
                         ])
                     }
-                    results.withLock { $0.insert(record.uid, answer) }
+                    results.withLock { $0.insert(item.record.uid, answer, source: source) }
                     if let identity = answer.identity {
                         owners.push([FlowOwner(
-                            key: record.key, process: ProcessKey(pid: identity.pid, startTime: identity.startTime),
+                            key: item.record.key, process: ProcessKey(pid: identity.pid, startTime: identity.startTime),
                             isResolver: FlowOwner.resolverNames.contains(identity.comm))])
                     }
                 }
+                // Bounded: past the cap the oldest are decided by polling now.
+                if still.count > 50_000 {
+                    for item in still.prefix(still.count - 50_000) {
+                        if let (answer, source) = attributeNow(item.record, final: true, force: true) {
+                            results.withLock { $0.insert(item.record.uid, answer, source: source) }
+                        }
+                    }
+                    still.removeFirst(still.count - 50_000)
+                }
+                waiting = still
             }
             finished.signal()
         }
         thread.name = "telltale-attribution"
         thread.start()
-        if wait { ready.wait() }
+        if waitForPolling { ready.wait() }
     }
+
+    /// Whether the kernel's socket events are in use.
+    public var usesKernelEvents: Bool { attributor.socketEvents != nil }
+
+    /// Why the kernel's socket events are not in use, when they are not.
+    public var kernelEventsUnavailableReason: String? { eventsUnavailable.withLock { $0 } }
+
+    /// Socket events the kernel dropped because the ring was full.
+    public var eventsDropped: Int64 { attributor.socketEvents?.dropped ?? 0 }
 
     /// Stops the worker thread and the attributor's event listener.
     public func stop() {
@@ -167,16 +253,43 @@ public final class AttributionWorker: Sendable {
     /// Flows the hand-off had to drop since the start.
     public var dropped: Int64 { requests.dropped }
 
-    /// The attribution of a flow: the worker's answer, or a lookup now when the worker has none.
-    /// `ended` flows are forgotten afterwards.
-    public func attribution(of record: FlowRecord, ended: Bool) -> Attribution {
-        let known = results.withLock { r -> Attribution? in
-            (ended ? r.byUID.removeValue(forKey: record.uid) : r.byUID[record.uid])?.attribution
+    /// The attribution of a flow: the worker's answer, or a lookup now when the worker has none
+    /// (an unattributed answer is checked against the socket events once more: the event may have come
+    /// late). `ended` flows are forgotten afterwards.
+    public func attribution(of record: FlowRecord, ended: Bool) -> FlowAttribution {
+        let known = results.withLock { r -> Answer? in
+            ended ? r.byUID.removeValue(forKey: record.uid) : r.byUID[record.uid]
         }
-        if let known { return known }
-        let answer = attributeNow(record)
-        if !ended { results.withLock { $0.insert(record.uid, answer) } }
-        return answer
+        let answer: (Attribution, AttributionSource?)
+        if let known, let source = known.source {
+            answer = (known.attribution, source)
+        } else if let known {
+            // Unattributed so far: the socket's event may have been read since.
+            attributor.socketEvents?.drain()
+            let late = attributor.attributeFromEvents(query(for: record), at: record.start, horizon: eventWait + 1_000_000_000)
+            if let late, late.identity != nil {
+                answer = (late, .kernelEvents)
+            } else {
+                answer = (known.attribution, nil)
+            }
+            if !ended, answer.1 != nil { results.withLock { $0.insert(record.uid, answer.0, source: answer.1) } }
+        } else {
+            attributor.socketEvents?.drain()
+            answer = attributeNow(record, final: true, force: true) ?? (.unattributed(.noSocket), nil)
+            if !ended { results.withLock { $0.insert(record.uid, answer.0, source: answer.1) } }
+        }
+        return FlowAttribution(attribution: answer.0, source: answer.1, peer: peer(of: record))
+    }
+
+    /// The process at the flow's other end, when the socket events name one (a loopback flow's
+    /// server, a process in another network namespace).
+    public func peer(of record: FlowRecord) -> ProcessIdentity? {
+        guard attributor.socketEvents != nil else { return nil }
+        var swapped = query(for: record)
+        guard !record.isICMP else { return nil }
+        swap(&swapped.localAddress, &swapped.remoteAddress)
+        swap(&swapped.localPort, &swapped.remotePort)
+        return attributor.attributeFromEvents(swapped, at: record.start)?.identity
     }
 
     /// The socket query for a flow, facing this machine.
@@ -213,7 +326,28 @@ public final class AttributionWorker: Sendable {
             remotePort: remotePort, hint: hint)
     }
 
-    private func attributeNow(_ record: FlowRecord) -> Attribution {
-        attributor.attribute(query(for: record), at: record.start)
+    /// The flow's attribution now: from the socket events, else (when `final`, or when events are
+    /// not in use, or for what only the kernel sends) from polling. nil: wait for an event.
+    /// `force` polls even before the first /proc scan is done.
+    private func attributeNow(_ record: FlowRecord, final: Bool, force: Bool = false) -> (Attribution, AttributionSource?)? {
+        let query = query(for: record)
+        if query.hint == .rawFrame && attributor.socketEvents == nil { return (.unattributed(.rawFrame), nil) }
+        if attributor.socketEvents != nil {
+            if let found = attributor.attributeFromEvents(query, at: record.start, horizon: eventWait + 1_000_000_000) {
+                return (found, found.identity == nil ? nil : .kernelEvents)
+            }
+            let kernelOnly = query.hint == .icmpError || query.hint == .tcpResetFromLocal
+                || (query.hint == .initiatedRemotely && record.isICMP)
+            guard final || kernelOnly else { return nil }
+        }
+        guard force || pollingReady.load(ordering: .acquiring) else { return nil }
+        let polled = attributor.attribute(query, at: record.start)
+        if polled.identity != nil { return (polled, .polling) }
+        // Nothing owns a socket for it: a raw IP or packet socket may have written it.
+        if let sender = attributor.attributeFromEvents(
+            query, at: record.start, firstPacketBytes: record.originatorBytes, senders: true) {
+            return (sender, sender.identity == nil ? nil : .kernelEvents)
+        }
+        return (polled, nil)
     }
 }

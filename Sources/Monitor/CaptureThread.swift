@@ -41,17 +41,22 @@ public final class CaptureThread: Sendable {
                 uidSeed: UInt64(bitPattern: started) ^ UInt64(ProcessInfo.processInfo.processIdentifier),
                 names: names, reportsStarts: attribution != nil)
             var lastCounters = PipelineCounters(), lastStats = CaptureStatistics(), lastTime = started
+            var lastEventDropped: Int64 = 0
             func record(_ c: PipelineCounters, _ s: CaptureStatistics, force: Bool) {
                 let now = LiveSession.now()
                 guard now - lastTime >= intervalLength || force else { return }
-                intervals.push([CaptureInterval(
+                let eventDropped = attribution?.eventsDropped ?? 0
+                var interval = CaptureInterval(
                     time: now, interval: now - lastTime, frames: c.frames - lastCounters.frames,
                     ipPackets: c.ipPackets - lastCounters.ipPackets, ipBytes: c.ipBytes - lastCounters.ipBytes,
                     damaged: c.damaged - lastCounters.damaged,
                     received: Int64(s.received) - Int64(lastStats.received),
                     dropped: Int64(s.dropped) - Int64(lastStats.dropped),
                     interfaceDropped: Int64(s.interfaceDropped) - Int64(lastStats.interfaceDropped),
-                    queueDropped: flows.dropped)])
+                    queueDropped: flows.dropped)
+                interval.eventDropped = eventDropped - lastEventDropped
+                lastEventDropped = eventDropped
+                intervals.push([interval])
                 lastCounters = c
                 lastStats = s
                 lastTime = now

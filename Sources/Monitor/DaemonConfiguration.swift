@@ -24,6 +24,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var alertDesktop = true
     public var alertWebhook: String?
     public var alertCommand: [String] = []
+    /// Attribute flows from the kernel's socket events (BPF) when they can load; false: polling only.
+    public var kernelEvents = true
 
     public init() {}
 
@@ -39,7 +41,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     static let keys: Set<String> = [
         "interfaces", "filter", "snaplen", "database", "flush_interval", "retention", "timeouts", "local_networks",
-        "log_level", "rules", "alerts",
+        "log_level", "rules", "alerts", "kernel_events",
     ]
 
     /// Parses the YAML text of a configuration file on top of the defaults.
@@ -122,6 +124,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
                     guard let text = item.string, let network = IPNetwork(text) else { throw fail(item, "local_networks: '\(item.string ?? "?")' is not a CIDR such as 192.168.1.0/24") }
                     config.localNetworks.append(network)
                 }
+            case "kernel_events":
+                guard let flag = value.bool else { throw fail(value, "kernel_events: expected true or false") }
+                config.kernelEvents = flag
             case "log_level":
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
                 guard let level = value.string, levels.contains(level) else { throw fail(value, "log_level: expected one of \(levels.joined(separator: ", "))") }

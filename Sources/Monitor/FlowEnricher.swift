@@ -39,16 +39,20 @@ public final class FlowEnricher: Sendable {
         let network = local.withLock { $0 }
         var row = FlowRow(record, local: network)
         var identity: ProcessIdentity?
+        var peer: ProcessIdentity?
         if let attribution {
-            var answer = attribution.attribution(of: record, ended: ended)
-            if case .process(let found) = answer {
-                // Hashing the executable happens here, off the attribution worker.
-                answer = .process(attribution.attributor.withExeHash(found))
+            var found = attribution.attribution(of: record, ended: ended)
+            // Hashing the executable happens here, off the attribution worker.
+            if case .process(let process) = found.attribution {
+                found.attribution = .process(attribution.attributor.withExeHash(process))
             }
-            row.apply(answer)
-            identity = answer.identity
+            found.peer = found.peer.map(attribution.attributor.withExeHash)
+            row.apply(found)
+            identity = found.attribution.identity
+            peer = found.peer
         }
         guard let engine = ruleEngine else { return (row, nil) }
+        if let peer, row.peerProcess != nil { row.peerProcess?.role = engine.role(of: FlowEnricher.facts(peer))?.name }
         let orientation = record.orientation(in: network)
         let facts = FlowFacts(
             process: identity.map(FlowEnricher.facts),

@@ -31,4 +31,11 @@ extension FlowRow {
             unattributedReason = reason.rawValue
         }
     }
+
+    /// Fills `process` or `unattributedReason`, `attributionSource` and `peerProcess`.
+    public mutating func apply(_ found: FlowAttribution) {
+        apply(found.attribution)
+        attributionSource = found.attribution.identity == nil ? nil : found.source?.rawValue
+        peerProcess = found.peer.map(FlowRow.Process.init)
+    }
 }

@@ -1,4 +1,3 @@
-import CLinux
 public import Capture
 import Foundation
 public import Flows
@@ -19,6 +18,8 @@ public final class ObservedRun {
         public var captureOutput = false
         /// How long to keep capturing after the command exits, for its last packets.
         public var grace: Double = 0.5
+        /// Attribute from the kernel's socket events when they load (false: polling only).
+        public var kernelEvents = true
         public init(command: [String]) { self.command = command }
     }
 
@@ -41,6 +42,10 @@ public final class ObservedRun {
         public var statistics: CaptureStatistics
         public var attributionDropped: Int64
         public var usesProcessEvents: Bool
+        /// How flows were attributed: `kernel socket events`, or `polling (why)`.
+        public var attribution: String
+        /// Socket events the kernel dropped during the run.
+        public var eventDropped: Int64
     }
 
     public struct RunError: Error, CustomStringConvertible {
@@ -62,27 +67,20 @@ public final class ObservedRun {
         defer { if let namespace, FileManager.default.fileExists(atPath: "/run/netns/\(namespace)") { _ = try? ObservedRun.shell(["ip", "netns", "del", namespace]) } }
         if let namespace { try ObservedRun.makeIsolatedNamespace(namespace) }
 
-        var attributorOptions = Attributor.Options()
-        attributorOptions.attributeOtherNamespaces = true
-        let local = LocalNetwork.thisMachine()
-        let worker = AttributionWorker(
-            attributor: Attributor(logger: logger, options: attributorOptions), local: local,
-            capturesAnotherNamespace: namespace != nil)
-        worker.start(logger: logger)
-        defer { worker.stop() }
-        let enricher = FlowEnricher(local: local, attribution: worker)
-
-        let interfaces = ["any"]  // every interface, loopback included, and those that appear meanwhile
-        let capture: LiveCapture
+        var pipelineOptions = LivePipeline.Options()
+        pipelineOptions.namespace = namespace  // every interface (any), loopback included, unless isolated
+        pipelineOptions.kernelEvents = options.kernelEvents
+        // Short timeouts: flows of a short run end while it lasts; all of them end at the stop anyway.
+        pipelineOptions.timeouts = FlowTimeouts(tcpIdle: 30 * FlowTimeouts.second, udpIdle: 10 * FlowTimeouts.second, active: 0)
+        let pipeline: LivePipeline
         do {
-            capture = try ObservedRun.openCapture(interfaces: interfaces, namespace: namespace)
+            pipeline = try LivePipeline(options: pipelineOptions, logger: logger)
         } catch {
             throw RunError(message: "\(error)")
         }
-        // Short timeouts: flows of a short run end while it lasts; all of them end at the stop anyway.
-        let timeouts = FlowTimeouts(tcpIdle: 30 * FlowTimeouts.second, udpIdle: 10 * FlowTimeouts.second, active: 0)
-        let capturing = CaptureThread(capture: capture, timeouts: timeouts, attribution: worker)
-        var handed: [CaptureThread.Handed] = []
+        defer { pipeline.close() }
+        guard let worker = pipeline.attribution else { throw RunError(message: "attribution is off") }
+        var decided: [LivePipeline.Decided] = []
         usleep(100_000)  // the capture is polling before the command's first packet
 
         let start = LiveSession.now()
@@ -92,7 +90,7 @@ public final class ObservedRun {
         do {
             child = try ChildProcess(command, captureOutput: options.captureOutput)
         } catch {
-            capturing.stop.trigger()
+            pipeline.stop.trigger()
             throw RunError(message: error.description)
         }
         var output: [UInt8] = []
@@ -103,17 +101,17 @@ public final class ObservedRun {
         let status = child.wait()
         let end = LiveSession.now()
         usleep(UInt32(options.grace * 1_000_000))
-        capturing.stop.trigger()
-        while !capturing.isFinished {
-            handed += capturing.flows.take()
-            usleep(20_000)
+        pipeline.stop.trigger()
+        while true {
+            let batch = pipeline.next(waitMilliseconds: 20)
+            decided += batch.flows
+            if batch.isLast { break }
         }
-        handed += capturing.flows.take()
 
         var tree: [FlowRow] = [], others: [FlowRow] = [], unattributed: [FlowRow] = []
         var ancestry: [Int32: Bool] = [:]
-        for item in handed where !item.isOpen {
-            let row = enricher.row(item.record, ended: true)
+        for item in decided where !item.isOpen {
+            let row = item.row
             if let process = row.process {
                 let direct = process.ppid.map { Int32($0) == child.pid } ?? false
                 if direct || isInTree(Int32(process.pid), root: child.pid, attributor: worker.attributor, memo: &ancestry) {
@@ -125,14 +123,16 @@ public final class ObservedRun {
                 unattributed.append(row)
             }
         }
-        let (counters, statistics) = capturing.snapshot
+        let (counters, statistics) = pipeline.snapshot
         return Outcome(
             start: start, end: end, exitStatus: status, output: output, rootPid: child.pid,
             interfaces: namespace.map { ["lo of network namespace \($0) (its only interface)"] } ?? ["every interface (any), loopback included"],
             isolated: namespace != nil, treeFlows: tree.sorted { $0.start < $1.start },
             otherFlows: others.sorted { $0.start < $1.start }, unattributedFlows: unattributed.sorted { $0.start < $1.start },
             counters: counters, statistics: statistics, attributionDropped: worker.dropped,
-            usesProcessEvents: worker.attributor.usesProcessEvents)
+            usesProcessEvents: worker.attributor.usesProcessEvents,
+            attribution: pipeline.attributionState ?? "off",
+            eventDropped: worker.eventsDropped)
     }
 
     /// Whether `pid` is the root or descends from it, following parents as attribution captured them.
@@ -149,27 +149,6 @@ public final class ObservedRun {
         }
         for pid in chain { memo[pid] = answer }
         return answer
-    }
-
-    static func openCapture(interfaces: [String], namespace: String?) throws -> LiveCapture {
-        guard let namespace else {
-            return try LiveCapture(interfaces: interfaces, options: PcapHandle.LiveOptions())
-        }
-        // Open the packet socket inside the namespace (a socket stays in the namespace it was made
-        // in), then return this thread to its own.
-        let home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)
-        let target = open("/run/netns/\(namespace)", O_RDONLY | O_CLOEXEC)
-        guard home >= 0, target >= 0, telltale_enter_network_namespace(target) == 0 else {
-            let message = String(cString: strerror(errno))
-            if home >= 0 { close(home) }
-            if target >= 0 { close(target) }
-            throw RunError(message: "--isolate: cannot enter network namespace \(namespace): \(message)")
-        }
-        let result = Result { try LiveCapture(interfaces: ["lo"], options: PcapHandle.LiveOptions()) }
-        _ = telltale_enter_network_namespace(home)
-        close(home)
-        close(target)
-        return try result.get()
     }
 
     static func makeIsolatedNamespace(_ name: String) throws {

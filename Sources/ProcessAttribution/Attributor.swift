@@ -54,6 +54,8 @@ public final class Attributor: Sendable {
     let events = Mutex<ProcessEventListener?>(nil)
     let reader: IdentityReader
     let eventCount = Atomic<Int>(0)
+    /// The kernel's socket events, once `startKernelEvents()` loaded them.
+    let kernelEvents = Mutex<KernelSocketEvents?>(nil)
 
     /// Creates an attributor reading `procRoot`. Nothing is read until `start()`.
     public init(procRoot: String = "/proc", logger: Logger, options: Options = Options()) {
@@ -101,8 +103,9 @@ public final class Attributor: Sendable {
         seedScan()
     }
 
-    /// Stops the process-event thread. Lookups keep working from /proc afterwards.
+    /// Stops the process-event thread and the kernel's socket events. Lookups keep working from /proc afterwards.
     public func stop() {
+        kernelEvents.withLock { $0 }?.stop()
         let listener = events.withLock { value -> ProcessEventListener? in
             let old = value
             value = nil

@@ -19,6 +19,10 @@ public struct AuditReport: Sendable {
     public var packets: Int64
     public var dropped: Int64
     public var damaged: Int64
+    /// How flows were attributed: `kernel socket events`, or `polling (why)`.
+    public var attribution = ""
+    /// Socket events the kernel dropped during the run (ring buffer full).
+    public var eventDropped: Int64 = 0
     public var completion: String?
     /// Model and runtime facts for `infer`, as ordered key/value pairs.
     public var model: [(String, String)] = []
@@ -87,6 +91,9 @@ public struct AuditReport: Sendable {
         let seconds = Double(end - start) / 1e9
         out += "  window     \(Timestamp.rfc3339(start)) → \(Timestamp.rfc3339(end)) (\((seconds * 100).rounded() / 100) s); command exited with status \(exitStatus)\n"
         out += "  capture    \(interfaces.joined(separator: ", ")); \(packets) packets seen, \(dropped) dropped, \(damaged) damaged\n"
+        if !attribution.isEmpty {
+            out += "  attribution \(attribution); \(eventDropped) socket events dropped\n"
+        }
         out += "  policy     \(policy)\(isolated ? "; the command ran isolated (network namespace with loopback only)" : "")\n"
         for (key, value) in model { out += "  model      \(key): \(Sanitizer.clean(value))\n" }
         for (key, value) in runtime { out += "  runtime    \(key): \(Sanitizer.clean(value))\n" }
@@ -127,6 +134,8 @@ public struct AuditReport: Sendable {
         w.key("packets"); w.int(packets)
         w.key("dropped"); w.int(dropped)
         w.key("damaged"); w.int(damaged)
+        w.key("attribution"); w.string(attribution)
+        w.key("event_dropped"); w.int(eventDropped)
         if let completion { w.key("completion"); w.string(completion) }
         if !model.isEmpty {
             w.key("model"); w.beginObject(); for (k, v) in model { w.key(k); w.string(v) }; w.endObject()
@@ -154,6 +163,7 @@ public struct AuditReport: Sendable {
         out += "| window | \(Timestamp.rfc3339(start)) → \(Timestamp.rfc3339(end)) |\n"
         out += "| exit status | \(exitStatus) |\n"
         out += "| capture | \(cell(interfaces.joined(separator: ", "))); \(packets) packets, \(dropped) dropped |\n"
+        if !attribution.isEmpty { out += "| attribution | \(cell(attribution)); \(eventDropped) socket events dropped |\n" }
         out += "| policy | \(cell(policy)) |\n"
         for (k, v) in model { out += "| model \(cell(k)) | \(cell(v)) |\n" }
         for (k, v) in runtime { out += "| runtime \(cell(k)) | \(cell(v)) |\n" }

@@ -36,6 +36,10 @@ public struct Coverage: Sendable, Equatable {
     public var dropped: Int64 = 0
     public var interfaceDropped: Int64 = 0
     public var queueDropped: Int64 = 0
+    /// Socket events the kernel dropped (ring buffer full).
+    public var eventDropped: Int64 = 0
+    /// Bytes of flows the kernel's socket events attributed (the rest of `attributedBytes` was polled).
+    public var kernelEventBytes: Int64 = 0
     public init() {}
 
     /// Attributed bytes over all bytes, 0…1 (1 when there were no bytes).
@@ -107,8 +111,9 @@ public struct GroupRenderer: Sendable {
     /// "coverage: 97.3% of 12.4 MiB attributed to a process · 1,204 flows · drops: 0 kernel, 0 interface"
     public static func coverageLine(_ c: Coverage) -> String {
         let share = (c.attributedShare * 1000).rounded() / 10
-        return "coverage: \(share)% of \(ByteCount.text(c.bytes)) attributed to a process · \(c.flows) flows · "
-            + "capture drops: \(c.dropped) kernel, \(c.interfaceDropped) interface, \(c.queueDropped) queue"
-            + " (of \(c.received) received)"
+        let events = c.attributedBytes == 0 ? 0 : (Double(c.kernelEventBytes) / Double(c.attributedBytes) * 1000).rounded() / 10
+        return "coverage: \(share)% of \(ByteCount.text(c.bytes)) attributed to a process (\(events)% by kernel events) · "
+            + "\(c.flows) flows · capture drops: \(c.dropped) kernel, \(c.interfaceDropped) interface, \(c.queueDropped) queue"
+            + " (of \(c.received) received) · socket events dropped: \(c.eventDropped)"
     }
 }

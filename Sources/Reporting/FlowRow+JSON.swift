@@ -28,28 +28,30 @@ extension FlowRow {
         w.key("hostname"); w.string(hostname)
         w.key("name_source"); w.string(nameSource)
         w.key("ech"); w.bool(encryptedClientHello)
-        w.key("process")
-        if let p = process {
-            w.beginObject()
-            w.key("pid"); w.int(p.pid)
-            w.key("exe"); w.string(p.exe)
-            w.key("sha256"); w.string(p.sha256)
-            w.key("cmdline"); w.string(p.cmdline)
-            w.key("comm"); w.string(p.comm)
-            w.key("uid"); w.int(p.uid)
-            w.key("user"); w.string(p.user)
-            w.key("ppid"); w.int(p.ppid)
-            w.key("parent_exe"); w.string(p.parentExe)
-            w.key("unit"); w.string(p.unit)
-            w.key("container"); w.string(p.container)
-            w.key("role"); w.string(p.role)
-            w.endObject()
-        } else {
-            w.null()
-        }
+        w.key("process"); FlowRow.write(process, to: &w)
+        w.key("peer_process"); FlowRow.write(peerProcess, to: &w)
+        w.key("attribution_source"); w.string(attributionSource)
         w.key("unattributed_reason"); w.string(unattributedReason)
         w.key("verdict"); w.string(verdict)
         w.key("rule"); w.string(rule)
+        w.endObject()
+    }
+
+    private static func write(_ process: Process?, to w: inout JSONWriter) {
+        guard let p = process else { return w.null() }
+        w.beginObject()
+        w.key("pid"); w.int(p.pid)
+        w.key("exe"); w.string(p.exe)
+        w.key("sha256"); w.string(p.sha256)
+        w.key("cmdline"); w.string(p.cmdline)
+        w.key("comm"); w.string(p.comm)
+        w.key("uid"); w.int(p.uid)
+        w.key("user"); w.string(p.user)
+        w.key("ppid"); w.int(p.ppid)
+        w.key("parent_exe"); w.string(p.parentExe)
+        w.key("unit"); w.string(p.unit)
+        w.key("container"); w.string(p.container)
+        w.key("role"); w.string(p.role)
         w.endObject()
     }
 
@@ -58,7 +60,7 @@ extension FlowRow {
         "uid", "start", "end", "proto", "ip_version", "local_addr", "local_port", "remote_addr", "remote_port",
         "direction", "scope", "bytes_out", "bytes_in", "packets_out", "packets_in", "conn_state", "history",
         "community_id", "hostname", "name_source", "pid", "exe", "cmdline", "user", "role",
-        "unattributed_reason", "verdict", "rule",
+        "unattributed_reason", "verdict", "rule", "attribution_source", "peer_pid", "peer_exe", "peer_role",
     ]
 
     public var csvFields: [String] {
@@ -68,7 +70,8 @@ extension FlowRow {
             String(bytesOut), String(bytesIn), String(packetsOut), String(packetsIn), connState, history,
             communityID, hostname ?? "", nameSource ?? "", process.map { String($0.pid) } ?? "",
             process?.exe ?? "", process?.cmdline ?? "", process?.user ?? "", process?.role ?? "",
-            unattributedReason ?? "", verdict, rule ?? "",
+            unattributedReason ?? "", verdict, rule ?? "", attributionSource ?? "",
+            peerProcess.map { String($0.pid) } ?? "", peerProcess?.exe ?? "", peerProcess?.role ?? "",
         ]
     }
 

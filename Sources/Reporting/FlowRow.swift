@@ -48,6 +48,11 @@ public struct FlowRow: Sendable, Equatable {
     /// Whether the name is the public name of an Encrypted Client Hello.
     public var encryptedClientHello = false
     public var process: Process?
+    /// The process at the other end, when that end is on this machine too (the server of a loopback
+    /// flow, a process in another network namespace): `process` opened the flow, this one accepted it.
+    public var peerProcess: Process?
+    /// Which source named `process`: `kernel-events` or `polling` (nil when there is none).
+    public var attributionSource: String?
     public var unattributedReason: String?
     public var verdict: String
     public var rule: String?

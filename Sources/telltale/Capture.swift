@@ -45,6 +45,9 @@ extension Telltale {
         @Flag(help: "Do not attribute flows to processes.")
         var noAttribution = false
 
+        @Flag(help: "Attribute flows by polling the socket tables only, without the kernel's socket events (BPF).")
+        var noKernelEvents = false
+
         @OptionGroup var output: FormatOptions
 
         func validate() throws {
@@ -55,56 +58,46 @@ extension Telltale {
         }
 
         func run() throws {
-            var options = PcapHandle.LiveOptions()
-            options.snapLength = snaplen
-            options.filter = filter
-            let names = interfaces.isEmpty ? ["any"] : interfaces
-            let capture: LiveCapture
+            var options = LivePipeline.Options()
+            options.interfaces = interfaces.isEmpty ? ["any"] : interfaces
+            options.capture.snapLength = snaplen
+            options.capture.filter = filter
+            options.names = !noNames
+            options.attribution = !noAttribution
+            options.kernelEvents = !noKernelEvents
+            options.localNetworks = output.parsedLocalNetworks
+            options.timeouts.active = Int64(activeTimeout * 1e9)
+            options.limits = LiveSession.Limits(duration: duration.map { Int64($0 * 1e9) }, frames: count)
+            var logger = Logger(label: "telltale")
+            logger.logLevel = ProcessInfo.processInfo.environment["TELLTALE_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+            let pipeline: LivePipeline
             do {
-                capture = try LiveCapture(interfaces: names, options: options)
+                pipeline = try LivePipeline(options: options, logger: logger)
             } catch {
                 Output.error("telltale: \(error)")
                 throw ExitCode(1)
             }
-            let local = LocalNetwork.thisMachine(extra: output.parsedLocalNetworks)
-            var worker: AttributionWorker?
-            if !noAttribution {
-                var logger = Logger(label: "telltale")
-                logger.logLevel = ProcessInfo.processInfo.environment["TELLTALE_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
-                var options = Attributor.Options()
-                options.attributeOtherNamespaces = true
-                worker = AttributionWorker(attributor: Attributor(logger: logger, options: options), local: local)
-                worker?.start(logger: logger)
-            }
-            defer { worker?.stop() }
-            let enricher = FlowEnricher(local: local, attribution: worker)
-            var printer = FlowPrinter(renderer: output.renderer()) { enricher.row($0, ended: $1) }
-            var timeouts = FlowTimeouts()
-            timeouts.active = Int64(activeTimeout * 1e9)
-            let limits = LiveSession.Limits(duration: duration.map { Int64($0 * 1e9) }, frames: count)
-            Output.error("telltale: capturing on \(names.joined(separator: ", ")); Ctrl-C stops")
-            capture.onInterfaceChange = { Output.error("telltale: \($0)") }
-            // Capture runs on its own thread; rows are made and printed here, so a slow lookup never
-            // holds up the packet path.
-            let capturing = CaptureThread(
-                capture: capture, timeouts: timeouts, names: !noNames, attribution: worker, limits: limits)
-            Signals.stopOnTermination(capturing.stop)
+            defer { pipeline.close() }
+            Output.error("telltale: capturing on \(options.interfaces.joined(separator: ", ")); Ctrl-C stops")
+            Signals.stopOnTermination(pipeline.stop)
+            // Rows are made and printed here, so a slow lookup never holds up the packet path.
+            var printer = FlowPrinter(renderer: output.renderer())
             while true {
-                let finished = capturing.isFinished
-                let items = capturing.flows.take()
-                printer.add(items.filter(\.isOpen).map(\.record), ended: false)
-                printer.add(items.filter { !$0.isOpen }.map(\.record))
-                if finished { break }
-                usleep(100_000)
+                let batch = pipeline.next(waitMilliseconds: 100)
+                printer.add(batch.flows.filter(\.isOpen).map(\.row))
+                printer.add(batch.flows.filter { !$0.isOpen }.map(\.row))
+                if batch.isLast { break }
             }
             printer.finish()
-            let (c, s) = capturing.snapshot
+            let (c, s) = pipeline.snapshot
             Output.error(
                 "telltale: \(c.frames) frames, \(c.ipPackets) IP packets, \(c.notIP) not IP, \(c.damaged) damaged;"
                     + " kernel: \(s.received) received, \(s.dropped) dropped, \(s.interfaceDropped) dropped by the interface")
-            if worker != nil {
+            if let state = pipeline.attributionState {
                 let share = printer.bytes == 0 ? 100 : (Double(printer.attributedBytes) / Double(printer.bytes) * 1000).rounded() / 10
-                Output.error("telltale: coverage: \(share)% of \(ByteCount.text(printer.bytes)) attributed to a process")
+                Output.error(
+                    "telltale: coverage: \(share)% of \(ByteCount.text(printer.bytes)) attributed to a process"
+                        + " (attribution: \(state); \(pipeline.eventsDropped) socket events dropped)")
             }
         }
     }

@@ -45,6 +45,9 @@ extension Telltale {
         @Option(help: "Rules directory or file (default /etc/telltale/rules.d when it exists; the repository's rules/ is the default pack).")
         var rules: String?
 
+        @Flag(help: "Attribute flows by polling the socket tables only, without the kernel's socket events (BPF).")
+        var noKernelEvents = false
+
         func validate() throws {
             if let flushInterval, DaemonConfiguration.duration(flushInterval) == nil {
                 throw ValidationError("--flush-interval: '\(flushInterval)' is not a duration such as 1s or 500ms")
@@ -72,6 +75,7 @@ extension Telltale {
             if let flushInterval, let d = DaemonConfiguration.duration(flushInterval) { settings.flushInterval = d }
             if let logLevel { settings.logLevel = logLevel }
             if let rules { settings.rules = rules }
+            if noKernelEvents { settings.kernelEvents = false }
             let level = Logger.Level(rawValue: settings.logLevel) ?? .info
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)

@@ -5,29 +5,21 @@ import Reporting
 /// start time and printed at the end.
 struct FlowPrinter {
     let renderer: FlowRenderer
-    /// Turns a record into its row; `true` for flows that ended.
-    let makeRow: (FlowRecord, Bool) -> FlowRow
     private var held: [FlowRow] = []
     private(set) var printed = 0
     /// Bytes of every flow printed, and of those with a process: the coverage line.
     private(set) var bytes: Int64 = 0
     private(set) var attributedBytes: Int64 = 0
 
-    init(renderer: FlowRenderer, local: LocalNetwork) {
-        self.init(renderer: renderer) { record, _ in FlowRow(record, local: local) }
-    }
-
-    init(renderer: FlowRenderer, makeRow: @escaping (FlowRecord, Bool) -> FlowRow) {
+    init(renderer: FlowRenderer) {
         self.renderer = renderer
-        self.makeRow = makeRow
         Output.write(renderer.header())
     }
 
     private var streams: Bool { renderer.format == .ndjson || renderer.format == .csv }
 
-    mutating func add(_ records: [FlowRecord], ended: Bool = true) {
-        for record in records {
-            let row = makeRow(record, ended)
+    mutating func add(_ rows: [FlowRow]) {
+        for row in rows {
             bytes += row.bytesOut + row.bytesIn
             if row.process != nil { attributedBytes += row.bytesOut + row.bytesIn }
             if streams {

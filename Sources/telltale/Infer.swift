@@ -71,6 +71,7 @@ extension Telltale {
             if let threads { command += ["--threads", String(threads)] }
             var options = ObservedRun.Options(command: command)
             options.isolate = observation.isolate
+            options.kernelEvents = !observation.noKernelEvents
             options.captureOutput = true
             let outcome: ObservedRun.Outcome
             do {

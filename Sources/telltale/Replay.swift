@@ -28,9 +28,9 @@ extension Telltale {
 
         func run() throws {
             let local = LocalNetwork.thisMachine(extra: output.parsedLocalNetworks)
-            var printer = FlowPrinter(renderer: output.renderer(), local: local)
+            var printer = FlowPrinter(renderer: output.renderer())
             var replay = Monitor.Replay(names: !noNames)
-            replay.run(files: files) { printer.add($0) }
+            replay.run(files: files) { records in printer.add(records.map { FlowRow($0, local: local) }) }
             printer.finish()
             let c = replay.pipeline.counters
             if !quiet {

@@ -141,6 +141,9 @@ extension Telltale {
                     Output.write("interfaces: \(s.interfaces)\n")
                     Output.write("frames: \(s.frames)   drops: \(s.dropped)   flows written: \(s.flows)\n")
                     Output.write("store: \(s.storeState)\n")
+                    if !s.attribution.isEmpty {
+                        Output.write("attribution: \(s.attribution)   socket events dropped: \(s.eventDropped)\n")
+                    }
                 } else {
                     Output.write("daemon: never ran with this database\n")
                 }

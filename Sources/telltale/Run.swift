@@ -55,6 +55,9 @@ struct ObservationOptions: ParsableArguments {
     @Option(help: "Log level of the observer: trace, debug, info, notice, warning, error.")
     var logLevel: String = "warning"
 
+    @Flag(help: "Attribute flows by polling the socket tables only, without the kernel's socket events (BPF).")
+    var noKernelEvents = false
+
     func validate() throws {
         if let policy, RunPolicy.role(policy) == nil {
             throw ValidationError("--policy: unknown role '\(policy)' (known: \(RunPolicy.roles.joined(separator: ", ")))")
@@ -114,13 +117,16 @@ struct ObservationOptions: ParsableArguments {
     }
 
     func audit(kind: String, command: [String], _ outcome: ObservedRun.Outcome) -> AuditReport {
-        AuditReport(
+        var report = AuditReport(
             kind: kind, command: command, start: outcome.start, end: outcome.end, exitStatus: outcome.exitStatus,
             interfaces: outcome.interfaces, isolated: outcome.isolated, policy: runPolicy.description,
             treeFlows: runPolicy.judge(outcome.treeFlows), otherFlows: outcome.otherFlows.count,
             unattributedFlows: outcome.unattributedFlows, packets: outcome.counters.frames,
             dropped: Int64(outcome.statistics.dropped + outcome.statistics.interfaceDropped) + outcome.attributionDropped,
             damaged: outcome.counters.damaged)
+        report.attribution = outcome.attribution
+        report.eventDropped = outcome.eventDropped
+        return report
     }
 }
 
@@ -158,6 +164,7 @@ extension Telltale {
             if command.first == "--" { command.removeFirst() }
             var options = ObservedRun.Options(command: command)
             options.isolate = observation.isolate
+            options.kernelEvents = !observation.noKernelEvents
             let outcome: ObservedRun.Outcome
             do {
                 outcome = try ObservedRun(options: options, logger: observation.logger()).run()

@@ -1,0 +1,169 @@
+import CLinux
+public import Capture
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+public import Flows
+public import FlowStore
+public import Logging
+public import PacketParsing
+public import Policy
+public import ProcessAttribution
+public import Reporting
+
+/// The live pipeline, composed in this one place for the daemon, `run`/`infer` and `capture`:
+/// kernel socket events and process attribution first (so no socket goes unseen), then capture on
+/// its own thread, names, rows facing this machine, and the rules' verdict. Consumers take batches
+/// of decided flows with `next(waitMilliseconds:)` and never see the parts.
+///
+/// Threads: the capture thread owns the pcap handles and the flow table; the attribution worker
+/// looks sockets up beside it; rows and decisions are made on the thread that calls `next`.
+public final class LivePipeline: Sendable {
+    public struct Options: Sendable {
+        /// Interfaces to capture on; `any` is every interface, loopback included.
+        public var interfaces = ["any"]
+        public var capture = PcapHandle.LiveOptions()
+        public var timeouts = FlowTimeouts()
+        /// Name destinations from observed DNS, SNI and Host.
+        public var names = true
+        /// Attribute flows to processes.
+        public var attribution = true
+        /// Attribute from the kernel's socket events when they load (false: polling only).
+        public var kernelEvents = true
+        /// Networks that count as this machine's, beside its interfaces' addresses.
+        public var localNetworks: [IPNetwork] = []
+        public var limits = LiveSession.Limits()
+        /// Judge each flow at its first packet too (alerts that must not wait for the flow's end).
+        public var judgesStarts = false
+        /// Capture inside this named network namespace (`run --isolate`); attribution then knows
+        /// that even loopback sockets live elsewhere.
+        public var namespace: String?
+        /// Return from `init` only once the process table's first /proc scan is done (polling
+        /// ready); the daemon starts capturing at once instead and polls once the scan is done.
+        public var waitForPolling = true
+        public init() {}
+    }
+
+    /// A flow with its row and the rules' decision (nil without rules).
+    public struct Decided: Sendable {
+        public var row: FlowRow
+        public var decision: Decision?
+        /// Still open: an active-timeout update rather than the flow's end.
+        public var isOpen: Bool
+    }
+
+    /// What the pipeline hands out at a time.
+    public struct Batch: Sendable {
+        /// Flows judged at their first packet (only with `judgesStarts`).
+        public var started: [Decided] = []
+        /// Flows that ended, and open flows' updates.
+        public var flows: [Decided] = []
+        /// Capture counters per interval.
+        public var intervals: [CaptureInterval] = []
+        /// The capture has ended and this is the last batch.
+        public var isLast = false
+    }
+
+    /// Fires to end the capture; every open flow is then handed out as ended.
+    public let stop: StopSignal
+    public let enricher: FlowEnricher
+    public let attribution: AttributionWorker?
+    private let capturing: CaptureThread
+
+    /// Loads attribution, opens the capture and starts it. Throws when the capture cannot be opened.
+    public init(options: Options, rules: RuleEngine? = nil, logger: Logger) throws(CaptureError) {
+        let local = LocalNetwork.thisMachine(extra: options.localNetworks)
+        var worker: AttributionWorker?
+        if options.attribution {
+            var attributorOptions = Attributor.Options()
+            attributorOptions.attributeOtherNamespaces = true
+            worker = AttributionWorker(
+                attributor: Attributor(logger: logger, options: attributorOptions), local: local,
+                capturesAnotherNamespace: options.namespace != nil, kernelEvents: options.kernelEvents)
+            // Socket events before capture: every socket used from here on is known from its first use.
+            worker?.start(logger: logger, waitForPolling: options.waitForPolling)
+        }
+        let capture: LiveCapture
+        do {
+            capture = try LivePipeline.openCapture(interfaces: options.interfaces, options: options.capture, namespace: options.namespace)
+        } catch {
+            worker?.stop()
+            throw error
+        }
+        capture.onInterfaceChange = { logger.warning("\($0)") }
+        attribution = worker
+        enricher = FlowEnricher(local: local, attribution: worker, rules: rules)
+        capturing = CaptureThread(
+            capture: capture, timeouts: options.timeouts, names: options.names, attribution: worker,
+            reportsStarts: options.judgesStarts, limits: options.limits)
+        stop = capturing.stop
+    }
+
+    deinit { attribution?.stop() }
+
+    /// The next batch: whatever is ready, waiting up to `waitMilliseconds` when nothing is.
+    public func next(waitMilliseconds: Int = 100) -> Batch {
+        var batch = Batch()
+        for attempt in 0..<2 {
+            batch.isLast = capturing.isFinished
+            if enricher.ruleEngine != nil {
+                batch.started += capturing.started.take().map { record in
+                    let (row, decision) = enricher.enrich(record, ended: false)
+                    return Decided(row: row, decision: decision, isOpen: true)
+                }
+            } else {
+                _ = capturing.started.take()
+            }
+            batch.flows += capturing.flows.take().map { item in
+                let (row, decision) = enricher.enrich(item.record, ended: !item.isOpen)
+                return Decided(row: row, decision: decision, isOpen: item.isOpen)
+            }
+            batch.intervals += capturing.intervals.take()
+            let empty = batch.started.isEmpty && batch.flows.isEmpty && batch.intervals.isEmpty
+            guard attempt == 0, empty, !batch.isLast, waitMilliseconds > 0 else { break }
+            usleep(UInt32(waitMilliseconds) * 1000)
+        }
+        return batch
+    }
+
+    /// Stops attribution (capture must have ended: `stop` fired and the last batch taken).
+    public func close() { attribution?.stop() }
+
+    /// The latest packet-path counters and kernel statistics (final once the last batch is out).
+    public var snapshot: (PipelineCounters, CaptureStatistics) { capturing.snapshot }
+
+    /// Flows the hand-off to the consumer dropped, and flows attribution could not take.
+    public var queueDropped: Int64 { capturing.flows.dropped }
+
+    /// How flows are attributed: `kernel-events`, or `polling (why)`; nil without attribution.
+    public var attributionState: String? {
+        guard let attribution else { return nil }
+        return attribution.usesKernelEvents
+            ? "kernel-events" : "polling (\(attribution.kernelEventsUnavailableReason ?? "kernel events off"))"
+    }
+
+    /// Socket events the kernel dropped since the start.
+    public var eventsDropped: Int64 { attribution?.eventsDropped ?? 0 }
+
+    static func openCapture(interfaces: [String], options: PcapHandle.LiveOptions, namespace: String?) throws(CaptureError) -> LiveCapture {
+        guard let namespace else {
+            return try LiveCapture(interfaces: interfaces, options: options)
+        }
+        // Open the packet socket inside the namespace (a socket stays in the namespace it was made
+        // in), then return this thread to its own.
+        let home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)
+        let target = open("/run/netns/\(namespace)", O_RDONLY | O_CLOEXEC)
+        guard home >= 0, target >= 0, telltale_enter_network_namespace(target) == 0 else {
+            let message = String(cString: strerror(errno))
+            if home >= 0 { Glibc.close(home) }
+            if target >= 0 { Glibc.close(target) }
+            throw CaptureError(.open, source: "network namespace \(namespace)", message: "cannot enter it: \(message)")
+        }
+        let result = Result { () throws(CaptureError) -> LiveCapture in try LiveCapture(interfaces: ["lo"], options: options) }
+        _ = telltale_enter_network_namespace(home)
+        Glibc.close(home)
+        Glibc.close(target)
+        return try result.get()
+    }
+}

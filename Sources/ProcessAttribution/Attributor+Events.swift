@@ -1,0 +1,86 @@
+import PacketParsing
+import Synchronization
+
+/// Which source named a flow's process: the JSON contract's `attribution_source`.
+public enum AttributionSource: String, Sendable, Hashable {
+    /// The kernel reported the socket's use in the process's own context (BPF).
+    case kernelEvents = "kernel-events"
+    /// A lookup of the socket tables and /proc after the first packet.
+    case polling
+}
+
+extension Attributor {
+    /// Loads the kernel's socket-event programs and starts reading them. Call it before capture
+    /// starts: from then on a socket is known from its first use. Throws the reason when the kernel
+    /// or the permissions refuse; attribution then works by polling alone.
+    public func startKernelEvents() throws(KernelSocketEvents.LoadError) {
+        let loaded = try KernelSocketEvents()
+        loaded.start()
+        kernelEvents.withLock { $0 = loaded }
+    }
+
+    /// The kernel's socket events, when they were loaded.
+    public var socketEvents: KernelSocketEvents? { kernelEvents.withLock { $0 } }
+
+    /// The process the kernel's events name for the local end of a flow, or nil when no event matches
+    /// (yet: an event can arrive just after the packet).
+    ///
+    /// - Parameters:
+    ///   - time: the flow's first packet time.
+    ///   - horizon: how long after `time` a report still counts.
+    ///   - firstPacketBytes: the IP length of the first packet, to recognise a frame a packet socket wrote.
+    ///   - senders: also match raw IP and packet sockets by time (only once the socket tables had their chance).
+    public func attributeFromEvents(
+        _ query: SocketQuery, at time: Int64, horizon: Int64 = 1_000_000_000, firstPacketBytes: Int64 = 0,
+        senders: Bool = false
+    ) -> Attribution? {
+        guard let events = socketEvents else { return nil }
+        var match = events.withIndex { $0.match(query, flowStart: time, horizon: horizon) }
+        if match == .none, senders {
+            match = events.withIndex { $0.matchSender(query, flowStart: time, firstPacketBytes: firstPacketBytes) }
+        }
+        switch match {
+        case .owner(let owner): return .process(identity(of: owner))
+        case .ambiguous: return .unattributed(.ambiguous)
+        case .none: return nil
+        }
+    }
+
+    /// The identity of a process an event named: the process table's (captured at exec), else read
+    /// now, else what the exec event carried, else the name the event gave.
+    func identity(of owner: SocketEventIndex.Owner) -> ProcessIdentity {
+        if let record = processes.withLock({ $0.record(pid: owner.pid, startTime: owner.startTime) }),
+           record.identity.comm == owner.comm || owner.comm.isEmpty {
+            return record.identity
+        }
+        let now = Clock.now()
+        if let record = capture(pid: owner.pid, now: now), record.identity.startTime == owner.startTime,
+           record.identity.comm == owner.comm || owner.comm.isEmpty {
+            return record.identity
+        }
+        // Gone before /proc could be read: the exec event still says what it ran.
+        var identity = ProcessIdentity(pid: owner.pid, startTime: owner.startTime)
+        identity.comm = owner.comm
+        identity.netns = owner.netns == 0 ? nil : owner.netns
+        if let exec = socketEvents?.withIndex({ $0.exec(pid: owner.pid, startTime: owner.startTime) }) {
+            identity.exe = exec.path
+            identity.ppid = exec.ppid
+            identity.arguments = [exec.path]
+            if let parent = processes.withLock({ $0.latest(pid: exec.ppid)?.identity }) {
+                identity.parentExe = parent.exe
+                identity.parentCmdline = parent.cmdline
+                identity.uid = parent.uid
+                identity.user = parent.user
+                identity.cgroup = parent.cgroup
+                identity.unit = parent.unit
+                identity.container = parent.container
+            }
+        }
+        processes.withLock { table in
+            if table.record(pid: owner.pid, startTime: owner.startTime) == nil {
+                table.insert(ProcessRecord(identity: identity, exeStamp: nil, exited: now, captured: now))
+            }
+        }
+        return identity
+    }
+}

@@ -1,0 +1,230 @@
+public import PacketParsing
+
+/// What the kernel's socket events said about which process used which socket, kept so that a flow
+/// can be joined to its owner by its endpoints, even after the socket and the process are gone.
+///
+/// A plain value with no I/O; `KernelSocketEvents` feeds it and the attributor queries it, under one lock.
+///
+/// The programs report a socket once (not once per packet), so a key may hold the reports of several
+/// sockets that used it in turn (a UDP port taken again by another process a minute later). A flow
+/// belongs to the latest report no later than shortly after the flow's first packet: the new owner
+/// of a reused port reports before (or while) it sends, never long after.
+public struct SocketEventIndex: Sendable {
+    /// A process that used a socket, as reported in its own context.
+    public struct Owner: Sendable, Equatable, Hashable {
+        public var pid: Int32
+        public var startTime: UInt64
+        public var comm: String
+        public var netns: UInt64
+    }
+
+    /// What the index knows about a flow's local end.
+    public enum Match: Sendable, Equatable {
+        case owner(Owner)
+        /// Several processes wrote matching packets in the window (raw or packet sockets).
+        case ambiguous
+        case none
+    }
+
+    /// The executable a process started, from its exec event.
+    public struct Exec: Sendable, Equatable {
+        public var path: String
+        public var comm: String
+        public var ppid: Int32
+        public var time: Int64
+    }
+
+    struct Report: Sendable {
+        var owner: Owner
+        var cookie: UInt64
+        var time: Int64
+        var localAddress: IPAddress
+        var remoteAddress: IPAddress
+        var remotePort: UInt16
+    }
+
+    struct TupleKey: Hashable, Sendable {
+        var ipProtocol: UInt8
+        var local: IPAddress
+        var localPort: UInt16
+        var remote: IPAddress
+        var remotePort: UInt16
+    }
+
+    struct PortKey: Hashable, Sendable {
+        var ipProtocol: UInt8
+        var localPort: UInt16
+    }
+
+    struct Send: Sendable {
+        var owner: Owner
+        var time: Int64
+        var ipProtocol: UInt8
+        var bytes: UInt32
+        var isPacketSocket: Bool
+    }
+
+    struct PidStart: Hashable, Sendable {
+        var pid: Int32
+        var startTime: UInt64
+    }
+
+    private var byTuple: [TupleKey: [Report]] = [:]
+    private var byPort: [PortKey: [Report]] = [:]
+    /// Recent sends of raw and packet sockets, oldest first.
+    private var sends: [Send] = []
+    private var sendsHead = 0
+    private var execs: [PidStart: Exec] = [:]
+    private var lastExpiry: Int64 = 0
+
+    /// How long a report is kept after it was made.
+    public var retention: Int64 = 600_000_000_000
+    /// Reports per key kept (a port reused by several sockets in turn).
+    static let reportsPerKey = 4
+    static let sendCapacity = 4_096
+    static let execCapacity = 65_536
+
+    /// Reports applied since the start.
+    public private(set) var applied: Int64 = 0
+
+    public init() {}
+
+    /// Tuples and ports currently known.
+    public var count: Int { byTuple.count + byPort.count }
+
+    // MARK: - Feeding
+
+    public mutating func apply(_ event: SocketEvent) {
+        applied += 1
+        let owner = Owner(pid: event.pid, startTime: event.startTime, comm: event.comm, netns: event.netns)
+        switch event.kind {
+        case .exec:
+            guard let path = event.path else { return }
+            if execs.count >= SocketEventIndex.execCapacity { expireExecs(keeping: SocketEventIndex.execCapacity / 2) }
+            execs[PidStart(pid: event.pid, startTime: event.startTime)] = Exec(
+                path: path, comm: event.comm, ppid: event.ppid, time: event.time)
+        case .socket:
+            switch event.socketClass {
+            case .rawIP, .packet:
+                sends.append(Send(
+                    owner: owner, time: event.time, ipProtocol: event.ipProtocol, bytes: event.bytes,
+                    isPacketSocket: event.socketClass == .packet))
+                if sends.count - sendsHead > SocketEventIndex.sendCapacity { sendsHead += 1 }
+                if sendsHead > SocketEventIndex.sendCapacity {
+                    sends.removeFirst(sendsHead)
+                    sendsHead = 0
+                }
+            case .ported:
+                let local = SocketEventIndex.normal(event.localAddress)
+                let remote = SocketEventIndex.normal(event.remoteAddress)
+                let report = Report(
+                    owner: owner, cookie: event.cookie, time: event.time, localAddress: local, remoteAddress: remote,
+                    remotePort: event.remotePort)
+                if event.remotePort != 0 || !remote.isUnspecified {
+                    SocketEventIndex.add(report, to: &byTuple[TupleKey(
+                        ipProtocol: event.ipProtocol, local: local, localPort: event.localPort, remote: remote,
+                        remotePort: event.remotePort), default: []])
+                }
+                SocketEventIndex.add(report, to: &byPort[PortKey(ipProtocol: event.ipProtocol, localPort: event.localPort), default: []])
+            }
+        }
+        if event.time - lastExpiry > 10_000_000_000 {
+            expire(now: event.time)
+        }
+    }
+
+    /// Keeps the latest report per socket and a few sockets per key.
+    private static func add(_ report: Report, to list: inout [Report]) {
+        if let same = list.firstIndex(where: { $0.cookie == report.cookie && $0.owner == report.owner }) {
+            list[same] = report
+        } else {
+            list.append(report)
+            if list.count > reportsPerKey { list.removeFirst(list.count - reportsPerKey) }
+        }
+    }
+
+    /// Forgets reports older than the retention.
+    public mutating func expire(now: Int64) {
+        lastExpiry = now
+        let cutoff = now - retention
+        byTuple = byTuple.filter { _, list in list.contains { $0.time >= cutoff } }
+        byPort = byPort.filter { _, list in list.contains { $0.time >= cutoff } }
+        expireExecs(olderThan: cutoff)
+    }
+
+    private mutating func expireExecs(olderThan cutoff: Int64) {
+        execs = execs.filter { $0.value.time >= cutoff }
+    }
+
+    private mutating func expireExecs(keeping count: Int) {
+        let times = execs.values.map(\.time).sorted(by: >)
+        guard times.count > count else { return }
+        expireExecs(olderThan: times[count])
+    }
+
+    // MARK: - Queries
+
+    /// The process behind the local end of a flow that started at `flowStart`.
+    ///
+    /// - Parameters:
+    ///   - horizon: how long after the flow's first packet a report still counts (a receiver reports
+    ///     when it reads, which can be a while after the packet arrived).
+    public func match(_ query: SocketQuery, flowStart: Int64, horizon: Int64) -> Match {
+        let local = SocketEventIndex.normal(query.localAddress)
+        let remote = SocketEventIndex.normal(query.remoteAddress)
+        let latest = flowStart + horizon
+        var best: Report?
+        func consider(_ report: Report) {
+            guard report.time <= latest else { return }
+            if let current = best, current.time >= report.time { return }
+            best = report
+        }
+        let proto = query.ipProtocol
+        if let exact = byTuple[TupleKey(
+            ipProtocol: proto, local: local, localPort: query.localPort, remote: remote, remotePort: query.remotePort)] {
+            exact.forEach(consider)
+        }
+        if best == nil, proto != IPProtocolNumber.tcp, let reports = byPort[PortKey(ipProtocol: proto, localPort: query.localPort)] {
+            for report in reports {
+                // An unconnected socket (any remote), or one connected to this very peer; bound to this
+                // address or to every address.
+                let remoteFits = report.remotePort == 0 && report.remoteAddress.isUnspecified
+                    || report.remoteAddress == remote && report.remotePort == query.remotePort
+                let localFits = report.localAddress.isUnspecified || report.localAddress == local
+                if remoteFits && localFits { consider(report) }
+            }
+        }
+        if let best { return .owner(best.owner) }
+        return .none
+    }
+
+    /// The raw IP or packet socket that wrote a flow's first packet, matched by time (and, for packet
+    /// sockets, by length): these sockets have no ports to join on.
+    public func matchSender(_ query: SocketQuery, flowStart: Int64, firstPacketBytes: Int64) -> Match {
+        // A send is reported when the system call returns, just after the packet went out.
+        let earliest = flowStart - 20_000_000, latest = flowStart + 200_000_000
+        var rawOwners = Set<Owner>(), packetOwners = Set<Owner>()
+        for send in sends[sendsHead...] where send.time >= earliest && send.time <= latest {
+            if send.isPacketSocket {
+                let linkHeader = Int64(send.bytes) - firstPacketBytes
+                if firstPacketBytes == 0 || [0, 14, 18, 22].contains(linkHeader) { packetOwners.insert(send.owner) }
+            } else if send.ipProtocol == query.ipProtocol || send.ipProtocol == 255 {
+                rawOwners.insert(send.owner)
+            }
+        }
+        let owners = rawOwners.isEmpty ? packetOwners : rawOwners
+        if owners.count > 1 { return .ambiguous }
+        if let only = owners.first { return .owner(only) }
+        return .none
+    }
+
+    /// What the exec event of a process said, if it was seen.
+    public func exec(pid: Int32, startTime: UInt64) -> Exec? {
+        execs[PidStart(pid: pid, startTime: startTime)]
+    }
+
+    /// IPv4-mapped IPv6 addresses as IPv4, as the capture names them.
+    static func normal(_ address: IPAddress) -> IPAddress {
+        address.unmappedV4 ?? address
+    }
+}
