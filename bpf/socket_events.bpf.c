@@ -149,6 +149,14 @@ struct file {
     struct path f_path;
 } __core;
 
+/* AF_PACKET (net/packet/internal.h); `num` is the bound ethertype, network order. packet_create()
+ * does not copy it into sk_protocol. Guarded by bpf_core_field_exists: kernels without AF_PACKET
+ * still load the program. */
+struct packet_sock {
+    struct sock sk;
+    __be16 num;
+} __core;
+
 struct linux_binprm {
     struct file *file;
     const char *filename;
@@ -257,6 +265,7 @@ static __always_inline void fill_current(struct telltale_event *e)
     bpf_core_read(e->comm, sizeof(e->comm), &leader->comm);
 }
 
+/* `sk` must be a tracepoint argument (a BTF-typed pointer): the IPv4 address is a plain load. */
 static __always_inline void read_remote(const struct sock *sk, __u16 family, __u64 raddr[2])
 {
     raddr[0] = 0;
@@ -264,7 +273,7 @@ static __always_inline void read_remote(const struct sock *sk, __u16 family, __u
     if (family == AF_INET6)
         bpf_core_read(raddr, 16, &sk->__sk_common.skc_v6_daddr);
     else
-        bpf_core_read(raddr, 4, &sk->__sk_common.skc_daddr);
+        raddr[0] = sk->__sk_common.skc_daddr; /* network order in the first 4 bytes (little endian) */
 }
 
 /* Socket fields: cookie, netns, family, protocol, type. */
@@ -300,7 +309,11 @@ static __always_inline void emit_every_send(const struct sock *sk, __u16 family,
     e->bytes = ret;
     fill_current(e);
     fill_socket(e, sk, family);
-    if (family != AF_PACKET) {
+    if (family == AF_PACKET) {
+        const struct packet_sock *po = (const struct packet_sock *)sk;
+        if (bpf_core_field_exists(po->num))
+            e->protocol = BPF_CORE_READ(po, num);
+    } else {
         __u64 raddr[2];
         read_remote(sk, family, raddr);
         fill_addresses(e, sk, family, raddr);
@@ -312,7 +325,9 @@ static __always_inline int on_socket_io(struct sock *sk, int ret, __u8 op)
 {
     if (!sk)
         return 0;
-    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    /* Hot path (every send and receive): `sk` is a tracepoint argument the verifier knows by its
+     * BTF type, so plain loads (CO-RE relocated) work and are cheaper than probe reads. */
+    __u16 family = sk->__sk_common.skc_family;
     if (family == AF_PACKET) {
         if (op == TELLTALE_SOCKET_SEND && ret > 0)
             emit_every_send(sk, family, ret);
@@ -320,16 +335,16 @@ static __always_inline int on_socket_io(struct sock *sk, int ret, __u8 op)
     }
     if (family != AF_INET && family != AF_INET6)
         return 0;
-    if (BPF_CORE_READ(sk, sk_type) == SOCK_RAW) {
+    if (sk->sk_type == SOCK_RAW) {
         if (op == TELLTALE_SOCKET_SEND && ret > 0)
             emit_every_send(sk, family, ret);
         return 0;
     }
 
-    __u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+    __u16 lport = sk->__sk_common.skc_num;
     if (lport == 0)
         return 0;
-    __u16 rport = be16_to_host(BPF_CORE_READ(sk, __sk_common.skc_dport));
+    __u16 rport = be16_to_host(sk->__sk_common.skc_dport);
     __u64 raddr[2];
     read_remote(sk, family, raddr);
     __u32 tgid = bpf_get_current_pid_tgid() >> 32;

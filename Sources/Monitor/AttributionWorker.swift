@@ -140,10 +140,10 @@ public final class AttributionWorker: Sendable {
         self.eventWait = eventWait
     }
 
-    /// Loads the kernel's socket events (when asked to), then starts the worker thread, and the
-    /// attributor (process events, then one /proc scan) beside it. Returns once the socket events are
-    /// live or known to be unavailable; with `waitForPolling`, only once the /proc scan is done too.
-    /// Flows that start meanwhile queue up and are answered from the events at once.
+    /// Loads the kernel's socket events (when asked to) and subscribes to process events, then starts
+    /// the worker thread, and the /proc scan polling needs beside it. Returns once the socket events
+    /// are live; without them, and with `waitForPolling`, only once the /proc scan is done. Flows that
+    /// start meanwhile are answered from the events at once, or wait for the scan.
     public func start(logger: Logger, waitForPolling: Bool = true) {
         if useKernelEvents {
             do {
@@ -158,12 +158,10 @@ public final class AttributionWorker: Sendable {
         }
         let debugLogger: Logger? = logger.logLevel <= .debug ? logger : nil
         let ready = DispatchSemaphore(value: 0)
+        // Process events now, so that every process started from here on is in the table.
+        attributor.startProcessEvents()
         let seeding = Thread { [self] in
-            do {
-                try attributor.start()
-            } catch {
-                logger.warning("process attribution runs without netlink: \(error)")
-            }
+            attributor.seed()
             pollingReady.store(true, ordering: .releasing)
             ready.signal()
             wake.signal()
@@ -216,7 +214,9 @@ public final class AttributionWorker: Sendable {
         }
         thread.name = "telltale-attribution"
         thread.start()
-        if waitForPolling { ready.wait() }
+        // With the socket events live, capture need not wait for the scan: flows are attributed from
+        // the events, and the few that need polling wait for it.
+        if waitForPolling && !usesKernelEvents { ready.wait() }
     }
 
     /// Whether the kernel's socket events are in use.

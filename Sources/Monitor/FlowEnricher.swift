@@ -54,11 +54,12 @@ public final class FlowEnricher: Sendable {
         guard let engine = ruleEngine else { return (row, nil) }
         if let peer, row.peerProcess != nil { row.peerProcess?.role = engine.role(of: FlowEnricher.facts(peer))?.name }
         let orientation = record.orientation(in: network)
-        let facts = FlowFacts(
+        var facts = FlowFacts(
             process: identity.map(FlowEnricher.facts),
             remoteAddress: orientation.originatorIsLocal ? record.responderAddress : record.originatorAddress,
             remotePort: orientation.originatorIsLocal ? record.responderPort : record.originatorPort,
             ipProtocol: record.ipProtocol, scope: row.scope, hostname: row.hostname)
+        facts.peerRole = row.peerProcess?.role
         let decision = engine.evaluate(facts)
         row.verdict = decision.verdict.rawValue
         row.rule = decision.rule

@@ -89,6 +89,8 @@ public struct FlowFacts: Sendable {
     public var scope: AddressScope
     /// The observed name of the destination, if any.
     public var hostname: String?
+    /// The role of the process at the other end, when that end is on this machine too.
+    public var peerRole: String?
 
     public init(process: ProcessFacts?, remoteAddress: IPAddress, remotePort: UInt16, ipProtocol: UInt8,
                 scope: AddressScope? = nil, hostname: String? = nil) {

@@ -194,6 +194,7 @@ public final class RuleEngine: Sendable {
         if let scopes = s.scopes, !scopes.contains(scope) { return false }
         if let ports = s.ports, !ports.contains(where: { $0.contains(facts.remotePort) }) { return false }
         if let protocols = s.protocols, !protocols.contains(facts.ipProtocol) { return false }
+        if let roles = s.peerRoles, !(facts.peerRole.map(roles.contains) ?? false) { return false }
         if !s.classes.isEmpty, !s.classes.contains(where: { classes.contains($0) }) { return false }
         return true
     }

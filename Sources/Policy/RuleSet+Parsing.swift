@@ -20,7 +20,7 @@ struct RuleFileParser {
         "open_file",
     ]
     static let ancestorKeys = ["exe", "name", "cmdline"]
-    static let selectorKeys = ["scope", "cidr", "domain", "port", "proto", "class", "list"]
+    static let selectorKeys = ["scope", "cidr", "domain", "port", "proto", "class", "list", "peer_role"]
     static let classKeys = ["name", "description", "domains", "networks", "lists", "tag"]
     static let ruleKeys = ["name", "role", "match", "to", "action", "severity", "tag", "message"]
     static let rescopeKeys = ["cidr", "scope"]
@@ -356,6 +356,10 @@ struct RuleFileParser {
             case "list":
                 hasInline = true
                 for t in strings(v, key) ?? [] { readListFile(t, location(v), into: &inline) }
+            case "peer_role":
+                let roles = strings(v, key) ?? []
+                for role in roles { roleReferences.append((role, location(v))) }
+                s.peerRoles = Set(roles)
             default: break
             }
         }

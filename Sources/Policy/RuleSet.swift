@@ -136,6 +136,8 @@ public struct DestinationSelector: Sendable {
     var scopes: Set<AddressScope>?
     var ports: [PortRange]?
     var protocols: Set<UInt8>?
+    /// Roles the process at the other end must hold (a loopback flow's server, a local container).
+    var peerRoles: Set<String>?
     /// Destination classes (named ones, and one anonymous class for inline domains/networks/lists).
     var classes: [Int32] = []
     var classNames: [String] = []

@@ -71,22 +71,33 @@ public final class Attributor: Sendable {
     /// Subscribes to process events (when allowed), then scans /proc once to seed the process table
     /// and the socket index. Events that arrive during the scan are applied too, so none is lost.
     public func start() throws(NetlinkError) {
-        if options.useProcessEvents {
-            do {
-                let listener = try ProcessEventListener()
-                listener.start(
-                    handler: { [self] event in handle(event) },
-                    failure: { [logger] error in
-                        logger.error("process events stopped; attribution falls back to /proc scans", metadata: ["error": "\(error)"])
-                    })
-                events.withLock { $0 = listener }
-                logger.info("process events from the kernel's proc connector")
-            } catch {
-                logger.notice(
-                    "proc connector unavailable; process identities come from /proc scans only, so very short-lived processes may be missed",
-                    metadata: ["error": "\(error)"])
-            }
+        startProcessEvents()
+        seed()
+    }
+
+    /// Subscribes to the kernel's process events (fork, exec, exit), when allowed. Quick: call it
+    /// before anything the table should know about starts.
+    public func startProcessEvents() {
+        guard options.useProcessEvents, events.withLock({ $0 == nil }) else { return }
+        do {
+            let listener = try ProcessEventListener()
+            listener.start(
+                handler: { [self] event in handle(event) },
+                failure: { [logger] error in
+                    logger.error("process events stopped; attribution falls back to /proc scans", metadata: ["error": "\(error)"])
+                })
+            events.withLock { $0 = listener }
+            logger.info("process events from the kernel's proc connector")
+        } catch {
+            logger.notice(
+                "proc connector unavailable; process identities come from /proc scans only, so very short-lived processes may be missed",
+                metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Opens sock_diag and scans /proc once (seconds on a busy machine): polling needs it, the
+    /// kernel's socket events do not.
+    public func seed() {
         let ownNetns = proc.readLink("self/ns/net").flatMap { ProcText.inode(inLink: $0, kind: "net") }
         var diagnostics: SocketDiagnostics?
         if options.useSocketDiagnostics {

@@ -122,9 +122,11 @@ extension Telltale {
                     cmdline: p.cmdline, comm: p.comm, user: p.user, uid: p.uid.map { UInt32(clamping: $0) }, unit: p.unit,
                     container: p.container, parentExe: p.parentExe)
             }
-            return FlowFacts(
+            var facts = FlowFacts(
                 process: process, remoteAddress: IPAddress(row.remoteAddress) ?? IPAddress(v4: 0),
                 remotePort: UInt16(clamping: row.remotePort), ipProtocol: row.ipProtocol, scope: row.scope, hostname: row.hostname)
+            facts.peerRole = row.peerProcess?.role
+            return facts
         }
     }
 }

@@ -123,6 +123,27 @@ import Testing
         #expect(engine.evaluate(flow(nil, to: "198.18.0.1", port: 23, proto: 17)).verdict == .unrated)
     }
 
+    @Test func aRuleCanNameTheRoleOfTheProcessAtTheOtherEnd() throws {
+        let engine = RuleEngine(rules: try RuleSet.parse("""
+            roles:
+              - name: ui
+                match: [{name: chat}]
+                allow: [{scope: loopback, peer_role: model-runtime}]
+              - name: model-runtime
+                match: [{name: llama-server}]
+            """))
+        let ui = ProcessFacts(exe: "/usr/bin/chat")
+        var toRuntime = flow(ui, to: "127.0.0.1", port: 8080)
+        toRuntime.peerRole = "model-runtime"
+        #expect(engine.evaluate(toRuntime).verdict == .allowed)
+        // Loopback to anything else, or to a server whose process is not known, is not allowed.
+        var toOther = flow(ui, to: "127.0.0.1", port: 6379)
+        toOther.peerRole = "other"
+        #expect(engine.evaluate(toOther).verdict == .alert)
+        #expect(engine.evaluate(flow(ui, to: "127.0.0.1", port: 8080)).verdict == .alert)
+        #expect(problems("rules:\n  - name: r\n    to: {peer_role: nobody}\n    action: allow\n").count == 1)
+    }
+
     @Test func precedenceIsProgramThenRoleRulesThenAllowThenEveryoneThenFallback() throws {
         let text = """
             roles:

@@ -63,9 +63,11 @@ struct telltale_event {
     uint8_t kind;         /* TELLTALE_EVENT_* */
     uint8_t op;           /* SOCKET: TELLTALE_SOCKET_*; EXEC: 0 */
     uint16_t family;      /* SOCKET: AF_INET (2), AF_INET6 (10) or AF_PACKET (17); EXEC: 0 */
-    uint16_t protocol;    /* SOCKET: sk->sk_protocol as stored: IPPROTO_TCP/UDP/ICMP/ICMPV6/RAW...
-                             for AF_INET*; for AF_PACKET the ethertype given to socket() or bind(),
-                             in network byte order (e.g. htons(ETH_P_ALL) = 0x0300) */
+    uint16_t protocol;    /* SOCKET: for AF_INET*, sk->sk_protocol: IPPROTO_TCP 6, UDP 17, ICMP 1,
+                             ICMPV6 58, or a raw socket's protocol; for AF_PACKET the ethertype the
+                             socket is bound to (packet_sock->num, from socket() or bind()), kept
+                             in network byte order as the kernel stores it (htons(ETH_P_ALL) =
+                             0x0300 on x86), 0 if none */
     uint16_t socket_type; /* SOCKET: sk->sk_type: SOCK_STREAM 1, SOCK_DGRAM 2, SOCK_RAW 3 */
     uint32_t tgid;        /* process id (thread-group id) of the process the event belongs to */
     uint32_t ppid;        /* EXEC: the parent's tgid (real_parent); SOCKET: 0 */

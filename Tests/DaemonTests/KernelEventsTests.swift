@@ -1,0 +1,171 @@
+import Foundation
+import Testing
+
+/// Attribution from the kernel's socket events, tried as a user would: real short-lived programs,
+/// a frame written through a packet socket, both ends of a loopback connection, all under the daemon;
+/// and polling when the events cannot load.
+@Suite(.serialized) struct KernelEventsTests {
+    /// Whether the socket-event programs load here (root with CAP_BPF and CAP_PERFMON, a kernel that allows them).
+    static let eventsLoad: Bool = {
+        guard Harness.isRoot else { return false }
+        let probe = try? Harness.run([Harness.telltale, "capture", "-i", "lo", "--duration", "0.2", "--format", "ndjson"])
+        return probe?.output.contains("attribution: kernel-events") == true
+    }()
+
+    /// A copy of the Python interpreter under a name of its own, so the right executable is unmistakable.
+    static func program(_ name: String, in directory: String) throws -> String {
+        let python = try Harness.run(["python3", "-c", "import os,sys;print(os.path.realpath(sys.executable))"]).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let path = directory + "/" + name
+        try FileManager.default.copyItem(atPath: python, toPath: path)
+        return path
+    }
+
+    static func flows(_ database: String) throws -> [[String: Any]] {
+        try Harness.run([Harness.telltale, "report", "--db", database, "--by", "flow", "--format", "ndjson"]).output
+            .split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    static func exe(_ flow: [String: Any], _ key: String = "process") -> String? {
+        (flow[key] as? [String: Any])?["exe"] as? String
+    }
+
+    @Test(.enabled(if: KernelEventsTests.eventsLoad, "needs root and a kernel that loads the socket-event programs"))
+    func shortLivedProgramsRawFramesAndBothLoopbackEndsAreAttributed() throws {
+        let host = try TestHost(tag: "ke", subnet: 82)
+        defer { host.remove() }
+        _ = try Harness.run(["ethtool", "-K", host.link, "tso", "off", "gso", "off", "gro", "off"])
+        let dir = try Harness.temporaryDirectory("kevents")
+        var helpers: [Process] = []
+        defer { for p in helpers { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        // The test host: a TCP server answering each request, a UDP echo.
+        let server = dir + "/host.py"
+        try """
+            import socket, threading
+            def tcp():
+                s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('198.18.82.2', 7000)); s.listen(128)
+                while True:
+                    c, _ = s.accept()
+                    try: c.recv(200); c.sendall(b't' * 200)
+                    except OSError: pass
+                    c.close()
+            threading.Thread(target=tcp, daemon=True).start()
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('198.18.82.2', 7001))
+            while True:
+                d, a = u.recvfrom(2000); u.sendto(d, a)
+            """.write(toFile: server, atomically: true, encoding: .utf8)
+        helpers.append(try Harness.start(["ip", "netns", "exec", host.namespace, "python3", server], log: dir + "/host.log"))
+        // A local service on loopback, under a name of its own.
+        let runtime = try Self.program("tt-local-runtime", in: dir)
+        let service = dir + "/service.py"
+        try """
+            import socket
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 18940)); s.listen(16)
+            while True:
+                c, _ = s.accept(); c.recv(100); c.sendall(b'r' * 64); c.close()
+            """.write(toFile: service, atomically: true, encoding: .utf8)
+        helpers.append(try Harness.start([runtime, service], log: dir + "/service.log"))
+
+        let database = dir + "/flows.db"
+        let config = try Harness.fastConfiguration(in: dir, interfaces: ["any"], database: database)
+        let log = dir + "/daemon.log"
+        let daemon = try Harness.start([Harness.telltale, "daemon", "--config", config], log: log)
+        defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
+        #expect(Harness.wait(timeout: 10) { Harness.log(log).contains("capturing") }, "\(Harness.log(log))")
+        #expect(Harness.log(log).contains("attribution=kernel-events") || Harness.log(log).contains("kernel-events"))
+
+        // Thirty programs that each live a few milliseconds: one TCP exchange and one UDP exchange.
+        let client = try Self.program("tt-short-lived", in: dir)
+        let clientScript = """
+            import socket
+            c = socket.create_connection(('198.18.82.2', 7000)); c.sendall(b'q' * 100); c.recv(300); c.close()
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(1); u.sendto(b'u' * 100, ('198.18.82.2', 7001)); u.recvfrom(300)
+            """
+        for _ in 0..<30 {
+            let result = try Harness.run([client, "-c", clientScript])
+            #expect(result.status == 0, "\(result.output)")
+        }
+        // One frame written whole through a packet socket: a UDP datagram no IP socket sent.
+        let injector = try Self.program("tt-injector", in: dir)
+        let inject = """
+            import socket, struct, sys
+            def csum(b):
+                if len(b) % 2: b += b'\\0'
+                s = sum(struct.unpack('!%dH' % (len(b) // 2), b)); s = (s >> 16) + (s & 0xffff); s += s >> 16
+                return ~s & 0xffff
+            src, dst = socket.inet_aton('198.18.82.1'), socket.inet_aton('198.18.82.2')
+            payload = b'i' * 32
+            udp = struct.pack('!HHHH', 47001, 7777, 8 + len(payload), 0) + payload
+            ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, src, dst)
+            ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
+            mac = open('/sys/class/net/%s/address' % sys.argv[1]).read().strip()
+            eth = b'\\xff' * 6 + bytes.fromhex(mac.replace(':', '')) + b'\\x08\\x00'
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind((sys.argv[1], 0)); s.send(eth + ip + udp)
+            """
+        let injected = try Harness.run([injector, "-c", inject, host.link])
+        #expect(injected.status == 0, "\(injected.output)")
+        // Both ends on this machine: a client program talks to the local service over loopback.
+        let ui = try Self.program("tt-local-ui", in: dir)
+        let uiRun = try Harness.run([ui, "-c", "import socket\nc = socket.create_connection(('127.0.0.1', 18940)); c.sendall(b'hello'); c.recv(100); c.close()"])
+        #expect(uiRun.status == 0, "\(uiRun.output)")
+
+        usleep(1_500_000)
+        daemon.terminate()
+        daemon.waitUntilExit()
+        let flows = try Self.flows(database)
+
+        let clientPath = URL(fileURLWithPath: client).resolvingSymlinksInPath().path
+        let toHost = flows.filter { $0["remote_addr"] as? String == "198.18.82.2" && [7000, 7001].contains($0["remote_port"] as? Int ?? 0) }
+        #expect(toHost.count == 60, "expected 60 flows of the short-lived programs, got \(toHost.count)")
+        let right = toHost.filter { Self.exe($0) == clientPath && $0["attribution_source"] as? String == "kernel-events" }
+        #expect(right.count == toHost.count, "not attributed to \(clientPath): \(toHost.filter { Self.exe($0) != clientPath })")
+        // The bytes are the wire's: 100 bytes of payload and 28 of headers per UDP datagram.
+        for flow in toHost where flow["proto"] as? String == "udp" {
+            #expect(flow["bytes_out"] as? Int == 128 && flow["bytes_in"] as? Int == 128, "\(flow)")
+        }
+
+        let frame = flows.first { $0["remote_port"] as? Int == 7777 && $0["local_port"] as? Int == 47001 }
+        #expect(frame.map { Self.exe($0) } == URL(fileURLWithPath: injector).resolvingSymlinksInPath().path, "\(String(describing: frame))")
+
+        let loopback = flows.first { $0["remote_port"] as? Int == 18940 && $0["proto"] as? String == "tcp" }
+        #expect(loopback.map { Self.exe($0) } == URL(fileURLWithPath: ui).resolvingSymlinksInPath().path, "\(String(describing: loopback))")
+        #expect(loopback.map { Self.exe($0, "peer_process") } == URL(fileURLWithPath: runtime).resolvingSymlinksInPath().path,
+                "the loopback flow does not name its server: \(String(describing: loopback))")
+    }
+
+    @Test(.enabled(if: Harness.isRoot, "needs root: capture"))
+    func withoutTheEventsPollingAttributesAndSaysSo() throws {
+        let dir = try Harness.temporaryDirectory("polling")
+        let sender = try Self.program("tt-slow-sender", in: dir)
+        // A socket that stays open long enough for any lookup.
+        let script = "import socket, time\nu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', 0))\nfor i in range(6):\n    u.sendto(b'p' * 20, ('127.0.0.1', 18950)); time.sleep(0.3)\n"
+        let output = dir + "/capture.ndjson"
+        let capture = try Harness.start(
+            ["sh", "-c", "\(Harness.telltale) capture -i lo --no-kernel-events --duration 4 --format ndjson > \(output)"],
+            log: dir + "/capture.log")
+        usleep(800_000)
+        let sent = try Harness.run([sender, "-c", script])
+        #expect(sent.status == 0, "\(sent.output)")
+        capture.waitUntilExit()
+        let flows = (try String(contentsOfFile: output, encoding: .utf8)).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let flow = try #require(flows.first { $0["remote_port"] as? Int == 18950 }, "\(Harness.log(dir + "/capture.log"))")
+        #expect(Self.exe(flow) == URL(fileURLWithPath: sender).resolvingSymlinksInPath().path, "\(flow)")
+        #expect(flow["attribution_source"] as? String == "polling")
+        #expect(Harness.log(dir + "/capture.log").contains("attribution: polling"))
+    }
+
+    @Test(.enabled(if: Harness.isRoot && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root and setpriv"))
+    func withoutTheCapabilitiesOneLineSaysWhyAndCaptureGoesOn() throws {
+        let dropped = "-bpf,-perfmon,-sys_admin"
+        let result = try Harness.run([
+            "setpriv", "--inh-caps", dropped, "--bounding-set", dropped, "--",
+            Harness.telltale, "capture", "-i", "lo", "--duration", "0.5", "--format", "ndjson",
+        ])
+        #expect(result.status == 0, "\(result.output)")
+        let reasons = result.output.split(separator: "\n").filter { $0.contains("kernel socket events unavailable") }
+        #expect(reasons.count == 1, "\(result.output)")
+        #expect(reasons.first?.contains("polling") == true)
+        #expect(result.output.contains("attribution: polling"), "\(result.output)")
+    }
+}
