@@ -179,6 +179,8 @@ struct linux_binprm {
 /* Wake the reader only when this much is waiting; below it the reader's poll timeout collects. */
 #define WAKEUP_THRESHOLD (64 * 1024)
 #define RING_SIZE (4 * 1024 * 1024)
+/* A ring-buffer record: 8-byte header + the event, rounded up to 8 bytes. */
+#define RECORD_SIZE ((sizeof(struct telltale_event) + 8 + 7) / 8 * 8)
 
 #define PATH_COMPONENTS 32
 #define SCRATCH_HALF 512 /* the path is built backwards ending at scratch[SCRATCH_HALF] */
@@ -249,10 +251,19 @@ static __always_inline struct telltale_event *reserve_event(__u8 kind)
     return e;
 }
 
+/*
+ * Batched wakeups: waking the reader costs microseconds per event (an irq_work, a self-IPI in a
+ * VM), so the reader is woken only when the unread data crosses a multiple of WAKEUP_THRESHOLD
+ * (once per 64 KiB, ~170 events); below that it finds the events at its poll timeout. Waking on
+ * every event past the threshold would make each event cost a wakeup exactly when the reader
+ * lags. The unread amount already includes this record (counted at reserve time).
+ */
 static __always_inline void submit_event(struct telltale_event *e)
 {
     __u64 waiting = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
-    bpf_ringbuf_submit(e, waiting >= WAKEUP_THRESHOLD ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+    __u64 before = waiting > RECORD_SIZE ? waiting - RECORD_SIZE : 0;
+    int crossed = waiting / WAKEUP_THRESHOLD != before / WAKEUP_THRESHOLD;
+    bpf_ringbuf_submit(e, crossed ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 /* tgid, start time and comm of the current process (its thread-group leader). */
@@ -273,7 +284,7 @@ static __always_inline void read_remote(const struct sock *sk, __u16 family, __u
     if (family == AF_INET6)
         bpf_core_read(raddr, 16, &sk->__sk_common.skc_v6_daddr);
     else
-        raddr[0] = sk->__sk_common.skc_daddr; /* network order in the first 4 bytes (little endian) */
+        ((__u32 *)raddr)[0] = sk->__sk_common.skc_daddr; /* first 4 bytes, network order */
 }
 
 /* Socket fields: cookie, netns, family, protocol, type. */

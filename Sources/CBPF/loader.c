@@ -171,6 +171,72 @@ static const char *permission_hint(void)
                : "needs root or CAP_BPF+CAP_PERFMON";
 }
 
+/* libbpf's own error codes (-4000...) are not errnos: describe them, return -EINVAL. */
+static const char *describe_errno(int err, char *buffer, size_t size)
+{
+    if (err <= -4000 && err > -4100) {
+        libbpf_strerror(err, buffer, size);
+        return buffer;
+    }
+    return strerror(-err);
+}
+
+static int as_errno(int err)
+{
+    if (err > 0)
+        err = -err;
+    if (err == 0 || (err <= -4000 && err > -4100))
+        return -EINVAL;
+    return err;
+}
+
+/* The last line of the log containing `needle`, without its "libbpf: " prefix, into out. */
+static bool find_line(const struct message_log *log, const char *needle, char *out, size_t size)
+{
+    const char *hit = NULL, *p = log->text;
+    while ((p = strstr(p, needle)) != NULL) {
+        hit = p;
+        p += 1;
+    }
+    if (!hit)
+        return false;
+    const char *start = hit;
+    while (start > log->text && start[-1] != '\n')
+        start--;
+    if (strncmp(start, "libbpf: ", 8) == 0)
+        start += 8;
+    const char *end = strchr(hit, '\n');
+    size_t n = end ? (size_t)(end - start) : strlen(start);
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, start, n);
+    out[n] = 0;
+    return true;
+}
+
+/* The verifier's reason: the last lines of the load log, without its statistics lines. */
+static void verifier_reason(const char *text, const char *end, char *out, size_t size)
+{
+    out[0] = 0;
+    while (end > text) {
+        const char *line_end = end;
+        while (line_end > text && (line_end[-1] == '\n' || line_end[-1] == ' '))
+            line_end--;
+        const char *start = line_end;
+        while (start > text && start[-1] != '\n')
+            start--;
+        if (strncmp(start, "processed ", 10) == 0 || strncmp(start, "verification time", 17) == 0 ||
+            strncmp(start, "stack depth", 11) == 0 || start == line_end) {
+            end = start;
+            if (start == text)
+                break;
+            continue;
+        }
+        tail_lines(text, line_end, 2, out, size);
+        return;
+    }
+}
+
 static void describe_load_failure(int err, const struct message_log *log, char *error, size_t size)
 {
     char program_buffer[128];
@@ -181,6 +247,7 @@ static void describe_load_failure(int err, const struct message_log *log, char *
     else
         where[0] = 0;
     char detail[1024];
+    char reason[128];
 
     if (err == -EPERM) {
         set_error(error, size, "BPF programs cannot be loaded: %s (%s)%s", strerror(EPERM), permission_hint(),
@@ -189,19 +256,23 @@ static void describe_load_failure(int err, const struct message_log *log, char *
     }
     const char *verifier_end = strstr(log->text, "-- END PROG LOAD LOG --");
     if (verifier_end) {
-        tail_lines(log->text, verifier_end, 3, detail, sizeof(detail));
-        set_error(error, size, "the kernel's verifier rejected BPF program%s: %s (%s)",
-                  program ? where + 1 : "", detail, strerror(-err));
+        verifier_reason(log->text, verifier_end, detail, sizeof(detail));
+        set_error(error, size, "the kernel's verifier rejected BPF program '%s': %s (%s)",
+                  program ? program : "?", detail, describe_errno(err, reason, sizeof(reason)));
         return;
     }
-    if (err == -ESRCH || err == -ENOENT || strstr(log->text, "failed to find kernel BTF type ID")) {
-        tail_lines(log->text, NULL, 1, detail, sizeof(detail));
-        set_error(error, size, "this kernel lacks a hook a BPF program needs%s: %s", where, detail);
+    if (find_line(log, "failed to find kernel BTF type ID", detail, sizeof(detail))) {
+        set_error(error, size, "this kernel lacks a tracepoint a BPF program attaches to%s: %s", where, detail);
+        return;
+    }
+    if (find_line(log, "failed to find BTF for extern", detail, sizeof(detail)) ||
+        find_line(log, "relo #", detail, sizeof(detail))) {
+        set_error(error, size, "this kernel's structures do not match the BPF program%s: %s", where, detail);
         return;
     }
     tail_lines(log->text, NULL, 2, detail, sizeof(detail));
-    set_error(error, size, "loading the BPF programs failed%s: %s%s%s", where, strerror(-err),
-              detail[0] ? "; libbpf: " : "", detail);
+    set_error(error, size, "loading the BPF programs failed%s: %s%s%s", where,
+              describe_errno(err, reason, sizeof(reason)), detail[0] ? "; libbpf: " : "", detail);
 }
 
 /* ---- ring buffer ---- */
@@ -265,10 +336,11 @@ int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out
         err = -errno;
         if (err == 0)
             err = -EINVAL;
-        char detail[512];
+        char detail[512], reason[128];
         tail_lines(log->text, NULL, 1, detail, sizeof(detail));
-        set_error(error, error_size, "cannot open the BPF object: %s%s%s", strerror(-err),
+        set_error(error, error_size, "cannot open the BPF object: %s%s%s", describe_errno(err, reason, sizeof(reason)),
                   detail[0] ? "; libbpf: " : "", detail);
+        err = as_errno(err);
         goto fail;
     }
 
@@ -277,6 +349,7 @@ int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out
         if (err > 0)
             err = -err;
         describe_load_failure(err, log, error, error_size);
+        err = as_errno(err);
         goto fail;
     }
 
@@ -292,14 +365,16 @@ int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out
             err = -errno;
             if (err == 0)
                 err = -EINVAL;
-            char detail[512];
+            char detail[512], reason[128];
             tail_lines(log->text, NULL, 1, detail, sizeof(detail));
             if (err == -EPERM)
                 set_error(error, error_size, "BPF program '%s' cannot be attached: %s (%s)",
                           bpf_program__name(program), strerror(EPERM), permission_hint());
             else
                 set_error(error, error_size, "BPF program '%s' cannot be attached: %s%s%s",
-                          bpf_program__name(program), strerror(-err), detail[0] ? "; libbpf: " : "", detail);
+                          bpf_program__name(program), describe_errno(err, reason, sizeof(reason)),
+                          detail[0] ? "; libbpf: " : "", detail);
+            err = as_errno(err);
             goto fail;
         }
         b->links[b->link_count++] = link;

@@ -289,6 +289,9 @@ public final class AttributionWorker: Sendable {
         guard !record.isICMP else { return nil }
         swap(&swapped.localAddress, &swapped.remoteAddress)
         swap(&swapped.localPort, &swapped.remotePort)
+        let network = local.withLock { $0 }
+        let address = swapped.localAddress.unmappedV4 ?? swapped.localAddress
+        swapped.localAddressIsOwn = !capturesAnotherNamespace && (address.scope == .loopback || network.addresses.contains(address))
         return attributor.attributeFromEvents(swapped, at: record.start)?.identity
     }
 

@@ -16,6 +16,8 @@ extension Attributor {
     public func startKernelEvents() throws(KernelSocketEvents.LoadError) {
         let loaded = try KernelSocketEvents()
         loaded.start()
+        let own = Attributor.ownNetns(proc)
+        lookup.withLock { $0.ownNetns = own }
         kernelEvents.withLock { $0 = loaded }
     }
 
@@ -35,7 +37,8 @@ extension Attributor {
         senders: Bool = false
     ) -> Attribution? {
         guard let events = socketEvents else { return nil }
-        var match = events.withIndex { $0.match(query, flowStart: time, horizon: horizon) }
+        let ownNetns = lookup.withLock { $0.ownNetns } ?? Attributor.ownNetns(proc)
+        var match = events.withIndex { $0.match(query, flowStart: time, horizon: horizon, ownNetns: ownNetns) }
         if match == .none, senders {
             match = events.withIndex { $0.matchSender(query, flowStart: time, firstPacketBytes: firstPacketBytes) }
         }
@@ -44,6 +47,11 @@ extension Attributor {
         case .ambiguous: return .unattributed(.ambiguous)
         case .none: return nil
         }
+    }
+
+    /// This process's network namespace inode.
+    static func ownNetns(_ proc: ProcFileSystem) -> UInt64? {
+        proc.readLink("self/ns/net").flatMap { ProcText.inode(inLink: $0, kind: "net") }
     }
 
     /// The identity of a process an event named: the process table's (captured at exec), else read

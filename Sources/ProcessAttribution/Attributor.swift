@@ -98,7 +98,7 @@ public final class Attributor: Sendable {
     /// Opens sock_diag and scans /proc once (seconds on a busy machine): polling needs it, the
     /// kernel's socket events do not.
     public func seed() {
-        let ownNetns = proc.readLink("self/ns/net").flatMap { ProcText.inode(inLink: $0, kind: "net") }
+        let ownNetns = Attributor.ownNetns(proc)
         var diagnostics: SocketDiagnostics?
         if options.useSocketDiagnostics {
             do {

@@ -169,7 +169,11 @@ public struct SocketEventIndex: Sendable {
     /// - Parameters:
     ///   - horizon: how long after the flow's first packet a report still counts (a receiver reports
     ///     when it reads, which can be a while after the packet arrived).
-    public func match(_ query: SocketQuery, flowStart: Int64, horizon: Int64) -> Match {
+    ///   - ownNetns: this process's network namespace. A socket bound to every address matches a flow
+    ///     whose local address is not this namespace's own only when it lives in another namespace
+    ///     (a container's server), never a wildcard socket of this one (a local DNS server on
+    ///     0.0.0.0:53 is not the peer of a query to a remote resolver).
+    public func match(_ query: SocketQuery, flowStart: Int64, horizon: Int64, ownNetns: UInt64? = nil) -> Match {
         let local = SocketEventIndex.normal(query.localAddress)
         let remote = SocketEventIndex.normal(query.remoteAddress)
         let latest = flowStart + horizon
@@ -190,7 +194,9 @@ public struct SocketEventIndex: Sendable {
                 // address or to every address.
                 let remoteFits = report.remotePort == 0 && report.remoteAddress.isUnspecified
                     || report.remoteAddress == remote && report.remotePort == query.remotePort
-                let localFits = report.localAddress.isUnspecified || report.localAddress == local
+                let localFits = report.localAddress == local
+                    || report.localAddress.isUnspecified
+                        && (query.localAddressIsOwn || local.scope == .loopback || report.owner.netns != ownNetns)
                 if remoteFits && localFits { consider(report) }
             }
         }

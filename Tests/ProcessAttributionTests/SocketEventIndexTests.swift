@@ -64,6 +64,26 @@ struct SocketEventIndexTests {
         #expect(pid(index.match(query(localPort: 5353), flowStart: second, horizon: second)) == 31)
     }
 
+    @Test func aWildcardSocketOfThisNamespaceIsNotTheServerOfARemoteAddress() {
+        var index = SocketEventIndex()
+        let own: UInt64 = 4_026_531_840
+        // A DNS server of this machine, bound to every address.
+        index.apply(event(pid: 35, comm: "dnsmasq", time: second, localPort: 53, cookie: 12, netns: own))
+        // A query to a remote resolver, seen from its far end: not the local DNS server's.
+        let remote = SocketQuery(ipProtocol: 17, localAddress: IPAddress("198.18.9.9")!, localPort: 53, remoteAddress: client, remotePort: 40_000)
+        #expect(index.match(remote, flowStart: second, horizon: second, ownNetns: own) == .none)
+        // A query to this machine's own address is.
+        var local = remote
+        local.localAddress = client
+        local.localAddressIsOwn = true
+        #expect(pid(index.match(local, flowStart: second, horizon: second, ownNetns: own)) == 35)
+        // A server bound to every address in another namespace (a container) serves its own addresses.
+        index.apply(event(pid: 36, comm: "server", time: 2 * second, localPort: 5300, cookie: 13, netns: own + 1))
+        var container = remote
+        container.localPort = 5300
+        #expect(pid(index.match(container, flowStart: 2 * second, horizon: second, ownNetns: own)) == 36)
+    }
+
     @Test func ipv4MappedAddressesOfDualStackSocketsMatchIPv4Flows() {
         var index = SocketEventIndex()
         index.apply(event(

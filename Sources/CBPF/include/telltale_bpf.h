@@ -34,8 +34,9 @@ int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out
 /*
  * Copies up to `capacity` events into `events`, oldest first. If none is waiting, waits up to
  * `timeout_ms` (0: do not wait; negative: wait until the kernel side wakes the reader) for some.
- * The kernel side wakes the reader only when 64 KiB are waiting, so small amounts are seen
- * when the timeout runs out: call it in a loop with a timeout of a few tens of milliseconds.
+ * The kernel side wakes the reader only each time another 64 KiB (about 180 events) are
+ * waiting, so fewer are seen when the timeout runs out: call it in a loop with a timeout of a
+ * few tens of milliseconds (that bounds the delay of a lone event).
  * Events beyond `capacity` stay in the ring for the next call.
  * Returns the number of events copied (0 on timeout or EINTR), or a negative errno.
  */
