@@ -502,31 +502,34 @@ static __always_inline __u32 resolve_path(struct telltale_event *e, struct file 
     int done = 0;
     for (int i = 0; i < PATH_COMPONENTS; i++) {
         struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
-        struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
-        if (dentry == mnt_root || dentry == parent) {
-            if (dentry != mnt_root) {
-                /* Not under its mount's root (a detached tree): the path so far is all there is. */
-                done = 1;
-                break;
-            }
+        if (dentry == mnt_root) {
             struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
             if (!mnt_parent || mnt_parent == mnt) {
-                done = 1; /* the namespace's root mount */
+                done = 1; /* the root mount of the namespace */
                 break;
             }
+            /* continue from the mount point, in the parent mount */
             dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
             mnt = mnt_parent;
             vfsmnt = (struct vfsmount *)((char *)mnt + mnt_offset);
             continue;
         }
+        struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+        /* A dentry that is its own parent but not its mount's root heads a detached tree, or is
+         * a pseudo file (memfd, ...): its name is the last component, as in d_path(). */
+        int last = dentry == parent;
         const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
         __u32 len = BPF_CORE_READ(dentry, d_name.len);
         if (len > 255 || (int)len + 1 > pos)
-            break; /* does not fit: truncated */
+            break; /* does not fit */
         pos -= len + 1;
         s->buf[pos & (SCRATCH_HALF - 1)] = '/';
         if (bpf_probe_read_kernel(&s->buf[(pos + 1) & (SCRATCH_HALF - 1)], len & 255, name) < 0)
             return 0;
+        if (last) {
+            done = 1;
+            break;
+        }
         dentry = parent;
     }
     if (!done)

@@ -14,6 +14,8 @@ public struct FlowRecord: Sendable, Equatable {
     /// Why a flow left the table.
     public enum EndReason: String, Sendable {
         case idle, closed, evicted, shutdown
+        /// The process that owned the flow's socket exited: its datagram socket went with it.
+        case ownerExited = "owner-exited"
     }
 
     /// A unique id for the flow, rendered as `uid` (see `FlowRecord.uidText`).

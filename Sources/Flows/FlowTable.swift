@@ -250,6 +250,32 @@ public struct FlowTable: Sendable {
         remove(positions: victims.map(\.1))
     }
 
+    /// Ends the datagram flows (UDP, ping) whose owning process exited: their sockets went with it,
+    /// and another process that takes the same port later starts a flow of its own rather than
+    /// continuing this one.
+    public mutating func endFlows(ownedBy pids: Set<Int32>) {
+        guard !pids.isEmpty, !records.isEmpty else { return }
+        var done: [(start: Int64, position: Int)] = []
+        for position in records.indices {
+            let record = records[position]
+            guard record.ownerPid != 0, pids.contains(record.ownerPid) else { continue }
+            switch record.key.ipProtocol {
+            case IPProtocolNumber.udp, IPProtocolNumber.udpLite, IPProtocolNumber.icmp, IPProtocolNumber.icmpv6:
+                done.append((record.start, position))
+            default:
+                continue
+            }
+        }
+        guard !done.isEmpty else { return }
+        for (_, position) in done.sorted(by: { $0.start < $1.start }) {
+            var record = records[position]
+            record.endReason = .ownerExited
+            ended.append(record)
+            counters.flowsEnded += 1
+        }
+        remove(positions: done.map(\.position))
+    }
+
     /// Ends every open flow (at shutdown or at the end of a file), oldest first.
     public mutating func endAll(reason: FlowRecord.EndReason = .shutdown) {
         var rest = Array(records)

@@ -2,6 +2,7 @@ public import Capture
 import Foundation
 public import Flows
 public import FlowStore
+import ProcessAttribution
 import Synchronization
 
 /// A live capture on its own thread: the thread owns the pcap handles and the flow table; flows
@@ -67,7 +68,7 @@ public final class CaptureThread: Sendable {
             }, onStart: { records in
                 attribution?.flowsStarted(records)
                 if reportsStarts { self.started.push(records) }
-            }, owners: attribution?.owners) { ended, updated in
+            }, owners: attribution?.owners, exited: { attribution?.attributor.takeExitedProcesses() ?? [] }) { ended, updated in
                 flows.push(updated.map { Handed(record: $0, isOpen: true) })
                 flows.push(ended.map { Handed(record: $0, isOpen: false) })
             }

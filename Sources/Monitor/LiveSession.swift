@@ -44,6 +44,7 @@ public struct LiveSession {
         tick: (_ counters: PipelineCounters, _ statistics: CaptureStatistics) -> Void = { _, _ in },
         onStart: ([FlowRecord]) -> Void = { _ in },
         owners: HandOff<FlowOwner>? = nil,
+        exited: () -> [Int32] = { [] },
         sink: (_ ended: [FlowRecord], _ updated: [FlowRecord]) -> Void
     ) {
         let started = LiveSession.now()
@@ -69,6 +70,7 @@ public struct LiveSession {
             if now - lastSweep >= 500_000_000 {
                 // Packet time may stand still on an idle link: expire by the wall clock too.
                 pipeline.table.expire(now: now)
+                pipeline.table.endFlows(ownedBy: Set(exited()))
                 lastSweep = now
                 tick(pipeline.counters, capture.statistics())
             }

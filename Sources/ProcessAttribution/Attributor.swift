@@ -54,6 +54,8 @@ public final class Attributor: Sendable {
     let events = Mutex<ProcessEventListener?>(nil)
     let reader: IdentityReader
     let eventCount = Atomic<Int>(0)
+    /// Processes that exited since the last `takeExitedProcesses()` (bounded).
+    let exits = Mutex<[Int32]>([])
     /// The kernel's socket events, once `startKernelEvents()` loaded them.
     let kernelEvents = Mutex<KernelSocketEvents?>(nil)
 
@@ -138,6 +140,14 @@ public final class Attributor: Sendable {
         return stats
     }
 
+    /// The processes that exited since the last call (from the kernel's process events).
+    public func takeExitedProcesses() -> [Int32] {
+        exits.withLock { list in
+            defer { list.removeAll(keepingCapacity: true) }
+            return list
+        }
+    }
+
     /// The identity of a live or recently ended process, as captured (nil when unknown or pid reused).
     public func identity(pid: Int32, startTime: UInt64? = nil) -> ProcessIdentity? {
         processes.withLock { table in
@@ -157,6 +167,7 @@ public final class Attributor: Sendable {
             capture(pid: child, now: now)
         case .exit(let pid):
             processes.withLock { $0.markExited(pid: pid, at: now) }
+            exits.withLock { if $0.count < 100_000 { $0.append(pid) } }
         case .other:
             break
         }

@@ -19,6 +19,26 @@ import TestSupport
         #expect(r.connState == "SF")
     }
 
+    @Test func aDatagramFlowEndsWithItsOwnerAndTheNextProcessOnThePortStartsAnother() throws {
+        var feeder = FlowFeeder()
+        let datagram = FrameBuilder.Transport.udp(sourcePort: 40_000, destinationPort: 7001, payload: [1, 2, 3])
+        try feeder.send(toServer, datagram)
+        let key = try #require(feeder.table.openFlows.first?.key)
+        feeder.table.setOwner(pid: 100, startTime: 5, of: key)
+        // A TCP flow of the same process ends by its own FIN or timeout, not here.
+        try feeder.send(toServer, .tcp(sourcePort: 40_001, destinationPort: 80, flags: .syn))
+        let tcpKey = try #require(feeder.table.openFlows.first { $0.ipProtocol == 6 }?.key)
+        feeder.table.setOwner(pid: 100, startTime: 5, of: tcpKey)
+        feeder.table.endFlows(ownedBy: [99])
+        #expect(feeder.table.count == 2)
+        feeder.table.endFlows(ownedBy: [100])
+        #expect(feeder.table.count == 1)
+        #expect(feeder.table.ended.map(\.endReason) == [.ownerExited])
+        // Another program that draws the same port later has a flow of its own.
+        try feeder.send(toServer, datagram)
+        #expect(feeder.finish().count == 3)
+    }
+
     @Test func pingsWithDifferentIdentifiersAreDifferentFlows() throws {
         var feeder = FlowFeeder()
         try feeder.send(toServer, .echo(identifier: 1))

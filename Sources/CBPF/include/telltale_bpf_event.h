@@ -37,13 +37,16 @@ enum {
 
 /* telltale_event.flags (bit set) */
 enum {
-    /* EXEC: `path` is the absolute path of the executable file, built by walking its dentries and
-     * mounts up to the root of the exec'ing process's mount namespace. */
+    /* EXEC: `path` is the absolute path of the executable file (after symlinks, and for a
+     * script its interpreter: what /proc/PID/exe shows), built by walking its dentries and
+     * mounts up to the root of the exec'ing process's mount namespace (a chroot is not taken
+     * into account). A deleted file or a memfd gives its name without " (deleted)". */
     TELLTALE_FLAG_PATH_RESOLVED = 1u << 0,
     /* EXEC: `path` is linux_binprm->filename, the path as given to execve() (may be relative,
-     * may be a script whose interpreter is the real executable); used when the walk failed. */
+     * may be a script whose interpreter is the real executable); used when the walk failed: the
+     * resolved path was longer than 255 bytes or deeper than 32 components (mounts count too). */
     TELLTALE_FLAG_PATH_FILENAME = 1u << 1,
-    /* EXEC: `path` was cut short (longer than 255 bytes, or more than 32 components). */
+    /* EXEC: `path` (the filename fallback) was cut at 255 bytes. */
     TELLTALE_FLAG_PATH_TRUNCATED = 1u << 2,
     /* SOCKET: the process fields (tgid, start_time_ns, comm) are the owner remembered when the
      * socket entered SYN_SENT inside connect(), not the current task (CONNECT events). */
