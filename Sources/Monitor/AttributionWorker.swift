@@ -336,7 +336,8 @@ public final class AttributionWorker: Sendable {
         let query = query(for: record)
         if query.hint == .rawFrame && attributor.socketEvents == nil { return (.unattributed(.rawFrame), nil) }
         if attributor.socketEvents != nil {
-            if let found = attributor.attributeFromEvents(query, at: record.start, horizon: eventWait + 1_000_000_000) {
+            if let found = attributor.attributeFromEvents(
+                query, at: record.start, horizon: eventWait + 1_000_000_000, settled: !final) {
                 return (found, found.identity == nil ? nil : .kernelEvents)
             }
             let kernelOnly = query.hint == .icmpError || query.hint == .tcpResetFromLocal

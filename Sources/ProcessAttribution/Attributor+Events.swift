@@ -32,20 +32,25 @@ extension Attributor {
     ///   - horizon: how long after `time` a report still counts.
     ///   - firstPacketBytes: the IP length of the first packet, to recognise a frame a packet socket wrote.
     ///   - senders: also match raw IP and packet sockets by time (only once the socket tables had their chance).
+    ///   - settled: trust a report older than the flow only once the ring was read well after the
+    ///     flow began (false: the caller has waited long enough already).
     public func attributeFromEvents(
         _ query: SocketQuery, at time: Int64, horizon: Int64 = 1_000_000_000, firstPacketBytes: Int64 = 0,
-        senders: Bool = false
+        senders: Bool = false, settled: Bool = true
     ) -> Attribution? {
         guard let events = socketEvents else { return nil }
         let ownNetns = lookup.withLock { $0.ownNetns } ?? Attributor.ownNetns(proc)
-        var match = events.withIndex { $0.match(query, flowStart: time, horizon: horizon, ownNetns: ownNetns) }
+        let readUpTo = settled ? events.readUpTo : nil
+        var match = events.withIndex {
+            $0.match(query, flowStart: time, horizon: horizon, ownNetns: ownNetns, readUpTo: readUpTo)
+        }
         if match == .none, senders {
             match = events.withIndex { $0.matchSender(query, flowStart: time, firstPacketBytes: firstPacketBytes) }
         }
         switch match {
         case .owner(let owner): return .process(identity(of: owner))
         case .ambiguous: return .unattributed(.ambiguous)
-        case .none: return nil
+        case .none, .unsettled: return nil
         }
     }
 

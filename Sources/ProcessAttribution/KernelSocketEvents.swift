@@ -40,6 +40,8 @@ public final class KernelSocketEvents: Sendable {
     private let index = Mutex(SocketEventIndex())
     private let stopping = Atomic<Bool>(false)
     private let received = Atomic<Int64>(0)
+    /// Wall-clock nanoseconds when the latest full read of the ring began.
+    private let readStart = Atomic<Int64>(0)
     private let finished = DispatchSemaphore(value: 0)
     private let started = Atomic<Bool>(false)
     /// Wall clock minus monotonic clock, in nanoseconds: event times are monotonic.
@@ -113,6 +115,10 @@ public final class KernelSocketEvents: Sendable {
         handle.withLock { handle in handle.pointer.map { Int64(clamping: telltale_bpf_dropped($0)) } ?? 0 }
     }
 
+    /// When the latest full read of the ring began (wall-clock nanoseconds): every event up to then
+    /// is in the index once the read is done.
+    public var readUpTo: Int64 { readStart.load(ordering: .acquiring) }
+
     /// Events read since the start.
     public var eventsReceived: Int64 { received.load(ordering: .relaxed) }
 
@@ -126,6 +132,7 @@ public final class KernelSocketEvents: Sendable {
         var events: [SocketEvent] = []
         handle.withLock { handle in
             guard let pointer = handle.pointer else { return }
+            let started = Clock.now()
             while true {
                 let count = telltale_bpf_poll(pointer, handle.buffer, Int32(handle.capacity), 0)
                 guard count > 0 else { break }
@@ -134,6 +141,7 @@ public final class KernelSocketEvents: Sendable {
                 }
                 if Int(count) < handle.capacity { break }
             }
+            readStart.store(started, ordering: .releasing)
         }
         guard !events.isEmpty else { return }
         received.add(Int64(events.count), ordering: .relaxed)

@@ -24,6 +24,9 @@ public struct SocketEventIndex: Sendable {
         /// Several processes wrote matching packets in the window (raw or packet sockets).
         case ambiguous
         case none
+        /// Only a report older than the flow matches, and the ring has not been read since: the
+        /// flow's own socket may not have reported yet. Ask again a little later.
+        case unsettled
     }
 
     /// The executable a process started, from its exec event.
@@ -173,7 +176,13 @@ public struct SocketEventIndex: Sendable {
     ///     whose local address is not this namespace's own only when it lives in another namespace
     ///     (a container's server), never a wildcard socket of this one (a local DNS server on
     ///     0.0.0.0:53 is not the peer of a query to a remote resolver).
-    public func match(_ query: SocketQuery, flowStart: Int64, horizon: Int64, ownNetns: UInt64? = nil) -> Match {
+    ///   - readUpTo: when the ring was last read in full (events up to then are in the index). A report
+    ///     older than the flow may belong to a socket that had the port before: it counts only once the
+    ///     ring was read `settle` after the flow began, so that the socket that really sent the flow
+    ///     has reported (nil: count it at once).
+    public func match(
+        _ query: SocketQuery, flowStart: Int64, horizon: Int64, ownNetns: UInt64? = nil, readUpTo: Int64? = nil
+    ) -> Match {
         let local = SocketEventIndex.normal(query.localAddress)
         let remote = SocketEventIndex.normal(query.remoteAddress)
         let latest = flowStart + horizon
@@ -200,9 +209,14 @@ public struct SocketEventIndex: Sendable {
                 if remoteFits && localFits { consider(report) }
             }
         }
-        if let best { return .owner(best.owner) }
-        return .none
+        guard let best else { return .none }
+        if best.time < flowStart, let readUpTo, readUpTo < flowStart + SocketEventIndex.settle { return .unsettled }
+        return .owner(best.owner)
     }
+
+    /// How long after a flow's first packet the ring must have been read before a report older than
+    /// the flow is trusted: the sending process reports when its send call returns.
+    public static let settle: Int64 = 10_000_000
 
     /// The raw IP or packet socket that wrote a flow's first packet, matched by time (and, for packet
     /// sockets, by length): these sockets have no ports to join on.

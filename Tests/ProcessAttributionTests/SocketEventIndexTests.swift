@@ -56,6 +56,18 @@ struct SocketEventIndexTests {
         #expect(pid(index.match(query(localPort: 50_000), flowStart: 30 * second - second / 2, horizon: second)) == 21)
     }
 
+    @Test func aReportOlderThanTheFlowCountsOnlyOnceTheRingWasReadAfterIt() {
+        var index = SocketEventIndex()
+        // A socket that had the port a while ago; the flow's own socket may not have reported yet.
+        index.apply(event(pid: 22, comm: "earlier", time: 1 * second, localPort: 50_100, cookie: 14))
+        let start = 30 * second
+        #expect(index.match(query(localPort: 50_100), flowStart: start, horizon: second, readUpTo: start + 1_000_000) == .unsettled)
+        // Read since: had another socket sent the flow, its report would be here.
+        #expect(pid(index.match(query(localPort: 50_100), flowStart: start, horizon: second, readUpTo: start + 20_000_000)) == 22)
+        index.apply(event(pid: 23, comm: "newer", time: start + 30_000, localPort: 50_100, cookie: 15))
+        #expect(pid(index.match(query(localPort: 50_100), flowStart: start, horizon: second, readUpTo: start + 1_000_000)) == 23)
+    }
+
     @Test func aSocketBoundToAnotherAddressIsNotTheFlows() {
         var index = SocketEventIndex()
         index.apply(event(pid: 30, time: second, local: IPAddress("10.0.0.1")!, localPort: 5353, cookie: 5))
