@@ -2,12 +2,17 @@
 # What the kernel's socket events cost the programs Telltale observes, and the daemon at rest.
 #
 # The observed program (bench/socket-loop.c) runs two loops on loopback: 10-byte UDP sendto() calls
-# on one socket, and TCP connect/send/close rounds. Each loop runs three ways in the same run,
-# interleaved and repeated (best of REPEATS): with no daemon; with the daemon attributing by polling
-# only (--no-kernel-events: what capture itself costs); and with the daemon and its socket events.
-# The figure is the loop's time per call with events over without a daemon (aim: under 10% added),
-# beside the polling-only daemon. Then the daemon's CPU share of one core at rest on every
-# interface, events loaded (aim: under 1%). Needs root.
+# on one socket, and TCP connect/send/close rounds. Each loop runs four ways in the same run,
+# interleaved and repeated (best of REPEATS):
+#   none      no Telltale at all;
+#   events    the socket-event programs loaded (by `telltale capture` on an idle dummy interface),
+#             the loop's own packets not captured: what the events alone cost the program (aim:
+#             under 10% added);
+#   polling   the daemon capturing every interface, attributing by polling only (--no-kernel-events):
+#             what capturing the loop's packets costs it, as with tcpdump;
+#   daemon    the daemon capturing every interface, with its socket events.
+# Then the daemon's CPU share of one core at rest on every interface, events loaded (aim: under 1%).
+# Needs root.
 #
 # Usage: bench/event-cost.sh [UDP_CALLS] [TCP_ROUNDS] [REPEATS] [IDLE_SECONDS]
 set -euo pipefail
@@ -22,14 +27,19 @@ compiler="$(command -v cc || command -v clang || true)"
 [ -n "$compiler" ] || { echo "event-cost: needs a C compiler (cc or the Swift toolchain's clang)" >&2; exit 1; }
 "$compiler" -O2 -Wall -pthread -o "$dir/socket-loop" bench/socket-loop.c
 
+dummy=tt-ec-idle
 daemon_pid=""
 stop_daemon() {
   if [ -n "$daemon_pid" ]; then kill -TERM "$daemon_pid" 2>/dev/null || true; wait "$daemon_pid" 2>/dev/null || true; fi
   daemon_pid=""
 }
-cleanup() { stop_daemon; rm -rf "$dir"; }
+cleanup() { stop_daemon; ip link del "$dummy" 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+ip link del "$dummy" 2>/dev/null || true
+ip link add "$dummy" type dummy
+ip link set "$dummy" up
 
 cat > "$dir/telltale.yaml" <<YAML
 flush_interval: 1s
@@ -46,6 +56,15 @@ start_daemon() {
   sleep 1
 }
 
+# The socket-event programs loaded, capturing only an idle interface.
+start_events_alone() {
+  "$telltale" capture -i "$dummy" --format ndjson >/dev/null 2>"$dir/capture.log" &
+  daemon_pid=$!
+  for _ in $(seq 100); do grep -q "capturing" "$dir/capture.log" && break; sleep 0.1; done
+  sleep 1
+  kill -0 "$daemon_pid" 2>/dev/null || { cat "$dir/capture.log" >&2; exit 1; }
+}
+
 # One loop; prints wall and CPU nanoseconds per call.
 loop() {
   if [ "$1" = udp ]; then "$dir/socket-loop" udp "$udp_calls" 9; else "$dir/socket-loop" tcp "$tcp_rounds"; fi \
@@ -60,11 +79,12 @@ record() {  # kind mode wall cpu
 }
 
 for round in $(seq "$repeats"); do
-  for mode in none polling events; do
+  for mode in none events polling daemon; do
     case "$mode" in
       none) ;;
+      events) start_events_alone ;;
       polling) start_daemon "--no-kernel-events" ;;
-      events) start_daemon "" ; grep -q "attribution=kernel-events" "$dir/daemon.log" \
+      daemon) start_daemon "" ; grep -q "attribution=kernel-events" "$dir/daemon.log" \
                 || { echo "event-cost: the socket events did not load:" >&2; cat "$dir/daemon.log" >&2; exit 1; } ;;
     esac
     for kind in udp tcp; do
@@ -76,17 +96,22 @@ for round in $(seq "$repeats"); do
   echo "event-cost: round $round of $repeats done" >&2
 done
 
-echo "Observed program, best of $repeats (ns per call; wall / CPU of the program itself):"
-printf '%-34s %16s %16s %16s %12s %12s\n' "loop" "no daemon" "daemon, polling" "daemon, events" "events/none" "events/polling"
+echo "Observed program, best of $repeats (ns per call; wall and CPU time of the program itself):"
+printf '%-30s %10s %10s %12s %12s %14s %14s\n' "loop" "none" "events" "polling" "daemon" "events/none" "daemon/polling"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 for kind in udp tcp; do
   label=$([ "$kind" = udp ] && echo "UDP sendto, 10 bytes" || echo "TCP connect/send/close")
-  n="${best_wall[$kind-none]}" p="${best_wall[$kind-polling]}" e="${best_wall[$kind-events]}"
-  nc="${best_cpu[$kind-none]}" pc="${best_cpu[$kind-polling]}" ec="${best_cpu[$kind-events]}"
-  printf '%-34s %16s %16s %16s %12s %12s\n' "$label (wall)" "$n" "$p" "$e" \
-    "$(awk -v a="$e" -v b="$n" 'BEGIN { printf "%.3f", a / b }')" "$(awk -v a="$e" -v b="$p" 'BEGIN { printf "%.3f", a / b }')"
-  printf '%-34s %16s %16s %16s %12s %12s\n' "$label (CPU)" "$nc" "$pc" "$ec" \
-    "$(awk -v a="$ec" -v b="$nc" 'BEGIN { printf "%.3f", a / b }')" "$(awk -v a="$ec" -v b="$pc" 'BEGIN { printf "%.3f", a / b }')"
+  for measure in wall cpu; do
+    if [ "$measure" = wall ]; then
+      n="${best_wall[$kind-none]}" e="${best_wall[$kind-events]}" p="${best_wall[$kind-polling]}" d="${best_wall[$kind-daemon]}"
+    else
+      n="${best_cpu[$kind-none]}" e="${best_cpu[$kind-events]}" p="${best_cpu[$kind-polling]}" d="${best_cpu[$kind-daemon]}"
+    fi
+    printf '%-30s %10s %10s %12s %12s %14s %14s\n' "$label ($measure)" "$n" "$e" "$p" "$d" "$(ratio "$e" "$n")" "$(ratio "$d" "$p")"
+  done
 done
+echo "events/none: what the socket events add to the program (aim < 1.10); daemon/polling: the events' share"
+echo "of a whole daemon's cost (capturing the loop's own packets costs the sender, with or without events)."
 
 # The daemon at rest, events loaded, capturing on every interface.
 start_daemon ""

@@ -81,7 +81,7 @@ wrong = [f for f in ours if f.get("process") and f["process"].get("exe") != prog
 reasons = collections.Counter(f["unattributed_reason"] for f in ours if not f.get("process"))
 print(f"workload: {n} processes of ~20 ms, each one TCP connection and one UDP exchange ({end - start:.1f} s)")
 print(f"telltale: {len(ours)} flows seen (expected {2 * n}); {len(right)} attributed to the right exe "
-      f"= {100 * len(right) / max(1, 2 * n):.1f}% (aim >= 99%); wrong exe: {len(wrong)}; unattributed: {dict(reasons)}")
+      f"= {100 * len(right) / max(1, 2 * n):.1f}% (aim >= 99.5%); wrong exe: {len(wrong)}; unattributed: {dict(reasons)}")
 # nethogs -t prints, every refresh, "program/pid/uid<TAB>sent KB/s<TAB>received KB/s" per process.
 rates = collections.defaultdict(float)
 for line in open(nh_file):

@@ -63,10 +63,15 @@ public final class PcapHandle {
         public var promiscuous = false
         /// A BPF expression (tcpdump syntax); nil captures everything.
         public var filter: String?
+        /// Hand each packet over at once (a wakeup of the reader per packet, paid by the sender), or
+        /// in blocks the kernel retires when full or after `blockTimeout` milliseconds (a wakeup per
+        /// block). Immediate suits attribution by polling, which must look while a socket exists.
+        public var immediate = true
+        public var blockTimeout: Int32 = 20
         public init() {}
     }
 
-    /// Starts a live capture in immediate, non-blocking mode (poll `selectableDescriptor`).
+    /// Starts a live capture in non-blocking mode (poll `selectableDescriptor`), immediate or in blocks.
     ///
     /// The corresponding C functions are `pcap_create`, `pcap_activate` and `pcap_setnonblock`.
     public static func openLive(_ interface: String, options: LiveOptions = LiveOptions()) throws(CaptureError) -> PcapHandle {
@@ -76,7 +81,11 @@ public final class PcapHandle {
         }
         pcap_set_snaplen(created, options.snapLength)
         pcap_set_promisc(created, options.promiscuous ? 1 : 0)
-        pcap_set_immediate_mode(created, 1)
+        if options.immediate {
+            pcap_set_immediate_mode(created, 1)
+        } else {
+            pcap_set_timeout(created, options.blockTimeout)
+        }
         pcap_set_buffer_size(created, options.bufferSize)
         let nano = pcap_set_tstamp_precision(created, PCAP_TSTAMP_PRECISION_NANO) == 0
         let status = pcap_activate(created)

@@ -84,9 +84,13 @@ public final class LivePipeline: Sendable {
             // Socket events before capture: every socket used from here on is known from its first use.
             worker?.start(logger: logger, waitForPolling: options.waitForPolling)
         }
+        var captureOptions = options.capture
+        // With the socket events, packets may come in blocks: the events name their sockets, so no
+        // lookup has to race the socket's end, and the senders pay no wakeup per packet.
+        if worker?.usesKernelEvents == true { captureOptions.immediate = false }
         let capture: LiveCapture
         do {
-            capture = try LivePipeline.openCapture(interfaces: options.interfaces, options: options.capture, namespace: options.namespace)
+            capture = try LivePipeline.openCapture(interfaces: options.interfaces, options: captureOptions, namespace: options.namespace)
         } catch {
             worker?.stop()
             throw error
