@@ -5,7 +5,7 @@
 # on one socket, and TCP connect/send/close rounds. Each loop runs four ways in the same run,
 # interleaved and repeated (best of REPEATS):
 #   none      no Telltale at all;
-#   events    the socket-event programs loaded (by `telltale capture` on an idle dummy interface),
+#   events    the socket-event programs loaded (by `telltale capture` on an idle veth),
 #             the loop's own packets not captured: what the events alone cost the program (aim:
 #             under 10% added);
 #   polling   the daemon capturing every interface, attributing by polling only (--no-kernel-events):
@@ -38,7 +38,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 ip link del "$dummy" 2>/dev/null || true
-ip link add "$dummy" type dummy
+ip link add "$dummy" type veth peer name "$dummy-p"
 ip link set "$dummy" up
 
 cat > "$dir/telltale.yaml" <<YAML
@@ -56,7 +56,7 @@ start_daemon() {
   sleep 1
 }
 
-# The socket-event programs loaded, capturing only an idle interface.
+# The socket-event programs loaded, capturing only an idle interface (one end of an unused veth pair).
 start_events_alone() {
   "$telltale" capture -i "$dummy" --format ndjson >/dev/null 2>"$dir/capture.log" &
   daemon_pid=$!
