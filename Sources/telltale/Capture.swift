@@ -48,10 +48,13 @@ extension Telltale {
         @OptionGroup var output: FormatOptions
 
         func validate() throws {
-            if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
+            if let duration {
+                do { _ = try Quantity.nanoseconds(seconds: duration) } catch { throw ValidationError("--duration: \(error)") }
+                if duration <= 0 { throw ValidationError("--duration must be positive") }
+            }
+            do { _ = try Quantity.nanoseconds(seconds: activeTimeout) } catch { throw ValidationError("--active-timeout: \(error)") }
             if let count, count <= 0 { throw ValidationError("--count must be positive") }
             if snaplen < 128 || snaplen > 262_144 { throw ValidationError("--snaplen must be between 128 and 262144") }
-            if activeTimeout < 0 { throw ValidationError("--active-timeout cannot be negative") }
         }
 
         func run() throws {
@@ -80,8 +83,9 @@ extension Telltale {
             let enricher = FlowEnricher(local: local, attribution: worker)
             var printer = FlowPrinter(renderer: output.renderer()) { enricher.row($0, ended: $1) }
             var timeouts = FlowTimeouts()
-            timeouts.active = Int64(activeTimeout * 1e9)
-            let limits = LiveSession.Limits(duration: duration.map { Int64($0 * 1e9) }, frames: count)
+            // validate() checked both fit.
+            timeouts.active = (try? Quantity.nanoseconds(seconds: activeTimeout)) ?? 0
+            let limits = LiveSession.Limits(duration: duration.flatMap { try? Quantity.nanoseconds(seconds: $0) }, frames: count)
             Output.error("telltale: capturing on \(names.joined(separator: ", ")); Ctrl-C stops")
             capture.onInterfaceChange = { Output.error("telltale: \($0)") }
             // Capture runs on its own thread; rows are made and printed here, so a slow lookup never

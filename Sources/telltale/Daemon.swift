@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Monitor
 import PacketParsing
+import Reporting
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,8 +47,10 @@ extension Telltale {
         var rules: String?
 
         func validate() throws {
-            if let flushInterval, DaemonConfiguration.duration(flushInterval) == nil {
-                throw ValidationError("--flush-interval: '\(flushInterval)' is not a duration such as 1s or 500ms")
+            if let flushInterval {
+                let interval: Int64
+                do { interval = try Quantity.duration(flushInterval) } catch { throw ValidationError("--flush-interval: \(error)") }
+                guard interval > 0 else { throw ValidationError("--flush-interval: must be longer than zero") }
             }
         }
 
@@ -69,7 +72,7 @@ extension Telltale {
             if !interfaces.isEmpty { settings.interfaces = interfaces }
             if let db { settings.database = db }
             if let filter { settings.filter = filter }
-            if let flushInterval, let d = DaemonConfiguration.duration(flushInterval) { settings.flushInterval = d }
+            if let flushInterval, let d = try? Quantity.duration(flushInterval) { settings.flushInterval = d }
             if let logLevel { settings.logLevel = logLevel }
             if let rules { settings.rules = rules }
             let level = Logger.Level(rawValue: settings.logLevel) ?? .info
