@@ -1,5 +1,6 @@
 public import Flows
 public import PacketParsing
+import Policy
 import Reporting
 import Yams
 
@@ -43,9 +44,14 @@ public struct DaemonConfiguration: Sendable, Equatable {
         "log_level", "rules", "alerts",
     ]
 
-    /// Parses the YAML text of a configuration file on top of the defaults.
+    /// Parses the YAML text of a configuration file on top of the defaults (use `load(file:)` for a file).
     public static func parse(_ text: String, file: String) throws(Problem) -> DaemonConfiguration {
         var config = DaemonConfiguration()
+        do {
+            try YAMLBounds.check(text)
+        } catch {
+            throw Problem(file: file, line: error.line, message: error.description)
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)

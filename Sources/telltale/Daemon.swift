@@ -59,13 +59,9 @@ extension Telltale {
             var settings = DaemonConfiguration()
             if let file {
                 do {
-                    let text = try String(contentsOfFile: file, encoding: .utf8)
-                    settings = try DaemonConfiguration.parse(text, file: file)
-                } catch let problem as DaemonConfiguration.Problem {
-                    Output.error("telltale: \(problem)")
-                    throw ExitCode(1)
+                    settings = try DaemonConfiguration.load(file: file)
                 } catch {
-                    Output.error("telltale: cannot read \(file): \(error.localizedDescription)")
+                    Output.error("telltale: \(error)")
                     throw ExitCode(1)
                 }
             }
