@@ -46,11 +46,44 @@ public final class PcapHandle {
     /// Opens a pcap or pcapng file for reading with nanosecond timestamps.
     ///
     /// The corresponding C function is `pcap_open_offline_with_tstamp_precision`.
+    /// Refuses anything but a regular file: libpcap's own open of a FIFO blocks until a writer comes.
+    ///
+    /// The corresponding C functions are `open`, `fstat`, `fdopen` and `pcap_fopen_offline_with_tstamp_precision`.
     public static func openFile(_ path: String) throws(CaptureError) -> PcapHandle {
+        // O_NONBLOCK so that opening a FIFO returns at once; fstat then says what was opened.
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw CaptureError(.open, source: path, message: String(cString: strerror(errno)))
+        }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            let message = String(cString: strerror(errno))
+            close(descriptor)
+            throw CaptureError(.open, source: path, message: message)
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            close(descriptor)
+            let kind = switch info.st_mode & S_IFMT {
+            case S_IFIFO: "a FIFO"
+            case S_IFDIR: "a directory"
+            case S_IFCHR: "a character device"
+            case S_IFSOCK: "a socket"
+            default: "of another kind"
+            }
+            throw CaptureError(.open, source: path, message: "is \(kind), not a regular capture file: refused")
+        }
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
+        guard let stream = fdopen(descriptor, "rb") else {
+            let message = String(cString: strerror(errno))
+            close(descriptor)
+            throw CaptureError(.open, source: path, message: message)
+        }
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
-        guard let opened = pcap_open_offline_with_tstamp_precision(
-            path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorBuffer)
+        // On success libpcap owns the stream and closes it in pcap_close; on failure it is ours.
+        guard let opened = pcap_fopen_offline_with_tstamp_precision(
+            stream, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorBuffer)
         else {
+            fclose(stream)
             throw CaptureError(.open, source: path, message: String(cString: errorBuffer))
         }
         return PcapHandle(source: path, handle: opened, nanoseconds: true, isFile: true)

@@ -1,4 +1,7 @@
 import Capture
+#if canImport(Glibc)
+import Glibc
+#endif
 import Flows
 import Monitor
 import PacketParsing
@@ -125,6 +128,18 @@ func replay(_ paths: [String]) -> (flows: [FlowRecord], replay: Replay) {
         let (flows, replay) = replay([path])
         #expect(replay.problems.isEmpty)
         #expect(flows.count == 1)
+    }
+
+    @Test func aFIFOIsRefusedInsteadOfBlocking() throws {
+        let directory = CaptureFixture.makeTemporaryDirectory()
+        defer { CaptureFixture.removeDirectory(directory) }
+        let path = directory + "/fifo.pcap"
+        #expect(mkfifo(path, 0o600) == 0)
+        let (flows, replay) = replay([path])
+        #expect(flows.isEmpty)
+        let problem = try #require(replay.problems.first)
+        #expect(problem.error.kind == .open)
+        #expect(problem.error.description.contains("FIFO"), "\(problem.error)")
     }
 
     @Test func aMissingFileIsAnOpenErrorThatNamesIt() throws {
