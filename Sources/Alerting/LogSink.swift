@@ -1,5 +1,6 @@
 public import FlowStore
 public import Logging
+import Reporting
 
 /// Writes each alert to the log (the journal under systemd), with structured metadata.
 public struct LogSink: AlertSink {
@@ -11,9 +12,13 @@ public struct LogSink: AlertSink {
     }
 
     public func deliver(_ alert: AlertRecord, json: String) -> Bool {
-        logger.warning("alert: \(alert.summary): \(alert.message)", metadata: [
-            "rule": "\(alert.rule)", "severity": "\(alert.severity)", "exe": "\(alert.exe ?? "")",
-            "destination": "\(alert.destination)", "flow": "\(alert.flowUID ?? "")", "role": "\(alert.role ?? "")",
+        // Paths, names and messages come from /proc, the wire and the rules: a newline or an escape in
+        // one would forge or hide log lines, so every string is cleaned before the log sees it.
+        let clean = Sanitizer.clean
+        logger.warning("alert: \(alert.summary): \(clean(alert.message))", metadata: [
+            "rule": "\(clean(alert.rule))", "severity": "\(clean(alert.severity))", "exe": "\(clean(alert.exe ?? ""))",
+            "destination": "\(clean(alert.destination))", "flow": "\(clean(alert.flowUID ?? ""))",
+            "role": "\(clean(alert.role ?? ""))",
         ])
         return true
     }

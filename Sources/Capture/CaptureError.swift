@@ -2,6 +2,8 @@
 public struct CaptureError: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
         case open, activate, filter, read, noSuchDevice, permissionDenied, truncated
+        /// A record that cannot be read as it stands (the records before it were delivered).
+        case damaged
     }
 
     public var kind: Kind
@@ -25,6 +27,7 @@ public struct CaptureError: Error, Equatable, Sendable, CustomStringConvertible 
         case .permissionDenied:
             "permission denied capturing on \(source): run as root or give the binary CAP_NET_RAW (\(message))"
         case .truncated: "\(source) is truncated: \(message)"
+        case .damaged: "\(source) is damaged: \(message)"
         }
     }
 }

@@ -18,6 +18,8 @@ public final class PcapHandle {
     private let isFile: Bool
     // Non-nil from a successful open until deinit; libpcap owns the memory it points to.
     private let handle: OpaquePointer
+    /// Records delivered by `dispatch` so far, to name a damaged one.
+    private var recordsRead = 0
 
     /// What one call to `dispatch` read.
     public enum ReadResult: Equatable, Sendable {
@@ -44,11 +46,44 @@ public final class PcapHandle {
     /// Opens a pcap or pcapng file for reading with nanosecond timestamps.
     ///
     /// The corresponding C function is `pcap_open_offline_with_tstamp_precision`.
+    /// Refuses anything but a regular file: libpcap's own open of a FIFO blocks until a writer comes.
+    ///
+    /// The corresponding C functions are `open`, `fstat`, `fdopen` and `pcap_fopen_offline_with_tstamp_precision`.
     public static func openFile(_ path: String) throws(CaptureError) -> PcapHandle {
+        // O_NONBLOCK so that opening a FIFO returns at once; fstat then says what was opened.
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw CaptureError(.open, source: path, message: String(cString: strerror(errno)))
+        }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            let message = String(cString: strerror(errno))
+            close(descriptor)
+            throw CaptureError(.open, source: path, message: message)
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            close(descriptor)
+            let kind = switch info.st_mode & S_IFMT {
+            case S_IFIFO: "a FIFO"
+            case S_IFDIR: "a directory"
+            case S_IFCHR: "a character device"
+            case S_IFSOCK: "a socket"
+            default: "of another kind"
+            }
+            throw CaptureError(.open, source: path, message: "is \(kind), not a regular capture file: refused")
+        }
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
+        guard let stream = fdopen(descriptor, "rb") else {
+            let message = String(cString: strerror(errno))
+            close(descriptor)
+            throw CaptureError(.open, source: path, message: message)
+        }
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
-        guard let opened = pcap_open_offline_with_tstamp_precision(
-            path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorBuffer)
+        // On success libpcap owns the stream and closes it in pcap_close; on failure it is ours.
+        guard let opened = pcap_fopen_offline_with_tstamp_precision(
+            stream, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errorBuffer)
         else {
+            fclose(stream)
             throw CaptureError(.open, source: path, message: String(cString: errorBuffer))
         }
         return PcapHandle(source: path, handle: opened, nanoseconds: true, isFile: true)
@@ -133,21 +168,37 @@ public final class PcapHandle {
         limit: Int32, _ body: (UnsafeRawBufferPointer, Int, Int64) -> Void
     ) throws(CaptureError) -> ReadResult {
         let scale: Int64 = nanosecondTimestamps ? 1 : 1000
-        let result: Int32 = withoutActuallyEscaping(body) { escapable in
-            var context = DispatchContext(body: escapable, scale: scale)
-            return withUnsafeMutablePointer(to: &context) { contextPointer in
+        let (result, delivered, damage): (Int32, Int, String?) = withoutActuallyEscaping(body) { escapable in
+            var context = DispatchContext(body: escapable, scale: scale, handle: handle, delivered: recordsRead)
+            let result = withUnsafeMutablePointer(to: &context) { contextPointer in
                 contextPointer.withMemoryRebound(to: UInt8.self, capacity: 1) { user in
                     pcap_dispatch(handle, limit, { user, header, bytes in
                         // libpcap passes back the pointer given below, to a context alive for this call.
                         guard let user, let header, let bytes else { return }
                         let context = UnsafeMutableRawPointer(user).assumingMemoryBound(to: DispatchContext.self)
+                        guard context.pointee.damage == nil else { return }
                         let h = header.pointee
-                        let timestamp = Int64(h.ts.tv_sec) * 1_000_000_000 + Int64(h.ts.tv_usec) * context.pointee.scale
+                        guard let timestamp = PcapHandle.nanoseconds(
+                            seconds: Int64(h.ts.tv_sec), fraction: Int64(h.ts.tv_usec), scale: context.pointee.scale)
+                        else {
+                            // A file's record can claim any time; one past what signed nanoseconds
+                            // hold ends the read here, with the records before it delivered.
+                            context.pointee.damage = "record \(context.pointee.delivered + 1) has a timestamp"
+                                + " (\(h.ts.tv_sec) s) past the year 2262, the latest time Telltale can represent"
+                            pcap_breakloop(context.pointee.handle)
+                            return
+                        }
+                        context.pointee.delivered += 1
                         let frame = UnsafeRawBufferPointer(start: bytes, count: Int(h.caplen))
                         context.pointee.body(frame, Int(h.len), timestamp)
                     }, user)
                 }
             }
+            return (result, context.delivered, context.damage)
+        }
+        recordsRead = delivered
+        if let damage {
+            throw CaptureError(.damaged, source: source, message: damage)
         }
         switch result {
         case PCAP_ERROR_BREAK:
@@ -168,6 +219,20 @@ public final class PcapHandle {
     private struct DispatchContext {
         let body: (UnsafeRawBufferPointer, Int, Int64) -> Void
         let scale: Int64
+        let handle: OpaquePointer
+        /// Records handed to `body` so far, from the handle's first read.
+        var delivered = 0
+        /// Why the read stopped early, set by the callback.
+        var damage: String?
+    }
+
+    /// Nanoseconds since the epoch from a record's seconds and fraction (`scale` nanoseconds per
+    /// fraction unit), or nil when they do not fit in an `Int64` (past the year 2262 or before 1677).
+    static func nanoseconds(seconds: Int64, fraction: Int64, scale: Int64) -> Int64? {
+        let (whole, overflow1) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (part, overflow2) = fraction.multipliedReportingOverflow(by: scale)
+        let (sum, overflow3) = whole.addingReportingOverflow(part)
+        return overflow1 || overflow2 || overflow3 ? nil : sum
     }
 
     /// Makes a blocked or looping `dispatch` return `.interrupted`. Safe from another thread.

@@ -17,7 +17,7 @@ public final class FlowStore: Sendable {
     /// - Parameter readOnly: open for reading only: never creates, migrates or changes the file.
     public init(path: String, readOnly: Bool = false) throws(StoreError) {
         self.path = path
-        let existed = access(path, F_OK) == 0
+        let existed = try FlowStore.checkFileType(path)
         if existed { try FlowStore.checkHeader(path) }
         if readOnly && !existed {
             throw StoreError(.unavailable, operation: "open", path: path, message: "no such file; is the daemon running with this --db?")
@@ -32,14 +32,16 @@ public final class FlowStore: Sendable {
             }
         }
         if !existed {
-            // Create the file with mode 0640 before SQLite does (it would use 0644 under the usual umask).
-            let descriptor = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o640)
+            // Create the file with mode 0640 before SQLite does (it would use 0644 under the usual umask);
+            // O_EXCL and O_NOFOLLOW so a link put in its place since the check is not followed.
+            let descriptor = open(path, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0o640)
             guard descriptor >= 0 else {
                 throw StoreError(.unavailable, operation: "create", path: path, message: String(cString: strerror(errno)))
             }
             close(descriptor)
         }
-        if existed && !readOnly { try FlowStore.checkOwnership(path) }
+        // Before any connection that could change the file (WAL mode, a checkpoint, migrations).
+        if existed { try FlowStore.checkOwnership(path) }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
         } catch {
@@ -53,13 +55,49 @@ public final class FlowStore: Sendable {
         }
     }
 
+    /// Whether a database exists at `path`; refuses a symbolic link (dangling or not: root would
+    /// create or rewrite whatever it names) and anything but a regular file (a FIFO blocks the open).
+    private static func checkFileType(_ path: String) throws(StoreError) -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT { return false }
+            throw StoreError(.unavailable, operation: "open", path: path, message: String(cString: strerror(errno)))
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG:
+            return true
+        case S_IFLNK:
+            throw StoreError(.unavailable, operation: "open", path: path,
+                             message: "is a symbolic link: refused; give the database's own path")
+        default:
+            throw StoreError(.unavailable, operation: "open", path: path,
+                             message: "is \(fileKind(info)), not a regular file: refused")
+        }
+    }
+
+    private static func fileKind(_ info: stat) -> String {
+        switch info.st_mode & S_IFMT {
+        case S_IFIFO: "a FIFO"
+        case S_IFDIR: "a directory"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        case S_IFSOCK: "a socket"
+        default: "of an unknown kind"
+        }
+    }
+
     /// Whether the first bytes say SQLite; an empty file counts as new.
     private static func checkHeader(_ path: String) throws(StoreError) {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK and O_NOFOLLOW: a FIFO or link swapped in since checkFileType must not block or be followed.
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)
         guard descriptor >= 0 else {
             throw StoreError(.unavailable, operation: "open", path: path, message: String(cString: strerror(errno)))
         }
         defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, info.st_mode & S_IFMT == S_IFREG else {
+            throw StoreError(.unavailable, operation: "open", path: path, message: "is \(fileKind(info)), not a regular file: refused")
+        }
         var header = [UInt8](repeating: 0, count: 16)
         let count = read(descriptor, &header, 16)
         if count == 0 { return }
@@ -69,8 +107,8 @@ public final class FlowStore: Sendable {
         }
     }
 
-    /// Refuses an existing database of another application before anything (such as switching it to
-    /// WAL) could change it: it is opened read-only for the check.
+    /// Refuses an existing database of another application, or of a newer Telltale, before anything
+    /// (such as switching it to WAL) could change it: it is opened read-only for the check.
     private static func checkOwnership(_ path: String) throws(StoreError) {
         var configuration = Configuration()
         configuration.readonly = true
@@ -80,7 +118,13 @@ public final class FlowStore: Sendable {
             try queue.read { db in
                 let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
                 let tables = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table'") ?? 0
-                if applicationID == Schema.applicationID || (applicationID == 0 && tables == 0) { return }
+                if applicationID == Schema.applicationID {
+                    if try Schema.migrator.hasBeenSuperseded(db) {
+                        throw StoreError(.tooNew, operation: "open", path: path, message: "unknown schema migrations")
+                    }
+                    return
+                }
+                if applicationID == 0 && tables == 0 { return }
                 throw StoreError(
                     .notOurs, operation: "open", path: path,
                     message: applicationID == 0 ? "it holds \(tables) tables of another application"

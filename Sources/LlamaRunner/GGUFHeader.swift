@@ -79,11 +79,13 @@ public struct GGUFHeader: Sendable, Equatable {
             guard !key.isEmpty else { throw .malformed(offset: keyOffset, reason: "empty metadata key") }
             let typeOffset = reader.position
             let type = try reader.u32()
-            switch try reader.value(type: type, typeOffset: typeOffset) {
+            let value = try reader.value(type: type, typeOffset: typeOffset)
+            switch value {
             case .string(let s): strings[key] = s
             case .integer(let i): integers[key] = i
-            case .other: break
+            case .float, .other: break
             }
+            if let reason = Self.implausible(key: key, value) { throw .malformed(offset: keyOffset, reason: reason) }
         }
 
         var alignment: UInt64 = 32
@@ -129,15 +131,47 @@ public struct GGUFHeader: Sendable, Equatable {
 }
 
 extension GGUFHeader {
+    /// Why a hyperparameter's value would make llama.cpp abort instead of failing the load, or nil.
+    ///
+    /// llama.cpp asserts on these rather than returning an error, so they are checked here first.
+    static func implausible(key: String, _ value: Reader.Value) -> String? {
+        if key.hasSuffix(".block_count") {
+            guard case .integer(let count) = value, count >= 1 else {
+                return "\(key) is \(value), but a model needs at least one block"
+            }
+        }
+        if key.hasSuffix(".layer_norm_rms_epsilon") || key.hasSuffix(".layer_norm_epsilon") {
+            let epsilon: Double? = switch value {
+            case .float(let f): f
+            case .integer(let i): Double(i)
+            default: nil
+            }
+            guard let epsilon, epsilon.isFinite, epsilon >= 0 else {
+                return "\(key) is \(value), but a norm epsilon must be a finite number, zero or more"
+            }
+        }
+        return nil
+    }
+
     /// A little-endian cursor over the header bytes that never reads past the end.
     struct Reader {
         let bytes: [UInt8]
         var position = 0
 
-        enum Value {
+        enum Value: CustomStringConvertible {
             case string(String)
             case integer(Int64)
+            case float(Double)
             case other
+
+            var description: String {
+                switch self {
+                case .string(let s): s.debugDescription
+                case .integer(let i): "\(i)"
+                case .float(let f): "\(f)"
+                case .other: "not a number"
+                }
+            }
         }
 
         mutating func take(_ count: Int) throws(ParseError) -> ArraySlice<UInt8> {
@@ -214,6 +248,8 @@ extension GGUFHeader {
                 case 3: return .integer(Int64(Int16(truncatingIfNeeded: raw)))
                 case 5: return .integer(Int64(Int32(truncatingIfNeeded: raw)))
                 case 11: return .integer(Int64(bitPattern: raw))
+                case 6: return .float(Double(Float(bitPattern: UInt32(truncatingIfNeeded: raw))))
+                case 12: return .float(Double(bitPattern: raw))
                 default: return .other
                 }
             }

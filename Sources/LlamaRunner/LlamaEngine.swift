@@ -18,6 +18,9 @@ public final class LlamaEngine {
         /// Most prompt tokens evaluated in one `llama_decode`.
         public var batchSize: Int
 
+        /// The most threads accepted: llama.cpp crashes given far more than it can start.
+        public static let maximumThreads = 1024
+
         public init(contextLength: Int? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount, batchSize: Int = 512) {
             self.contextLength = contextLength
             self.threads = threads
@@ -42,6 +45,10 @@ public final class LlamaEngine {
         LlamaLog.install(logger: logger)
         self.logger = logger
         self.options = options
+        guard (1...Options.maximumThreads).contains(options.threads) else {
+            throw LlamaError(.contextFailed, operation: "load model \(modelPath)",
+                             message: "threads must be from 1 to \(Options.maximumThreads), not \(options.threads)")
+        }
         let file = try ModelFile.inspect(path: modelPath, tensorBytes: LlamaEngine.tensorBytes)
         self.modelFile = file
 

@@ -1,5 +1,8 @@
 import Foundation
 import Crypto
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A model file on disk, checked before llama.cpp is asked to load it.
 public struct ModelFile: Sendable, Equatable {
@@ -23,6 +26,21 @@ public struct ModelFile: Sendable, Equatable {
         }
         guard !isDirectory.boolValue else {
             throw LlamaError(.modelFileUnreadable, operation: operation, message: "is a directory, not a model file")
+        }
+        // Opening a FIFO or a device would block (or read forever): only regular files are models.
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw LlamaError(.modelFileUnreadable, operation: operation, message: String(cString: strerror(errno)))
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            let kind = switch info.st_mode & S_IFMT {
+            case S_IFIFO: "a FIFO"
+            case S_IFCHR: "a character device"
+            case S_IFBLK: "a block device"
+            case S_IFSOCK: "a socket"
+            default: "of an unknown kind"
+            }
+            throw LlamaError(.modelFileUnreadable, operation: operation, message: "is \(kind), not a regular file: refused")
         }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw LlamaError(.modelFileUnreadable, operation: operation, message: "cannot be opened for reading (permissions?)")

@@ -179,8 +179,7 @@ public final class Daemon: Sendable {
             return current
         }
         do {
-            let text = try String(contentsOfFile: file, encoding: .utf8)
-            var fresh = try DaemonConfiguration.parse(text, file: file)
+            var fresh = try DaemonConfiguration.load(file: file)
             if fresh.interfaces != current.interfaces || fresh.filter != current.filter
                 || fresh.snapLength != current.snapLength || fresh.database != current.database
                 || fresh.timeouts != current.timeouts || fresh.kernelEvents != current.kernelEvents

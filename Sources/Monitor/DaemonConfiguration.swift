@@ -1,5 +1,7 @@
 public import Flows
 public import PacketParsing
+import Policy
+import Reporting
 import Yams
 
 /// The daemon's settings: every key optional, defaults that work with no file at all.
@@ -44,9 +46,14 @@ public struct DaemonConfiguration: Sendable, Equatable {
         "log_level", "rules", "alerts", "kernel_events",
     ]
 
-    /// Parses the YAML text of a configuration file on top of the defaults.
+    /// Parses the YAML text of a configuration file on top of the defaults (use `load(file:)` for a file).
     public static func parse(_ text: String, file: String) throws(Problem) -> DaemonConfiguration {
         var config = DaemonConfiguration()
+        do {
+            try YAMLBounds.check(text)
+        } catch {
+            throw Problem(file: file, line: error.line, message: error.description)
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -61,6 +68,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
         }
         func fail(_ node: Node, _ message: String) -> Problem {
             Problem(file: file, line: node.mark.map { $0.line }, message: message)
+        }
+        func quantity(_ node: Node, _ key: String, _ parse: (String) throws(QuantityError) -> Int64) throws(Problem) -> Int64 {
+            guard let text = node.string else { throw fail(node, "\(key): expected a value such as 30s or 512MiB") }
+            do { return try parse(text) } catch { throw fail(node, "\(key): \(error)") }
         }
         for (keyNode, value) in mapping {
             guard let key = keyNode.string else { throw fail(keyNode, "a setting name must be text") }
@@ -84,7 +95,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 guard let path = value.string, !path.isEmpty else { throw fail(value, "database: expected a file path") }
                 config.database = path
             case "flush_interval":
-                guard let d = value.string.flatMap(Self.duration), d > 0 else { throw fail(value, "flush_interval: expected a duration such as 1s or 500ms") }
+                let d = try quantity(value, "flush_interval", Quantity.duration)
+                guard d > 0 else { throw fail(value, "flush_interval: expected a duration longer than zero, such as 1s or 500ms") }
                 config.flushInterval = d
             case "retention":
                 guard let section = value.mapping else { throw fail(value, "retention: expected max_age and/or max_size") }
@@ -92,11 +104,13 @@ public struct DaemonConfiguration: Sendable, Equatable {
                     switch k.string {
                     case "max_age":
                         if v.null != nil || v.string == "forever" { config.retentionMaxAge = nil; continue }
-                        guard let d = v.string.flatMap(Self.duration), d > 0 else { throw fail(v, "retention.max_age: expected a duration such as 30d, or 'forever'") }
+                        let d = try quantity(v, "retention.max_age", Quantity.duration)
+                        guard d > 0 else { throw fail(v, "retention.max_age: expected a duration such as 30d, or 'forever'") }
                         config.retentionMaxAge = d
                     case "max_size":
                         if v.null != nil || v.string == "unlimited" { config.retentionMaxBytes = nil; continue }
-                        guard let b = v.string.flatMap(Self.size), b > 0 else { throw fail(v, "retention.max_size: expected a size such as 512MiB or 2GB, or 'unlimited'") }
+                        let b = try quantity(v, "retention.max_size", Quantity.size)
+                        guard b > 0 else { throw fail(v, "retention.max_size: expected a size such as 512MiB or 2GB, or 'unlimited'") }
                         config.retentionMaxBytes = b
                     default:
                         throw fail(k, "retention: unknown key '\(k.string ?? "?")' (known: max_age, max_size)")
@@ -105,7 +119,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             case "timeouts":
                 guard let section = value.mapping else { throw fail(value, "timeouts: expected a mapping") }
                 for (k, v) in section {
-                    guard let d = v.string.flatMap(Self.duration), d >= 0 else { throw fail(v, "timeouts.\(k.string ?? "?"): expected a duration") }
+                    let d = try quantity(v, "timeouts.\(k.string ?? "?")", Quantity.duration)
                     switch k.string {
                     case "tcp_idle": config.timeouts.tcpIdle = d
                     case "tcp_closed": config.timeouts.tcpClosed = d
@@ -168,32 +182,6 @@ public struct DaemonConfiguration: Sendable, Equatable {
         return config
     }
 
-    /// Parses `500ms`, `30s`, `5m`, `2h`, `30d` or a bare number of seconds into nanoseconds.
-    public static func duration(_ text: String) -> Int64? {
-        let text = text.trimmingWhitespace()
-        let units: [(String, Double)] = [("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9), ("d", 86400e9), ("w", 604800e9)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let value = Double(text.dropLast(suffix.count)), value >= 0, value < 1e7 else { return nil }
-            return Int64(value * scale)
-        }
-        guard let seconds = Double(text), seconds >= 0, seconds < 1e10 else { return nil }
-        return Int64(seconds * 1e9)
-    }
-
-    /// Parses `512MiB`, `2GB`, `100k` or a bare number of bytes.
-    public static func size(_ text: String) -> Int64? {
-        let text = text.trimmingWhitespace()
-        let units: [(String, Double)] = [
-            ("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("TiB", 1_099_511_627_776), ("KB", 1e3), ("MB", 1e6), ("GB", 1e9),
-            ("TB", 1e12), ("k", 1024), ("K", 1024), ("M", 1_048_576), ("G", 1_073_741_824), ("B", 1),
-        ]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let value = Double(text.dropLast(suffix.count).trimmingWhitespace()), value >= 0 else { return nil }
-            return Int64(value * scale)
-        }
-        return Int64(text)
-    }
-
     static func line(of error: YamlError) -> Int? {
         switch error {
         case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): mark.line
@@ -206,14 +194,5 @@ public struct DaemonConfiguration: Sendable, Equatable {
         case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): problem
         default: "\(error)"
         }
-    }
-}
-
-extension StringProtocol {
-    func trimmingWhitespace() -> String {
-        let text = String(self)
-        guard let first = text.firstIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
-        let last = text.lastIndex(where: { $0 != " " && $0 != "\t" }) ?? first
-        return String(text[first...last])
     }
 }

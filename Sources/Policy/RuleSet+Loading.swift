@@ -8,34 +8,47 @@ extension RuleSet {
     /// Loads a rules directory (every `*.yaml` and `*.yml` in name order) or one rules file.
     ///
     /// Refuses, as OpenSSH refuses a loose key, a directory or file that group or others may write,
-    /// or that neither root nor this user owns. Throws every problem found, each with its file and line.
+    /// that neither root nor this user owns, under a directory like that, or reached through a
+    /// symbolic link (see `TrustedFile`); nothing inside a refused directory is read. Throws every
+    /// problem found, each with its file and line.
     public static func load(path: String, checkPermissions: Bool = true) throws(RulesError) -> RuleSet {
-        var problems: [RulesProblem] = []
+        func refuse(_ file: String, _ message: String) -> RulesError {
+            RulesError(problems: [RulesProblem(file: file, line: nil, message: message)])
+        }
         var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw RulesError(problems: [RulesProblem(file: path, line: nil, message: "cannot read: \(String(cString: strerror(errno)))")])
+        guard lstat(path, &info) == 0 else { throw refuse(path, "cannot read: \(String(cString: strerror(errno)))") }
+        let type = info.st_mode & S_IFMT
+        if type == S_IFLNK { throw refuse(path, "is a symbolic link: refused; give the path of the rules themselves") }
+        let isDirectory = type == S_IFDIR
+        if checkPermissions {
+            if let p = TrustedFile.permissionProblem(info, isDirectory: isDirectory) { throw refuse(path, p) }
+            if let refusal = TrustedFile.directoriesAboveProblem(path) { throw refuse(refusal.path, refusal.message) }
         }
         var files: [String] = []
-        let isDirectory = info.st_mode & S_IFMT == S_IFDIR
-        if checkPermissions, let p = permissionProblem(info, isDirectory: isDirectory) {
-            problems.append(RulesProblem(file: path, line: nil, message: p))
-        }
         if isDirectory {
             do {
                 let names = try FileManager.default.contentsOfDirectory(atPath: path)
                 files = names.filter { ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasPrefix(".") }.sorted()
                     .map { path.hasSuffix("/") ? path + $0 : path + "/" + $0 }
             } catch {
-                problems.append(RulesProblem(file: path, line: nil, message: "cannot list the directory: \(error.localizedDescription)"))
+                throw refuse(path, "cannot list the directory: \(error.localizedDescription)")
             }
+            guard !files.isEmpty else { throw refuse(path, "no rules files in \(path) (*.yaml or *.yml)") }
         } else {
             files = [path]
         }
+        var problems: [RulesProblem] = []
         var set = RuleSet()
         var classReferences: [(String, SourceLocation)] = []
         var roleReferences: [(String, SourceLocation)] = []
         for file in files {
-            guard let text = readChecked(file, checkPermissions: checkPermissions, problems: &problems) else { continue }
+            let text: String
+            do {
+                text = try TrustedFile.read(file, checkTrust: checkPermissions)
+            } catch {
+                problems.append(RulesProblem(file: error.path, line: nil, message: error.message))
+                continue
+            }
             let directory = file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
             var parser = RuleFileParser(file: file) { name in
                 let full = name.hasPrefix("/") ? name : (directory.isEmpty ? name : directory + "/" + name)
@@ -65,46 +78,12 @@ extension RuleSet {
         return set
     }
 
-    /// Why a rules file or directory is not safe to trust, or nil.
-    static func permissionProblem(_ info: stat, isDirectory: Bool) -> String? {
-        let what = isDirectory ? "directory" : "file"
-        if info.st_uid != 0 && info.st_uid != geteuid() {
-            return "the \(what) is owned by uid \(info.st_uid), neither root nor this user: refused"
-        }
-        if info.st_mode & 0o022 != 0 {
-            let mode = String(info.st_mode & 0o7777, radix: 8)
-            return "the \(what) is writable by group or others (mode 0\(mode)): refused; run chmod go-w on it"
-        }
-        return nil
-    }
-
     static func readList(_ path: String, checkPermissions: Bool) -> Result<(name: String, text: String), RulesProblem> {
-        var problems: [RulesProblem] = []
-        guard let text = readChecked(path, checkPermissions: checkPermissions, problems: &problems) else {
-            return .failure(problems.first ?? RulesProblem(file: path, line: nil, message: "cannot read the file"))
+        do {
+            return .success((path, try TrustedFile.read(path, checkTrust: checkPermissions)))
+        } catch {
+            return .failure(RulesProblem(file: error.path, line: nil, message: error.message))
         }
-        return .success((path, text))
-    }
-
-    static func readChecked(_ path: String, checkPermissions: Bool, problems: inout [RulesProblem]) -> String? {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            problems.append(RulesProblem(file: path, line: nil, message: "cannot read: \(String(cString: strerror(errno)))"))
-            return nil
-        }
-        if checkPermissions, let p = permissionProblem(info, isDirectory: false) {
-            problems.append(RulesProblem(file: path, line: nil, message: p))
-            return nil
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            problems.append(RulesProblem(file: path, line: nil, message: "cannot read the file"))
-            return nil
-        }
-        guard let text = String(data: data, encoding: .utf8) else {
-            problems.append(RulesProblem(file: path, line: nil, message: "not UTF-8 text"))
-            return nil
-        }
-        return text
     }
 
     /// Resolves names across files, gives inline destinations their anonymous classes, and orders

@@ -40,6 +40,12 @@ struct RuleFileParser {
     }
 
     mutating func parse(_ text: String, into set: inout RuleSet) {
+        do {
+            try YAMLBounds.check(text)
+        } catch {
+            problems.append(RulesProblem(file: file, line: error.line, message: error.description))
+            return
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -430,10 +436,11 @@ struct RuleFileParser {
             }
             if entry.contains(":") || entry.contains("/") || IPAddress(entry) != nil {
                 if let n = IPNetwork(entry) { target.networks.append(n) } else {
-                    problems.append(RulesProblem(file: name, line: lineNumber, message: "'\(entry)' is not an address or a CIDR network"))
+                    problems.append(RulesProblem(file: name, line: lineNumber, message: "the entry is not an address or a CIDR network"))
                 }
             } else if let p = Self.domainProblem(String(entry)) {
-                problems.append(RulesProblem(file: name, line: lineNumber, message: "'\(entry)' \(p)"))
+                // The line is not quoted: a list can be any readable file, and its text is not ours to show.
+                problems.append(RulesProblem(file: name, line: lineNumber, message: "the entry \(p)"))
             } else {
                 target.domains.append(Self.normalizedDomain(String(entry)))
             }

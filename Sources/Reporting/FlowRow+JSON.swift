@@ -76,10 +76,11 @@ extension FlowRow {
     }
 
     /// Quotes a CSV field when it holds a comma, quote or line break (RFC 4180); a leading `=`, `+`,
-    /// `-` or `@` is prefixed with `'` so spreadsheets do not run it as a formula.
+    /// `-`, `@`, tab or carriage return is prefixed with `'` so spreadsheets do not run it as a
+    /// formula (OWASP's advice; a negative number is left alone).
     public static func csvQuote(_ field: String) -> String {
         var field = field
-        if let first = field.first, "=+@".contains(first) || (first == "-" && Int(field) == nil) {
+        if let first = field.unicodeScalars.first, "=+@\t\r".unicodeScalars.contains(first) || (first == "-" && Int(field) == nil) {
             field = "'" + field
         }
         if field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) {

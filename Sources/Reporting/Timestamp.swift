@@ -21,7 +21,8 @@ public enum Timestamp {
             + "\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(micros, 6))Z"
     }
 
-    /// Parses RFC 3339 (`Z` or `±hh:mm`, optional fraction) back to nanoseconds; nil when malformed.
+    /// Parses RFC 3339 (`Z` or `±hh:mm`, optional fraction) back to nanoseconds; nil when malformed
+    /// or outside what nanoseconds since 1970 hold in an `Int64` (1677-09-21 to 2262-04-11).
     public static func parse(_ text: String) -> Int64? {
         let bytes = Array(text.utf8)
         func number(_ range: Range<Int>) -> Int64? {
@@ -74,7 +75,9 @@ public enum Timestamp {
         let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
         let days = era * 146_097 + dayOfEra - 719_468
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
-        return seconds * 1_000_000_000 + fraction
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (nanoseconds, overflow2) = whole.addingReportingOverflow(fraction)
+        return overflow || overflow2 ? nil : nanoseconds
     }
 
     private static func pad(_ value: Int64, _ width: Int) -> String {

@@ -84,7 +84,9 @@ struct TelltaleLlama: ParsableCommand {
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must not be negative") }
         guard temperature >= 0 else { throw ValidationError("--temperature must not be negative") }
         guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let threads, !(1...LlamaEngine.Options.maximumThreads).contains(threads) {
+            throw ValidationError("--threads must be from 1 to \(LlamaEngine.Options.maximumThreads)")
+        }
         if let contextLength, contextLength < 1 { throw ValidationError("--context-length must be at least 1") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0…65535") }
         if !serve, !info, prompt == nil, promptFile == nil {

@@ -67,10 +67,9 @@ extension Telltale {
             case .json:
                 return "[" + alerts.map(json).joined(separator: ",\n") + "]\n"
             case .csv:
-                func quote(_ s: String) -> String {
-                    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-                }
-                return ([columns.joined(separator: ",")] + alerts.map { fields($0).map(quote).joined(separator: ",") }).joined(separator: "\n") + "\n"
+                // The same quoting as flows (fields are already sanitized): RFC 4180, formulas defused.
+                return ([columns.joined(separator: ",")] + alerts.map { fields($0).map(FlowRow.csvQuote).joined(separator: ",") })
+                    .joined(separator: "\n") + "\n"
             case .table:
                 if alerts.isEmpty { return "no alerts in this window\n" }
                 let shown = Array(columns.prefix(8))

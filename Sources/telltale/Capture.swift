@@ -51,10 +51,13 @@ extension Telltale {
         @OptionGroup var output: FormatOptions
 
         func validate() throws {
-            if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
+            if let duration {
+                do { _ = try Quantity.nanoseconds(seconds: duration) } catch { throw ValidationError("--duration: \(error)") }
+                if duration <= 0 { throw ValidationError("--duration must be positive") }
+            }
+            do { _ = try Quantity.nanoseconds(seconds: activeTimeout) } catch { throw ValidationError("--active-timeout: \(error)") }
             if let count, count <= 0 { throw ValidationError("--count must be positive") }
             if snaplen < 128 || snaplen > 262_144 { throw ValidationError("--snaplen must be between 128 and 262144") }
-            if activeTimeout < 0 { throw ValidationError("--active-timeout cannot be negative") }
         }
 
         func run() throws {
@@ -66,8 +69,9 @@ extension Telltale {
             options.attribution = !noAttribution
             options.kernelEvents = !noKernelEvents
             options.localNetworks = output.parsedLocalNetworks
-            options.timeouts.active = Int64(activeTimeout * 1e9)
-            options.limits = LiveSession.Limits(duration: duration.map { Int64($0 * 1e9) }, frames: count)
+            // validate() checked both fit.
+            options.timeouts.active = (try? Quantity.nanoseconds(seconds: activeTimeout)) ?? 0
+            options.limits = LiveSession.Limits(duration: duration.flatMap { try? Quantity.nanoseconds(seconds: $0) }, frames: count)
             var logger = Logger(label: "telltale")
             logger.logLevel = ProcessInfo.processInfo.environment["TELLTALE_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
             let pipeline: LivePipeline

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import Monitor
 import PacketParsing
+import Reporting
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -49,8 +50,10 @@ extension Telltale {
         var noKernelEvents = false
 
         func validate() throws {
-            if let flushInterval, DaemonConfiguration.duration(flushInterval) == nil {
-                throw ValidationError("--flush-interval: '\(flushInterval)' is not a duration such as 1s or 500ms")
+            if let flushInterval {
+                let interval: Int64
+                do { interval = try Quantity.duration(flushInterval) } catch { throw ValidationError("--flush-interval: \(error)") }
+                guard interval > 0 else { throw ValidationError("--flush-interval: must be longer than zero") }
             }
         }
 
@@ -59,20 +62,16 @@ extension Telltale {
             var settings = DaemonConfiguration()
             if let file {
                 do {
-                    let text = try String(contentsOfFile: file, encoding: .utf8)
-                    settings = try DaemonConfiguration.parse(text, file: file)
-                } catch let problem as DaemonConfiguration.Problem {
-                    Output.error("telltale: \(problem)")
-                    throw ExitCode(1)
+                    settings = try DaemonConfiguration.load(file: file)
                 } catch {
-                    Output.error("telltale: cannot read \(file): \(error.localizedDescription)")
+                    Output.error("telltale: \(error)")
                     throw ExitCode(1)
                 }
             }
             if !interfaces.isEmpty { settings.interfaces = interfaces }
             if let db { settings.database = db }
             if let filter { settings.filter = filter }
-            if let flushInterval, let d = DaemonConfiguration.duration(flushInterval) { settings.flushInterval = d }
+            if let flushInterval, let d = try? Quantity.duration(flushInterval) { settings.flushInterval = d }
             if let logLevel { settings.logLevel = logLevel }
             if let rules { settings.rules = rules }
             if noKernelEvents { settings.kernelEvents = false }

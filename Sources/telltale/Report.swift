@@ -33,13 +33,13 @@ struct WindowOptions: ParsableArguments {
     var to: String?
 
     func validate() throws {
-        if let since, DaemonConfiguration.duration(since) == nil {
-            throw ValidationError("--since: '\(since)' is not a duration such as 15m, 1h or 7d")
+        if let since {
+            do { _ = try Quantity.duration(since) } catch { throw ValidationError("--since: \(error)") }
         }
         if since != nil && from != nil { throw ValidationError("--since and --from both set the start; give one") }
         for (name, value) in [("--from", from), ("--to", to)] {
             if let value, WindowOptions.time(value, now: 0) == nil {
-                throw ValidationError("\(name): '\(value)' is not a time (2026-11-29T10:00:00Z, 2026-11-29, or a duration ago like 2h)")
+                throw ValidationError("\(name): '\(value)' is not a time from 1678 to 2262 (2026-11-29T10:00:00Z, 2026-11-29, or a duration ago like 2h)")
             }
         }
     }
@@ -47,13 +47,14 @@ struct WindowOptions: ParsableArguments {
     static func time(_ text: String, now: Int64) -> Int64? {
         if let exact = Timestamp.parse(text) { return exact }
         if text.count == 10, let midnight = Timestamp.parse(text + "T00:00:00Z") { return midnight }
-        if let ago = DaemonConfiguration.duration(text) { return now - ago }
+        // Both are at least zero, so the difference cannot overflow.
+        if let ago = try? Quantity.duration(text) { return now - ago }
         return nil
     }
 
     func window(now: Int64) -> TimeWindow {
         var w = TimeWindow()
-        if let since, let d = DaemonConfiguration.duration(since) { w.from = now - d }
+        if let since, let d = try? Quantity.duration(since) { w.from = now - d }
         if let from { w.from = WindowOptions.time(from, now: now) }
         if let to { w.to = WindowOptions.time(to, now: now) }
         return w

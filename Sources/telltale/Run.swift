@@ -75,6 +75,36 @@ struct ObservationOptions: ParsableArguments {
         return logger
     }
 
+    /// Writes `text` to `file` with mode 0640, as the database is: through a new file renamed over
+    /// the old one, so a reader sees the old audit or the new one and never a wider mode. Nil on success.
+    static func writePrivately(_ text: String, to file: String) -> String? {
+        let temporary = file + ".tmp-\(getpid())"
+        let descriptor = open(temporary, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0o640)
+        guard descriptor >= 0 else { return String(cString: strerror(errno)) }
+        // The umask may have taken bits away, never added them; set exactly 0640.
+        fchmod(descriptor, 0o640)
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else {
+                let problem = String(cString: strerror(errno))
+                close(descriptor)
+                unlink(temporary)
+                return problem
+            }
+            offset += written
+        }
+        close(descriptor)
+        guard rename(temporary, file) == 0 else {
+            let problem = String(cString: strerror(errno))
+            unlink(temporary)
+            return problem
+        }
+        return nil
+    }
+
     /// Prints the audit, writes the report files, and exits 0 (clean) or 3 (violation).
     func finish(_ report: AuditReport) throws {
         // With a daemon installed, its database keeps every observed run too.
@@ -88,13 +118,11 @@ struct ObservationOptions: ParsableArguments {
             else if path.hasSuffix(".md") { files = [(path, report.markdown())] }
             else { files = [(path + ".json", report.json()), (path + ".md", report.markdown())] }
             for (file, text) in files {
-                do {
-                    try text.write(toFile: file, atomically: true, encoding: .utf8)
-                    Output.error("telltale: wrote \(file)")
-                } catch {
-                    Output.error("telltale: cannot write \(file): \(error.localizedDescription)")
+                if let problem = Self.writePrivately(text, to: file) {
+                    Output.error("telltale: cannot write \(file): \(problem)")
                     throw ExitCode(1)
                 }
+                Output.error("telltale: wrote \(file)")
             }
         }
         if !report.isClean { throw ExitCode(3) }

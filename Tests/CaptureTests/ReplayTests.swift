@@ -1,4 +1,7 @@
 import Capture
+#if canImport(Glibc)
+import Glibc
+#endif
 import Flows
 import Monitor
 import PacketParsing
@@ -93,6 +96,50 @@ func replay(_ paths: [String]) -> (flows: [FlowRecord], replay: Replay) {
         #expect(replay.pipeline.counters.frames == Int64(frames.count - 1))
         #expect(flows.count == 5)
         #expect(flows.first { $0.ipProtocol == 6 }?.connState == "SF")
+    }
+
+    @Test(arguments: [Int64(-1), Int64.min])
+    func aPcapngTimestampPastTheYear2262IsDamageAndKeepsTheFlowsBeforeIt(_ late: Int64) throws {
+        let directory = CaptureFixture.makeTemporaryDirectory()
+        defer { CaptureFixture.removeDirectory(directory) }
+        let path = directory + "/late.pcapng"
+        let frames = conversation(.ethernet())
+        // The pcapng writer stores a timestamp's bit pattern: -1 is 2^64 - 1 ns (the year 2554),
+        // Int64.min is 2^63 ns; neither fits in signed nanoseconds.
+        var timed = frames.enumerated().map { FixtureFrame($0.element, timestamp: 1_700_000_000_000_000_000 + Int64($0.offset)) }
+        timed.append(FixtureFrame(frames[0], timestamp: late))
+        try CaptureFixture.write(timed, to: path, linkType: .ethernet, format: .pcapng)
+        let (flows, replay) = replay([path])
+        let problem = try #require(replay.problems.first)
+        #expect(problem.error.kind == .damaged)
+        #expect(problem.error.description.contains(path))
+        #expect(problem.error.description.contains("2262"))
+        #expect(replay.pipeline.counters.frames == Int64(frames.count))
+        #expect(flows.count == 6)
+    }
+
+    @Test func theLatestClassicPcapTimestampsFitInNanoseconds() throws {
+        let directory = CaptureFixture.makeTemporaryDirectory()
+        defer { CaptureFixture.removeDirectory(directory) }
+        let path = directory + "/late.pcap"
+        // Classic pcap keeps 32-bit seconds: 2^32 - 1 s (the year 2106) is as late as it goes.
+        let latest = Int64(UInt32.max) * 1_000_000_000 + 999_999_999
+        try CaptureFixture.write([FixtureFrame(conversation(.ethernet())[0], timestamp: latest)], to: path, linkType: .ethernet)
+        let (flows, replay) = replay([path])
+        #expect(replay.problems.isEmpty)
+        #expect(flows.count == 1)
+    }
+
+    @Test func aFIFOIsRefusedInsteadOfBlocking() throws {
+        let directory = CaptureFixture.makeTemporaryDirectory()
+        defer { CaptureFixture.removeDirectory(directory) }
+        let path = directory + "/fifo.pcap"
+        #expect(mkfifo(path, 0o600) == 0)
+        let (flows, replay) = replay([path])
+        #expect(flows.isEmpty)
+        let problem = try #require(replay.problems.first)
+        #expect(problem.error.kind == .open)
+        #expect(problem.error.description.contains("FIFO"), "\(problem.error)")
     }
 
     @Test func aMissingFileIsAnOpenErrorThatNamesIt() throws {

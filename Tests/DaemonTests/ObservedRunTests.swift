@@ -72,6 +72,22 @@ struct HarnessError: Error, CustomStringConvertible {
     }
 
     @Test(.enabled(if: Harness.isRoot, "needs root: namespaces, capture and process events"))
+    func theAuditFilesAreReadableByTheOwnerAndGroupOnlyLikeTheDatabase() throws {
+        let dir = try Harness.temporaryDirectory("run-mode")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // An audit left by an earlier run, world-readable: rewriting it must tighten it too.
+        FileManager.default.createFile(atPath: dir + "/audit.md", contents: Data("old".utf8), attributes: [.posixPermissions: 0o666])
+        let result = try Harness.run([Harness.telltale, "run", "--db", dir + "/t.db", "--report", dir + "/audit", "--", "true"])
+        #expect(result.status == 0, "\(result.output)")
+        for file in ["audit.json", "audit.md", "t.db"] {
+            var info = stat()
+            #expect(stat(dir + "/" + file, &info) == 0, "\(file) missing")
+            #expect(info.st_mode & 0o777 == 0o640, "\(file) has mode \(String(info.st_mode & 0o777, radix: 8))")
+        }
+        #expect((try? String(contentsOfFile: dir + "/audit.md", encoding: .utf8))?.contains("old") == false)
+    }
+
+    @Test(.enabled(if: Harness.isRoot, "needs root: namespaces, capture and process events"))
     func aProgramSendingOneDatagramToATestHostBreaksThePolicy() throws {
         let host = try TestHost(tag: "runv", subnet: 51)
         defer { host.remove() }

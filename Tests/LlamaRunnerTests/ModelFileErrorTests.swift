@@ -113,6 +113,67 @@ struct ModelFileErrorTests {
         }
     }
 
+    @Test func aFIFOAsTheModelIsRefusedInsteadOfBlocking() throws {
+        let directory = try TinyModel.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("model.gguf").path
+        #expect(mkfifo(path, 0o600) == 0)
+        let error = loadError(path)
+        #expect(error?.kind == .modelFileUnreadable)
+        #expect(error?.message.contains("FIFO") == true, "\(String(describing: error))")
+    }
+
+    /// The offset of the value of metadata `key` (after its type field), and its type.
+    static func metadataValue(_ bytes: [UInt8], key: String) -> (offset: Int, type: UInt32)? {
+        let needle = Array(key.utf8)
+        guard needle.count <= bytes.count else { return nil }
+        for start in 0...(bytes.count - needle.count) where Array(bytes[start..<(start + needle.count)]) == needle {
+            let typeAt = start + needle.count
+            let type = (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[typeAt + $1]) << (8 * UInt32($1)) }
+            return (typeAt + 4, type)
+        }
+        return nil
+    }
+
+    @Test func aModelWithNoLayersIsRefusedBeforeLlamaCppSeesIt() throws {
+        try withCopy { url, original in
+            var bytes = Array(original)
+            let value = try #require(Self.metadataValue(bytes, key: "llama.block_count"))
+            #expect(value.type == 4)  // uint32
+            for i in 0..<4 { bytes[value.offset + i] = 0 }
+            try Data(bytes).write(to: url)
+            let error = loadError(url.path)
+            #expect(error?.kind == .corruptedModel)
+            #expect(error?.message.contains("block_count") == true, "\(String(describing: error))")
+        }
+    }
+
+    @Test(arguments: [Float(-1e-5), Float.nan, Float.infinity])
+    func aNegativeOrNaNNormEpsilonIsRefusedBeforeLlamaCppSeesIt(_ epsilon: Float) throws {
+        try withCopy { url, original in
+            var bytes = Array(original)
+            let value = try #require(Self.metadataValue(bytes, key: "llama.attention.layer_norm_rms_epsilon"))
+            #expect(value.type == 6)  // float32
+            for i in 0..<4 { bytes[value.offset + i] = UInt8(truncatingIfNeeded: epsilon.bitPattern >> (8 * UInt32(i))) }
+            try Data(bytes).write(to: url)
+            let error = loadError(url.path)
+            #expect(error?.kind == .corruptedModel)
+            #expect(error?.message.contains("layer_norm_rms_epsilon") == true, "\(String(describing: error))")
+        }
+    }
+
+    @Test(arguments: [0, 100_000, Int.max])
+    func aThreadCountOutsideOneToTheMaximumIsRefused(_ threads: Int) throws {
+        let model = try TinyModel.path()
+        do {
+            _ = try LlamaEngine(modelPath: model, options: .init(threads: threads), logger: logger)
+            Issue.record("\(threads) threads were accepted")
+        } catch {
+            #expect(error.kind == .contextFailed)
+            #expect(error.message.contains("threads must be from 1 to \(LlamaEngine.Options.maximumThreads)"), "\(error)")
+        }
+    }
+
     /// The end of the tensor table: the data offset minus the padding, found by walking back over zeros.
     static func endOfTensorInfos(_ bytes: [UInt8], header: GGUFHeader) -> Int {
         // The last tensor info ends with its 8-byte offset, which is not zero for the last tensor

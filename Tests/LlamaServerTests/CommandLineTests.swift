@@ -60,6 +60,14 @@ struct CommandLineTests {
         try body(url.path)
     }
 
+    @Test(arguments: ["100000", "0", "1025"])
+    func aThreadCountOutsideOneTo1024IsAUsageErrorNotACrash(_ threads: String) throws {
+        let outcome = try BinaryHarness.llama(["--model", try BinaryHarness.model(), "-t", threads, "--prompt", "hello", "--max-tokens", "1"])
+        #expect(outcome.reason == .exit)  // not killed by a signal
+        #expect(outcome.status == 64)
+        #expect(outcome.stderr.contains("--threads must be from 1 to 1024"), "stderr was: \(outcome.stderr)")
+    }
+
     @Test func aMissingModelFailsWithAClearError() throws {
         try expectCleanFailure("/nonexistent/telltale/tiny.gguf", mentions: "no such file")
     }

@@ -11,6 +11,11 @@ struct RulesDirectory {
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
     }
 
+    /// A directory made elsewhere, to write files into.
+    init(existing path: String) {
+        self.path = path
+    }
+
     func write(_ name: String, _ text: String, mode: Int = 0o644) {
         let file = path + "/" + name
         FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: mode])

@@ -38,6 +38,8 @@ import Testing
         #expect(FlowRow.csvQuote("@SUM(A1)") == "'@SUM(A1)")
         #expect(FlowRow.csvQuote("-2+3") == "'-2+3")
         #expect(FlowRow.csvQuote("-12") == "-12")
+        #expect(FlowRow.csvQuote("\t=1+1") == "'\t=1+1")
+        #expect(FlowRow.csvQuote("\r=1+1") == "\"'\r=1+1\"")
         #expect(FlowRow.csvQuote("=a,b") == "\"'=a,b\"")
     }
 

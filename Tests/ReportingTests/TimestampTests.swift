@@ -36,3 +36,14 @@ import Testing
         #expect(Timestamp.parse(text) == nil)
     }
 }
+
+@Suite struct TimestampRangeTests {
+    @Test(arguments: ["9999-12-31T00:00:00Z", "2262-04-12T00:00:00Z", "0000-01-01T00:00:00Z", "1677-09-21T00:00:00Z"])
+    func aTimeOutsideWhatNanosecondsHoldParsesToNothing(_ text: String) {
+        #expect(Timestamp.parse(text) == nil)
+    }
+
+    @Test func theLastRepresentableDayStillParses() {
+        #expect(Timestamp.parse("2262-04-11T00:00:00Z") == 9_223_286_400_000_000_000)
+    }
+}

@@ -1,0 +1,16 @@
+import Policy
+
+extension DaemonConfiguration {
+    /// Reads and parses a configuration file, trusted only as the rules are (see `TrustedFile`): it
+    /// decides what runs as root (`alerts.command`), so a file others can write, or a link to one,
+    /// is refused before a byte of it is used.
+    public static func load(file: String, checkTrust: Bool = true) throws(Problem) -> DaemonConfiguration {
+        let text: String
+        do {
+            text = try TrustedFile.read(file, checkTrust: checkTrust)
+        } catch {
+            throw Problem(file: error.path, line: nil, message: error.message)
+        }
+        return try parse(text, file: file)
+    }
+}

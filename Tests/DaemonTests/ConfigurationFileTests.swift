@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+/// The daemon's configuration file, checked before the daemon starts.
+@Suite struct ConfigurationFileTests {
+    static func daemon(
+        config text: String, mode: mode_t = 0o600, prepare: (_ directory: String, _ file: String) -> String? = { _, _ in nil }
+    ) throws -> (status: Int32, output: String) {
+        let directory = try Harness.temporaryDirectory("config")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var file = directory + "/telltale.yaml"
+        try text.write(toFile: file, atomically: false, encoding: .utf8)
+        chmod(file, mode)
+        if let other = prepare(directory, file) { file = other }
+        return try Harness.run(["timeout", "20", Harness.telltale, "daemon", "--config", file, "--db", directory + "/t.db"])
+    }
+
+    @Test func aWorldWritableConfigurationIsRefusedBeforeItsCommandCanRun() throws {
+        let marker = NSTemporaryDirectory() + "telltale-config-ran-\(UUID().uuidString.prefix(8))"
+        defer { unlink(marker) }
+        let (status, output) = try Self.daemon(config: "alerts:\n  command: touch \(marker)\n", mode: 0o666)
+        #expect(status == 1, "status \(status): \(output)")
+        #expect(output.contains("telltale.yaml") && output.contains("writable by group or others"), "\(output)")
+        #expect(access(marker, F_OK) != 0)
+    }
+
+    @Test func aConfigurationOfAnotherUserIsRefused() throws {
+        guard Harness.isRoot else {
+            print("skipped: giving a file to another user needs root")
+            return
+        }
+        let (status, output) = try Self.daemon(config: "log_level: info\n") { _, file in
+            chown(file, 4242, 4242)
+            return nil
+        }
+        #expect(status == 1)
+        #expect(output.contains("owned by uid 4242"), "\(output)")
+    }
+
+    @Test func aConfigurationReachedThroughASymlinkIsRefused() throws {
+        let (status, output) = try Self.daemon(config: "log_level: info\n") { directory, file in
+            symlink(file, directory + "/link.yaml")
+            return directory + "/link.yaml"
+        }
+        #expect(status == 1)
+        #expect(output.contains("symbolic link"), "\(output)")
+    }
+
+    @Test func aConfigurationNestedThousandsDeepOrWithAliasesIsRefused() throws {
+        let deep = try Self.daemon(config: "alerts: " + String(repeating: "[", count: 50_000) + String(repeating: "]", count: 50_000) + "\n")
+        #expect(deep.status == 1)
+        #expect(deep.output.contains("telltale.yaml:1: nested more than 64 levels deep"), "\(deep.output)")
+        let aliases = try Self.daemon(config: "interfaces: &i [lo]\nfilter: *i\n")
+        #expect(aliases.status == 1)
+        #expect(aliases.output.contains("telltale.yaml:1: YAML anchors and aliases"), "\(aliases.output)")
+    }
+
+    @Test(arguments: [
+        ("flush_interval: 9999999h\n", "flush_interval", "106751d"),
+        ("retention:\n  max_age: 106752d\n", "retention.max_age", "106751d"),
+        ("retention:\n  max_size: infGiB\n", "retention.max_size", "not a finite size"),
+        ("retention:\n  max_size: 9999999TiB\n", "retention.max_size", "largest size"),
+        ("timeouts:\n  tcp_idle: nan\n", "timeouts.tcp_idle", "not a finite duration"),
+    ])
+    func anOverflowingDurationOrSizeIsRefusedWithItsLineAndLimit(_ text: String, _ key: String, _ reason: String) throws {
+        let (status, output) = try Self.daemon(config: text)
+        #expect(status == 1, "status \(status): \(output)")
+        #expect(output.contains("telltale.yaml:"), "\(output)")
+        #expect(output.contains(key) && output.contains(reason), "\(output)")
+    }
+}
