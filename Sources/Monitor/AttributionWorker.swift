@@ -275,8 +275,15 @@ public final class AttributionWorker: Sendable {
             if !ended, answer.1 != nil { results.withLock { $0.insert(record.uid, answer.0, source: answer.1) } }
         } else {
             attributor.socketEvents?.drain()
-            answer = attributeNow(record, final: true, force: true) ?? (.unattributed(.noSocket), nil)
-            if !ended { results.withLock { $0.insert(record.uid, answer.0, source: answer.1) } }
+            // Polling waits for the /proc scan; with the socket events live, a flow the events do not
+            // name yet is left to the worker rather than held up here.
+            let mayPoll = !usesKernelEvents || pollingReady.load(ordering: .acquiring)
+            if let found = attributeNow(record, final: true, force: mayPoll) {
+                answer = found
+                if !ended { results.withLock { $0.insert(record.uid, answer.0, source: answer.1) } }
+            } else {
+                answer = (.unattributed(.noSocket), nil)
+            }
         }
         return FlowAttribution(attribution: answer.0, source: answer.1, peer: peer(of: record))
     }

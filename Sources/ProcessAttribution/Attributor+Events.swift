@@ -16,8 +16,6 @@ extension Attributor {
     public func startKernelEvents() throws(KernelSocketEvents.LoadError) {
         let loaded = try KernelSocketEvents()
         loaded.start()
-        let own = Attributor.ownNetns(proc)
-        lookup.withLock { $0.ownNetns = own }
         kernelEvents.withLock { $0 = loaded }
     }
 
@@ -39,7 +37,6 @@ extension Attributor {
         senders: Bool = false, settled: Bool = true
     ) -> Attribution? {
         guard let events = socketEvents else { return nil }
-        let ownNetns = lookup.withLock { $0.ownNetns } ?? Attributor.ownNetns(proc)
         let readUpTo = settled ? events.readUpTo : nil
         var match = events.withIndex {
             $0.match(query, flowStart: time, horizon: horizon, ownNetns: ownNetns, readUpTo: readUpTo)

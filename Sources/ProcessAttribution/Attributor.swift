@@ -59,9 +59,13 @@ public final class Attributor: Sendable {
     /// The kernel's socket events, once `startKernelEvents()` loaded them.
     let kernelEvents = Mutex<KernelSocketEvents?>(nil)
 
-    /// Creates an attributor reading `procRoot`. Nothing is read until `start()`.
+    /// This process's network namespace inode (nil when /proc does not say).
+    let ownNetns: UInt64?
+
+    /// Creates an attributor reading `procRoot`. Nothing else is read until `start()`.
     public init(procRoot: String = "/proc", logger: Logger, options: Options = Options()) {
         proc = ProcFileSystem(root: procRoot)
+        ownNetns = Attributor.ownNetns(proc)
         self.logger = logger
         self.options = options
         reader = IdentityReader(proc: proc, users: IdentityReader.loadUsers(passwdPath: options.passwdPath))
@@ -100,7 +104,7 @@ public final class Attributor: Sendable {
     /// Opens sock_diag and scans /proc once (seconds on a busy machine): polling needs it, the
     /// kernel's socket events do not.
     public func seed() {
-        let ownNetns = Attributor.ownNetns(proc)
+        let ownNetns = self.ownNetns
         var diagnostics: SocketDiagnostics?
         if options.useSocketDiagnostics {
             do {
@@ -191,10 +195,13 @@ public final class Attributor: Sendable {
         for pid in proc.pids().sorted() { capture(pid: pid, now: now, seeding: true) }
         let table = processes.withLock { $0.records }
         let monotonic = Clock.monotonic()
-        lookup.withLock { state in
-            for (pid, record) in table {
+        // One process at a time: a lookup waiting for the lock waits for one directory, not the scan.
+        for (pid, record) in table {
+            lookup.withLock { state in
                 state.index.scan(pid: pid, startTime: record.identity.startTime, proc: proc, now: monotonic)
             }
+        }
+        lookup.withLock { state in
             state.lastFullScan = monotonic
             state.statistics.fdDirectoriesRead = state.index.directoriesRead
         }
