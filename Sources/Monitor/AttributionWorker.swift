@@ -343,8 +343,12 @@ public final class AttributionWorker: Sendable {
         let query = query(for: record)
         if query.hint == .rawFrame && attributor.socketEvents == nil { return (.unattributed(.rawFrame), nil) }
         if attributor.socketEvents != nil {
+            // Raw IP sockets (ping without ping sockets, custom protocols) report every send: matched by time.
+            let portless = query.ipProtocol != IPProtocolNumber.tcp && query.ipProtocol != IPProtocolNumber.udp
+                && query.ipProtocol != IPProtocolNumber.udpLite && query.hint != .initiatedRemotely
             if let found = attributor.attributeFromEvents(
-                query, at: record.start, horizon: eventWait + 1_000_000_000, settled: !final) {
+                query, at: record.start, horizon: eventWait + 1_000_000_000, firstPacketBytes: record.originatorBytes,
+                senders: portless, settled: !final) {
                 return (found, found.identity == nil ? nil : .kernelEvents)
             }
             let kernelOnly = query.hint == .icmpError || query.hint == .tcpResetFromLocal

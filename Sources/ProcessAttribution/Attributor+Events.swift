@@ -51,6 +51,25 @@ extension Attributor {
         }
     }
 
+    /// An identity read from /proc as the process was ending (a zombie has a stat but no executable
+    /// or command line), completed from its exec event.
+    private func completed(_ identity: ProcessIdentity) -> ProcessIdentity {
+        guard identity.exe == nil || identity.arguments.isEmpty,
+              let exec = socketEvents?.withIndex({ $0.exec(pid: identity.pid, startTime: identity.startTime) })
+        else { return identity }
+        var identity = identity
+        if identity.exe == nil { identity.exe = exec.path }
+        if identity.arguments.isEmpty { identity.arguments = [exec.path] }
+        processes.withLock { table in
+            if var stored = table.record(pid: identity.pid, startTime: identity.startTime), stored.exited == nil {
+                stored.identity.exe = identity.exe
+                stored.identity.arguments = identity.arguments
+                table.insert(stored)
+            }
+        }
+        return identity
+    }
+
     /// This process's network namespace inode.
     static func ownNetns(_ proc: ProcFileSystem) -> UInt64? {
         proc.readLink("self/ns/net").flatMap { ProcText.inode(inLink: $0, kind: "net") }
@@ -61,12 +80,12 @@ extension Attributor {
     func identity(of owner: SocketEventIndex.Owner) -> ProcessIdentity {
         if let record = processes.withLock({ $0.record(pid: owner.pid, startTime: owner.startTime) }),
            record.identity.comm == owner.comm || owner.comm.isEmpty {
-            return record.identity
+            return completed(record.identity)
         }
         let now = Clock.now()
         if let record = capture(pid: owner.pid, now: now), record.identity.startTime == owner.startTime,
            record.identity.comm == owner.comm || owner.comm.isEmpty {
-            return record.identity
+            return completed(record.identity)
         }
         // Gone before /proc could be read: the exec event still says what it ran.
         var identity = ProcessIdentity(pid: owner.pid, startTime: owner.startTime)

@@ -109,6 +109,10 @@ import Testing
         let uiRun = try Harness.run([ui, "-c", "import socket\nc = socket.create_connection(('127.0.0.1', 18940)); c.sendall(b'hello'); c.recv(100); c.close()"])
         #expect(uiRun.status == 0, "\(uiRun.output)")
 
+        // ping: a raw ICMP socket here (or a ping socket where the group range allows one).
+        let ping = try Harness.run(["ping", "-c", "1", "-W", "2", "198.18.82.2"])
+        #expect(ping.status == 0, "\(ping.output)")
+
         usleep(1_500_000)
         daemon.terminate()
         daemon.waitUntilExit()
@@ -126,6 +130,10 @@ import Testing
 
         let frame = flows.first { $0["remote_port"] as? Int == 7777 && $0["local_port"] as? Int == 47001 }
         #expect(frame.map { Self.exe($0) } == URL(fileURLWithPath: injector).resolvingSymlinksInPath().path, "\(String(describing: frame))")
+
+        let echo = flows.first { $0["proto"] as? String == "icmp" && $0["remote_addr"] as? String == "198.18.82.2" }
+        let pingPath = URL(fileURLWithPath: "/usr/bin/ping").resolvingSymlinksInPath().path
+        #expect(echo.map { Self.exe($0) } == pingPath, "the echo is not ping's: \(String(describing: echo))")
 
         let loopback = flows.first { $0["remote_port"] as? Int == 18940 && $0["proto"] as? String == "tcp" }
         #expect(loopback.map { Self.exe($0) } == URL(fileURLWithPath: ui).resolvingSymlinksInPath().path, "\(String(describing: loopback))")
