@@ -6,6 +6,7 @@
 #include "telltale_bpf.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -443,6 +444,17 @@ done:
     if (b->count > 0)
         return b->count;
     return r < 0 && r != -EINTR ? r : 0;
+}
+
+int telltale_bpf_wait(struct telltale_bpf *b, int timeout_ms)
+{
+    if (!b)
+        return -EINVAL;
+    struct pollfd descriptor = {.fd = ring_buffer__epoll_fd(b->ring), .events = POLLIN};
+    int r = poll(&descriptor, 1, timeout_ms);
+    if (r < 0)
+        return errno == EINTR ? 0 : -errno;
+    return r > 0 ? 1 : 0;
 }
 
 uint64_t telltale_bpf_dropped(struct telltale_bpf *b)

@@ -8,11 +8,11 @@ import Synchronization
 /// module) report, in the sending or receiving process's own context, which process used which
 /// socket, and which program each process runs. The only file touching libbpf's pointers.
 ///
-/// Threading: a reader thread empties the ring buffer every `pollInterval` milliseconds (the
-/// programs never wake a reader, so an event costs no wakeup); `drain()` empties it on demand from
-/// any thread, so a lookup sees every event up to now. Reading never waits while holding the ring
-/// (a lookup must not queue behind a sleeping reader). Events go into one `SocketEventIndex`, read
-/// through `withIndex`.
+/// Threading: a reader thread empties the ring buffer when the programs wake it (each time
+/// another 64 KiB of events wait, so an event costs no wakeup of its own) or every `pollInterval`
+/// milliseconds; `drain()` empties it on demand from any thread, so a lookup sees every event up
+/// to now. Waiting never holds the ring (a lookup must not queue behind a sleeping reader).
+/// Events go into one `SocketEventIndex`, read through `withIndex`.
 public final class KernelSocketEvents: Sendable {
     /// Why the programs could not be loaded: one line for the log.
     public struct LoadError: Error, CustomStringConvertible, Sendable {
@@ -47,9 +47,8 @@ public final class KernelSocketEvents: Sendable {
     /// Wall clock minus monotonic clock, in nanoseconds: event times are monotonic.
     private let clockOffset = Atomic<Int64>(0)
     private let ticksPerSecond: UInt64
-    /// How often the reader empties the ring, in milliseconds. The ring holds about 11,000 events:
-    /// emptied every 20 ms it keeps up with half a million new sockets a second.
-    public let pollInterval: UInt32 = 20
+    /// How often the reader empties the ring when the programs do not wake it first, in milliseconds.
+    public let pollInterval: Int32 = 100
 
     /// Loads and attaches the programs. Throws a one-line reason when the kernel or the permissions
     /// refuse (not root, no CAP_BPF/CAP_PERFMON, no BTF, a kernel without these tracepoints).
@@ -77,11 +76,13 @@ public final class KernelSocketEvents: Sendable {
     /// Starts the reader thread.
     public func start() {
         guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        // Safe to use outside the lock: the handle is closed only in `stop()`, after this thread ended.
+        nonisolated(unsafe) let pointer = handle.withLock { $0.pointer }
         let thread = Thread { [self] in
             var lastOffset = Clock.monotonic()
             while !stopping.load(ordering: .acquiring) {
                 read()
-                usleep(pollInterval * 1000)
+                if let pointer { _ = telltale_bpf_wait(pointer, pollInterval) }
                 let now = Clock.monotonic()
                 if now - lastOffset > 10_000_000_000 {
                     // The wall clock may be stepped (NTP): keep the conversion current.

@@ -42,6 +42,14 @@ int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out
  */
 int telltale_bpf_poll(struct telltale_bpf *b, struct telltale_event *events, int capacity, int timeout_ms);
 
+/*
+ * Waits up to `timeout_ms` until the kernel side wakes the reader (another 64 KiB of events are
+ * waiting), without reading anything. Unlike telltale_bpf_poll it touches no reader state, so one
+ * thread may wait here while another reads. Returns 1 when woken, 0 on timeout or EINTR, or a
+ * negative errno.
+ */
+int telltale_bpf_wait(struct telltale_bpf *b, int timeout_ms);
+
 /* Events the kernel side could not queue because the ring was full, since open (all CPUs). */
 uint64_t telltale_bpf_dropped(struct telltale_bpf *b);
 
