@@ -31,6 +31,12 @@ let package = Package(
         .target(name: "CBPF", linkerSettings: [.linkedLibrary("bpf")]),
         .plugin(name: "EmbedBPF", capability: .buildTool()),
 
+        // The POSIX edges every adapter shares: child processes, clocks, file digests, errno.
+        .target(
+            name: "Posix",
+            dependencies: ["CLinux", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         .target(name: "PacketParsing", swiftSettings: strict),
         .target(name: "Flows", dependencies: ["PacketParsing"], swiftSettings: strict),
         .target(
@@ -51,12 +57,12 @@ let package = Package(
         ),
         .target(
             name: "Alerting",
-            dependencies: ["FlowStore", "Reporting", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["FlowStore", "Reporting", "Posix", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
             name: "Capture",
-            dependencies: ["CPcap", "PacketParsing", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CPcap", "PacketParsing", "Posix", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
@@ -70,7 +76,7 @@ let package = Package(
         ),
         .target(
             name: "ProcessAttribution",
-            dependencies: ["PacketParsing", "CBPF", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PacketParsing", "CBPF", "Posix", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict,
             plugins: ["EmbedBPF"]
         ),
@@ -78,7 +84,7 @@ let package = Package(
             name: "Monitor",
             dependencies: [
                 "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution", "CLinux",
-                "Policy", "Alerting",
+                "Policy", "Alerting", "Posix",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -87,8 +93,7 @@ let package = Package(
         .target(
             name: "LlamaRunner",
             dependencies: [
-                "CLlama",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "CLlama", "Posix",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -111,7 +116,7 @@ let package = Package(
             name: "telltale",
             dependencies: [
                 "Monitor", "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution",
-                "Policy", "Alerting",
+                "Policy", "Alerting", "Posix",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -123,7 +128,7 @@ let package = Package(
 
         .executableTarget(
             name: "attribution-bench",
-            dependencies: ["ProcessAttribution", "PacketParsing", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ProcessAttribution", "PacketParsing", "Posix", .product(name: "Logging", package: "swift-log")],
             path: "bench/AttributionBench",
             swiftSettings: strict
         ),
@@ -146,6 +151,7 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .testTarget(name: "PosixTests", dependencies: ["Posix", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "PacketParsingTests", dependencies: ["PacketParsing", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "PacketParsing", "TestSupport"], swiftSettings: strict),
         .testTarget(
@@ -164,16 +170,16 @@ let package = Package(
         ),
         .testTarget(
             name: "ProcessAttributionTests",
-            dependencies: ["ProcessAttribution", "PacketParsing", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ProcessAttribution", "PacketParsing", "Posix", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "PacketParsing"], swiftSettings: strict),
         .testTarget(
             name: "AlertingTests",
-            dependencies: ["Alerting", "FlowStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Alerting", "FlowStore", "Posix", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        .testTarget(name: "LlamaRunnerTests", dependencies: ["LlamaRunner"], swiftSettings: strict),
+        .testTarget(name: "LlamaRunnerTests", dependencies: ["LlamaRunner", "Posix"], swiftSettings: strict),
         .testTarget(
             name: "LlamaServerTests",
             dependencies: ["LlamaServer", "LlamaRunner", "telltale-llama"],

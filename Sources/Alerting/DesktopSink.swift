@@ -2,6 +2,7 @@ public import FlowStore
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import Posix
 #endif
 
 /// Shows each alert as a desktop notification to every logged-in user with a session bus

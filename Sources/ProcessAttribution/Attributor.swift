@@ -1,5 +1,6 @@
 public import Logging
 import PacketParsing
+import Posix
 import Synchronization
 
 /// Answers "which process owns the local socket of this flow?" for live traffic.
@@ -160,7 +161,7 @@ public final class Attributor: Sendable {
 
     private func handle(_ event: NetlinkMessages.ProcessEvent) {
         eventCount.add(1, ordering: .relaxed)
-        let now = Clock.now()
+        let now = SystemClock.wallNanoseconds()
         switch event {
         case .fork(_, let child), .exec(let child):
             // Read the identity right away: the process may be gone a few milliseconds from now.
@@ -186,11 +187,11 @@ public final class Attributor: Sendable {
     }
 
     private func seedScan() {
-        let now = Clock.now()
+        let now = SystemClock.wallNanoseconds()
         // Parents first (lower pids usually), so ancestry comes from the table.
         for pid in proc.pids().sorted() { capture(pid: pid, now: now, seeding: true) }
         let table = processes.withLock { $0.records }
-        let monotonic = Clock.monotonic()
+        let monotonic = SystemClock.monotonicNanoseconds()
         lookup.withLock { state in
             for (pid, record) in table {
                 state.index.scan(pid: pid, startTime: record.identity.startTime, proc: proc, now: monotonic)

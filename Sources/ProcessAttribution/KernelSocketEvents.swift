@@ -2,6 +2,7 @@ import CBPF
 import Foundation
 public import Logging
 public import PacketParsing
+import Posix
 import Synchronization
 
 /// Socket events from the kernel: small BPF programs (`bpf/socket_events.bpf.c`, built into this
@@ -76,11 +77,11 @@ public final class KernelSocketEvents: Sendable {
     public func start() {
         guard !started.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let thread = Thread { [self] in
-            var lastOffset = Clock.monotonic()
+            var lastOffset = SystemClock.monotonicNanoseconds()
             while !stopping.load(ordering: .acquiring) {
                 read()
                 usleep(pollInterval * 1000)
-                let now = Clock.monotonic()
+                let now = SystemClock.monotonicNanoseconds()
                 if now - lastOffset > 10_000_000_000 {
                     // The wall clock may be stepped (NTP): keep the conversion current.
                     clockOffset.store(KernelSocketEvents.currentOffset(), ordering: .relaxed)
@@ -188,6 +189,6 @@ public final class KernelSocketEvents: Sendable {
     }
 
     private static func currentOffset() -> Int64 {
-        Clock.now() - Clock.monotonic()
+        SystemClock.wallNanoseconds() - SystemClock.monotonicNanoseconds()
     }
 }
