@@ -146,7 +146,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "bench-capture",
-            dependencies: ["TestSupport", "Capture", "PacketParsing"],
+            dependencies: ["TestSupport", "Capture", "Flows", "PacketParsing"],
             path: "Sources/bench-capture",
             swiftSettings: strict
         ),
