@@ -10,7 +10,7 @@ extension Grouping: ExpressibleByArgument {}
 /// Where the database is, for every command that reads it.
 struct DatabaseOption: ParsableArguments {
     @Option(help: "Database file (the daemon's --db).")
-    var db: String = "/var/lib/telltale/telltale.db"
+    var db: String = DaemonConfiguration.defaultDatabase
 
     func open() throws -> FlowStore {
         do {
