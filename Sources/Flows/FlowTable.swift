@@ -211,9 +211,9 @@ public struct FlowTable: Sendable {
     }
 
     /// The owner recorded for an open flow, if any.
-    public func owner(of key: FlowKey) -> (pid: Int32, startTime: UInt64)? {
+    public func owner(of key: FlowKey) -> ProcessKey? {
         guard let position = index.find(key, in: records), records[Int(position)].ownerPid != 0 else { return nil }
-        return (records[Int(position)].ownerPid, records[Int(position)].ownerStartTime)
+        return ProcessKey(pid: records[Int(position)].ownerPid, startTime: records[Int(position)].ownerStartTime)
     }
 
     /// Removes records by position, moving the last record into each hole.
