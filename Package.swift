@@ -57,7 +57,7 @@ let package = Package(
         ),
         .target(
             name: "Alerting",
-            dependencies: ["FlowStore", "Reporting", "Posix", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Reporting", "Posix", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
@@ -176,7 +176,7 @@ let package = Package(
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "PacketParsing"], swiftSettings: strict),
         .testTarget(
             name: "AlertingTests",
-            dependencies: ["Alerting", "FlowStore", "Posix", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Alerting", "FlowStore", "Reporting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(name: "LlamaRunnerTests", dependencies: ["LlamaRunner", "Posix"], swiftSettings: strict),

@@ -1,4 +1,4 @@
-public import FlowStore
+public import Reporting
 public import Logging
 
 /// Writes each alert to the log (the journal under systemd), with structured metadata.

@@ -1,7 +1,7 @@
 public import Capture
 import Foundation
 public import Flows
-public import FlowStore
+public import Reporting
 import Posix
 import ProcessAttribution
 import Synchronization
