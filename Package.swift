@@ -115,8 +115,8 @@ let package = Package(
         .executableTarget(
             name: "telltale",
             dependencies: [
-                "Monitor", "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution",
-                "Policy", "Alerting", "Posix",
+                // What the commands print and read; the pipeline itself comes composed from Monitor.
+                "Monitor", "Capture", "Flows", "PacketParsing", "Reporting", "FlowStore", "Policy", "Posix",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

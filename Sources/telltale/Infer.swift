@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Monitor
 import Posix
-import ProcessAttribution
 import Reporting
 
 extension Telltale {
