@@ -123,7 +123,8 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        // Frame builder and capture-file fixtures shared by the test targets (and benchmarks).
+        // What every test suite shares: frames and capture files (the benchmarks use them too), the
+        // built executables, programs run with their output in files, scratch directories, the tiny model.
         .target(name: "TestSupport", dependencies: ["PacketParsing", "Capture"], swiftSettings: strict),
 
         .executableTarget(
@@ -179,15 +180,15 @@ let package = Package(
             dependencies: ["Alerting", "FlowStore", "Reporting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        .testTarget(name: "LlamaRunnerTests", dependencies: ["LlamaRunner", "Posix"], swiftSettings: strict),
+        .testTarget(name: "LlamaRunnerTests", dependencies: ["LlamaRunner", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "LlamaServerTests",
-            dependencies: ["LlamaServer", "LlamaRunner", "telltale-llama"],
+            dependencies: ["LlamaServer", "LlamaRunner", "telltale-llama", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["telltale", "FlowStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["telltale", "FlowStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(
