@@ -31,6 +31,12 @@ let package = Package(
         .target(name: "CBPF", linkerSettings: [.linkedLibrary("bpf")]),
         .plugin(name: "EmbedBPF", capability: .buildTool()),
 
+        // The POSIX edges every adapter shares: child processes, clocks, file digests, errno.
+        .target(
+            name: "Posix",
+            dependencies: ["CLinux", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
         .target(name: "PacketParsing", swiftSettings: strict),
         .target(name: "Flows", dependencies: ["PacketParsing"], swiftSettings: strict),
         .target(
@@ -51,12 +57,12 @@ let package = Package(
         ),
         .target(
             name: "Alerting",
-            dependencies: ["FlowStore", "Reporting", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Reporting", "Posix", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
             name: "Capture",
-            dependencies: ["CPcap", "PacketParsing", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["CPcap", "PacketParsing", "Posix", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
@@ -70,7 +76,7 @@ let package = Package(
         ),
         .target(
             name: "ProcessAttribution",
-            dependencies: ["PacketParsing", "CBPF", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PacketParsing", "CBPF", "Posix", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict,
             plugins: ["EmbedBPF"]
         ),
@@ -78,7 +84,7 @@ let package = Package(
             name: "Monitor",
             dependencies: [
                 "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution", "CLinux",
-                "Policy", "Alerting",
+                "Policy", "Alerting", "Posix",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -87,8 +93,7 @@ let package = Package(
         .target(
             name: "LlamaRunner",
             dependencies: [
-                "CLlama",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "CLlama", "Posix",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -110,20 +115,21 @@ let package = Package(
         .executableTarget(
             name: "telltale",
             dependencies: [
-                "Monitor", "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution",
-                "Policy", "Alerting",
+                // What the commands print and read; the pipeline itself comes composed from Monitor.
+                "Monitor", "Capture", "Flows", "PacketParsing", "Reporting", "FlowStore", "Policy", "Posix",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
 
-        // Frame builder and capture-file fixtures shared by the test targets (and benchmarks).
+        // What every test suite shares: frames and capture files (the benchmarks use them too), the
+        // built executables, programs run with their output in files, scratch directories, the tiny model.
         .target(name: "TestSupport", dependencies: ["PacketParsing", "Capture"], swiftSettings: strict),
 
         .executableTarget(
             name: "attribution-bench",
-            dependencies: ["ProcessAttribution", "PacketParsing", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ProcessAttribution", "PacketParsing", "Posix", .product(name: "Logging", package: "swift-log")],
             path: "bench/AttributionBench",
             swiftSettings: strict
         ),
@@ -141,11 +147,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "bench-capture",
-            dependencies: ["TestSupport", "Capture", "PacketParsing"],
+            dependencies: ["TestSupport", "Capture", "Flows", "PacketParsing"],
             path: "Sources/bench-capture",
             swiftSettings: strict
         ),
 
+        .testTarget(name: "PosixTests", dependencies: ["Posix", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "PacketParsingTests", dependencies: ["PacketParsing", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "PacketParsing", "TestSupport"], swiftSettings: strict),
         .testTarget(
@@ -164,24 +171,24 @@ let package = Package(
         ),
         .testTarget(
             name: "ProcessAttributionTests",
-            dependencies: ["ProcessAttribution", "PacketParsing", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ProcessAttribution", "PacketParsing", "Posix", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "PacketParsing"], swiftSettings: strict),
         .testTarget(
             name: "AlertingTests",
-            dependencies: ["Alerting", "FlowStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Alerting", "FlowStore", "Reporting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
-        .testTarget(name: "LlamaRunnerTests", dependencies: ["LlamaRunner"], swiftSettings: strict),
+        .testTarget(name: "LlamaRunnerTests", dependencies: ["LlamaRunner", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "LlamaServerTests",
-            dependencies: ["LlamaServer", "LlamaRunner", "telltale-llama"],
+            dependencies: ["LlamaServer", "LlamaRunner", "telltale-llama", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["telltale", "FlowStore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["telltale", "FlowStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(

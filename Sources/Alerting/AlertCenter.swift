@@ -1,4 +1,4 @@
-public import FlowStore
+public import Reporting
 public import Logging
 import Foundation
 import Synchronization
@@ -63,7 +63,7 @@ public final class AlertCenter: Sendable {
 
     private let sinks: [any AlertSink]
     private let settings: Settings
-    private let store: FlowStore?
+    private let store: (any AlertStore)?
     private let logger: Logger
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
@@ -71,7 +71,7 @@ public final class AlertCenter: Sendable {
 
     /// Starts the worker thread.
     /// - Parameter store: where alerts are recorded (with the sinks that took them); nil stores nothing.
-    public init(sinks: [any AlertSink], settings: Settings = Settings(), store: FlowStore?, logger: Logger) {
+    public init(sinks: [any AlertSink], settings: Settings = Settings(), store: (any AlertStore)?, logger: Logger) {
         self.sinks = sinks
         self.settings = settings
         self.store = store

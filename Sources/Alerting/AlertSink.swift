@@ -1,6 +1,5 @@
-public import FlowStore
+public import Reporting
 import Foundation
-import Reporting
 
 /// Somewhere alerts go. `deliver` runs on the alert center's worker thread, may block up to its own
 /// timeout, and says whether the alert got through.

@@ -1,4 +1,5 @@
-public import FlowStore
+public import Reporting
+import Posix
 
 /// Runs a command for each alert with the alert's JSON on its standard input; exit status 0 is delivery.
 public struct CommandSink: AlertSink {

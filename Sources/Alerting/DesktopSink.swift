@@ -1,7 +1,8 @@
-public import FlowStore
+public import Reporting
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import Posix
 #endif
 
 /// Shows each alert as a desktop notification to every logged-in user with a session bus

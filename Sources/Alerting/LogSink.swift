@@ -1,4 +1,4 @@
-public import FlowStore
+public import Reporting
 public import Logging
 import Reporting
 

@@ -1,4 +1,4 @@
-public import FlowStore
+public import Reporting
 import Foundation
 #if canImport(Glibc)
 import Glibc

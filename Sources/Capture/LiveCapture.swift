@@ -2,6 +2,7 @@
 import Glibc
 #endif
 public import PacketParsing
+import Posix
 
 /// Live capture on one or more interfaces from a single thread: polls every handle's descriptor and
 /// the stop signal, and reads whatever is ready. An interface that goes away is reopened once a
@@ -75,12 +76,12 @@ public final class LiveCapture {
     private func close(_ index: Int, reason: String) {
         if let stats = slots[index].handle?.statistics() { slots[index].closedTotals = slots[index].closedTotals + stats }
         slots[index].handle = nil
-        slots[index].retryAt = LiveCapture.monotonicNow() + 1_000_000_000
+        slots[index].retryAt = SystemClock.monotonicNanoseconds() + 1_000_000_000
         onInterfaceChange("capture on \(slots[index].name) stopped (\(reason)); retrying every second")
     }
 
     private func reopenDueInterfaces() {
-        let now = LiveCapture.monotonicNow()
+        let now = SystemClock.monotonicNanoseconds()
         for index in slots.indices where slots[index].handle == nil && now >= slots[index].retryAt {
             do {
                 slots[index].handle = try PcapHandle.openLive(slots[index].name, options: options)
@@ -96,11 +97,5 @@ public final class LiveCapture {
         slots.reduce(CaptureStatistics()) { total, slot in
             total + slot.closedTotals + (slot.handle?.statistics() ?? CaptureStatistics())
         }
-    }
-
-    static func monotonicNow() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
     }
 }

@@ -1,6 +1,7 @@
 import GRDB
+public import Reporting
 
-extension FlowStore {
+extension FlowStore: AlertStore {
     /// Stores an alert and returns its row id.
     @discardableResult
     public func insertAlert(_ a: AlertRecord) throws(StoreError) -> Int64 {

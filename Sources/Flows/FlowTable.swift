@@ -35,7 +35,7 @@ public struct FlowTable: Sendable {
     var index: FlowIndex
     var records: ContiguousArray<FlowRecord> = []
     var fragmentPorts: [FragmentKey: (UInt16, UInt16)] = [:]
-    var uidState: UInt64
+    var uidGenerator: SplitMix64
     var nextSweep: Int64 = .min
 
     
@@ -52,7 +52,7 @@ public struct FlowTable: Sendable {
     public init(timeouts: FlowTimeouts = FlowTimeouts(), capacity: Int = 1_000_000, uidSeed: UInt64, reportsStarts: Bool = false) {
         self.timeouts = timeouts
         self.capacity = max(16, capacity)
-        self.uidState = uidSeed
+        self.uidGenerator = SplitMix64(seed: uidSeed)
         self.index = FlowIndex(seed: UInt64.random(in: .min ... .max))
         self.reportsStarts = reportsStarts
     }
@@ -164,15 +164,8 @@ public struct FlowTable: Sendable {
         }
     }
 
-    
-    mutating func nextUID() -> UInt64 {
-        // SplitMix64: distinct, well-spread ids from a seed.
-        uidState &+= 0x9e37_79b9_7f4a_7c15
-        var z = uidState
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
+    /// Distinct, well-spread ids from the seed.
+    mutating func nextUID() -> UInt64 { uidGenerator.next() }
 
     func idleLimit(_ r: FlowRecord) -> Int64 {
         switch r.key.ipProtocol {
@@ -218,9 +211,9 @@ public struct FlowTable: Sendable {
     }
 
     /// The owner recorded for an open flow, if any.
-    public func owner(of key: FlowKey) -> (pid: Int32, startTime: UInt64)? {
+    public func owner(of key: FlowKey) -> ProcessKey? {
         guard let position = index.find(key, in: records), records[Int(position)].ownerPid != 0 else { return nil }
-        return (records[Int(position)].ownerPid, records[Int(position)].ownerStartTime)
+        return ProcessKey(pid: records[Int(position)].ownerPid, startTime: records[Int(position)].ownerStartTime)
     }
 
     /// Removes records by position, moving the last record into each hole.

@@ -1,8 +1,8 @@
 import Foundation
-import Crypto
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 
 /// A model file on disk, checked before llama.cpp is asked to load it.
 public struct ModelFile: Sendable, Equatable {
@@ -121,23 +121,12 @@ public struct ModelFile: Sendable, Equatable {
         }
     }
 
-    /// The SHA-256 of a file, as lowercase hex, read in 1 MiB pieces.
+    /// The SHA-256 of a file, as lowercase hex, read in pieces.
     public static func sha256(path: String) throws(LlamaError) -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw LlamaError(.modelFileUnreadable, operation: "hash model \(path)", message: "cannot be opened for reading")
-        }
-        defer { try? handle.close() }
-        var hasher = SHA256()
         do {
-            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-                hasher.update(data: chunk)
-            }
+            return try FileDigest.sha256(ofFileAt: path)
         } catch {
-            throw LlamaError(.modelFileUnreadable, operation: "hash model \(path)", message: "cannot be read: \(error)")
+            throw LlamaError(.modelFileUnreadable, operation: "hash model \(path)", message: error.description)
         }
-        return hasher.finalize().map { byte in
-            let hex = String(byte, radix: 16)
-            return hex.count == 1 ? "0" + hex : hex
-        }.joined()
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 public import Flows
 public import Logging
 public import PacketParsing
+import Posix
 public import ProcessAttribution
 import Synchronization
 public import Names
@@ -177,17 +178,17 @@ public final class AttributionWorker: Sendable {
                 let fresh = requests.take()
                 if fresh.isEmpty && waiting.isEmpty { continue }
                 attributor.socketEvents?.drain()
-                let now = LiveSession.now()
+                let now = SystemClock.wallNanoseconds()
                 var still: [Waiting] = []
                 for item in waiting + fresh.reversed().map({ Waiting(record: $0, deadline: max($0.start, now) + eventWait) }) {
-                    let picked = LiveSession.now()
+                    let picked = SystemClock.wallNanoseconds()
                     guard let (answer, source) = attributeNow(item.record, final: now >= item.deadline) else {
                         still.append(item)
                         continue
                     }
                     if let debugLogger {
                         debugLogger.debug("attributed", metadata: [
-                            "waited_us": "\((picked - item.record.start) / 1000)", "took_us": "\((LiveSession.now() - picked) / 1000)",
+                            "waited_us": "\((picked - item.record.start) / 1000)", "took_us": "\((SystemClock.wallNanoseconds() - picked) / 1000)",
                             "answer": "\(answer.identity.map { "\($0.comm)[\($0.pid)]" } ?? answer.reason?.rawValue ?? "?")",
                             "source": "\(source?.rawValue ?? "-")",
                         ])

@@ -1,7 +1,8 @@
 public import Capture
 import Foundation
 public import Flows
-public import FlowStore
+public import Reporting
+import Posix
 import ProcessAttribution
 import Synchronization
 
@@ -32,7 +33,7 @@ public final class CaptureThread: Sendable {
         reportsStarts: Bool = false,
         limits: LiveSession.Limits = LiveSession.Limits(), intervalLength: Int64 = 10_000_000_000
     ) {
-        let started = LiveSession.now()
+        let started = SystemClock.wallNanoseconds()
         let flows = self.flows, intervals = self.intervals, stop = self.stop
         // Ownership of `capture` passes to the thread; no other thread touches it again.
         nonisolated(unsafe) let owned = capture
@@ -44,7 +45,7 @@ public final class CaptureThread: Sendable {
             var lastCounters = PipelineCounters(), lastStats = CaptureStatistics(), lastTime = started
             var lastEventDropped: Int64 = 0
             func record(_ c: PipelineCounters, _ s: CaptureStatistics, force: Bool) {
-                let now = LiveSession.now()
+                let now = SystemClock.wallNanoseconds()
                 guard now - lastTime >= intervalLength || force else { return }
                 let eventDropped = attribution?.eventsDropped ?? 0
                 var interval = CaptureInterval(

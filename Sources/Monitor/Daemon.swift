@@ -6,6 +6,7 @@ import Foundation
 import Alerting
 import PacketParsing
 import Policy
+import Posix
 import ProcessAttribution
 import Reporting
 import Synchronization
@@ -69,7 +70,7 @@ public final class Daemon: Sendable {
         let attribution = pipeline.attributionState ?? "off"
         running.withLock { $0 = pipeline.stop }
         if stopRequested.load(ordering: .acquiring) { pipeline.stop.trigger() }
-        let started = LiveSession.now()
+        let started = SystemClock.wallNanoseconds()
         logger.info("capturing", metadata: [
             "interfaces": "\(configuration.interfaces.joined(separator: ","))", "database": "\(store.path)",
             "pcap": "\(PcapHandle.libraryVersion)", "attribution": "\(attribution)",
@@ -83,7 +84,7 @@ public final class Daemon: Sendable {
             attribution: attribution)
         while true {
             let batch = pipeline.next(waitMilliseconds: 100)
-            let now = LiveSession.now()
+            let now = SystemClock.wallNanoseconds()
             if reloadRequested.exchange(false, ordering: .acquiring) {
                 configuration = reload(current: configuration, pipeline: pipeline)
                 storing.flushInterval = configuration.flushInterval

@@ -6,10 +6,14 @@ import Yams
 
 /// The daemon's settings: every key optional, defaults that work with no file at all.
 public struct DaemonConfiguration: Sendable, Equatable {
+    /// Where the daemon keeps its database unless told otherwise; `report`, `alerts` and `run` read
+    /// or write the same file by default.
+    public static let defaultDatabase = "/var/lib/telltale/telltale.db"
+
     public var interfaces: [String] = ["any"]
     public var filter: String?
     public var snapLength: Int32 = 8192
-    public var database = "/var/lib/telltale/telltale.db"
+    public var database = DaemonConfiguration.defaultDatabase
     /// How often ended flows are committed, in nanoseconds.
     public var flushInterval: Int64 = 1_000_000_000
     /// Flows older than this are deleted (nil keeps them forever).

@@ -33,7 +33,7 @@ public struct FlowPipeline: Sendable {
                 // Only DNS needs the owner on the packet path: the answer is credited to the asker.
                 let isDNS = packet.sourcePort == 53 || packet.destinationPort == 53 || packet.sourcePort == 5353
                     || packet.destinationPort == 5353
-                let owner = isDNS ? table.owner(of: FlowKey.of(packet).key).map { ProcessKey(pid: $0.pid, startTime: $0.startTime) } : nil
+                let owner = isDNS ? table.owner(of: FlowKey.of(packet).key) : nil
                 names?.observe(packet, frame: frame, process: owner, startsFlow: table.counters.flowsStarted != started)
             }
         } catch {

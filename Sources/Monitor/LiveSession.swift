@@ -5,6 +5,7 @@ public import Capture
 public import Flows
 import Names
 public import PacketParsing
+import Posix
 
 /// A live capture through the pipeline until stopped, a duration passes, or a packet count is reached.
 ///
@@ -47,7 +48,7 @@ public struct LiveSession {
         exited: () -> [Int32] = { [] },
         sink: (_ ended: [FlowRecord], _ updated: [FlowRecord]) -> Void
     ) {
-        let started = LiveSession.now()
+        let started = SystemClock.wallNanoseconds()
         var lastSweep = started
         while !stop.isTriggered {
             _ = capture.poll(stop: stop, timeoutMilliseconds: 200) { linkType, frame, wire, time in
@@ -66,7 +67,7 @@ public struct LiveSession {
                 onStart(pipeline.table.started)
                 pipeline.table.started.removeAll(keepingCapacity: true)
             }
-            let now = LiveSession.now()
+            let now = SystemClock.wallNanoseconds()
             if now - lastSweep >= 500_000_000 {
                 // Packet time may stand still on an idle link: expire by the wall clock too.
                 pipeline.table.expire(now: now)
@@ -89,12 +90,5 @@ public struct LiveSession {
         sink(pipeline.table.ended, pipeline.table.updated)
         pipeline.table.ended.removeAll(keepingCapacity: true)
         pipeline.table.updated.removeAll(keepingCapacity: true)
-    }
-
-    /// Wall-clock time in nanoseconds since the epoch.
-    public static func now() -> Int64 {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
     }
 }

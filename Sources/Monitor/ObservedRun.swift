@@ -3,6 +3,7 @@ import Foundation
 public import Flows
 public import Logging
 public import PacketParsing
+import Posix
 public import ProcessAttribution
 public import Reporting
 
@@ -83,12 +84,12 @@ public final class ObservedRun {
         var decided: [LivePipeline.Decided] = []
         usleep(100_000)  // the capture is polling before the command's first packet
 
-        let start = LiveSession.now()
+        let start = SystemClock.wallNanoseconds()
         var command = options.command
         if let namespace { command = ["ip", "netns", "exec", namespace] + command }
         let child: ChildProcess
         do {
-            child = try ChildProcess(command, captureOutput: options.captureOutput)
+            child = try ChildProcess(command, output: options.captureOutput ? .pipe : .inherit)
         } catch {
             pipeline.stop.trigger()
             throw RunError(message: error.description)
@@ -99,7 +100,7 @@ public final class ObservedRun {
             output = child.readOutput()
         }
         let status = child.wait()
-        let end = LiveSession.now()
+        let end = SystemClock.wallNanoseconds()
         usleep(UInt32(options.grace * 1_000_000))
         pipeline.stop.trigger()
         while true {

@@ -1,4 +1,5 @@
 import PacketParsing
+import Posix
 import Synchronization
 
 /// Which source named a flow's process: the JSON contract's `attribution_source`.
@@ -82,7 +83,7 @@ extension Attributor {
            record.identity.comm == owner.comm || owner.comm.isEmpty {
             return completed(record.identity)
         }
-        let now = Clock.now()
+        let now = SystemClock.wallNanoseconds()
         if let record = capture(pid: owner.pid, now: now), record.identity.startTime == owner.startTime,
            record.identity.comm == owner.comm || owner.comm.isEmpty {
             return completed(record.identity)

@@ -1,5 +1,6 @@
 import Logging
 import PacketParsing
+import Posix
 import Synchronization
 
 /// What lookups own: the sock_diag socket, the inode index, the sticky cache and the hash cache.
@@ -49,7 +50,7 @@ extension Attributor {
     }
 
     private func resolve(_ query: SocketQuery, at time: Int64, state: inout LookupState) -> Attribution {
-        let now = Clock.now()
+        let now = SystemClock.wallNanoseconds()
         let key = query.endpoints
         if query.hint == .rawFrame { return .unattributed(.rawFrame) }
 
@@ -162,11 +163,11 @@ extension Attributor {
 
     /// Finds the process holding `inode`: the index first, then young processes, then (rate-limited) everyone.
     private func process(holding inode: UInt64, uid: UInt32, state: inout LookupState) -> ProcessIdentity? {
-        let monotonic = Clock.monotonic()
+        let monotonic = SystemClock.monotonicNanoseconds()
         if let owner = state.index.owner(of: inode), let identity = liveIdentity(owner, state: &state) {
             return identity
         }
-        let now = Clock.now()
+        let now = SystemClock.wallNanoseconds()
         // Processes that started lately are the likeliest owners; then pids in /proc the table lacks
         // (the connector thread may not have read a process that exec'd a moment ago, and without the
         // connector this is how new processes are found).
@@ -222,7 +223,7 @@ extension Attributor {
             }
         }
         // Not in the table (scan raced an exec): read it now, and accept it only with the same start time.
-        if let record = capture(pid: owner.pid, now: Clock.now()), record.identity.startTime == owner.startTime {
+        if let record = capture(pid: owner.pid, now: SystemClock.wallNanoseconds()), record.identity.startTime == owner.startTime {
             return record.identity
         }
         state.index.forget(pid: owner.pid)
@@ -270,7 +271,7 @@ extension Attributor {
     /// Looks for the flow's socket in the other network namespaces of this machine (through
     /// `/proc/PID/net` of one process per namespace). nil: not found; `.some(nil)`: found, owner unknown.
     private func otherNamespaceOwner(of query: SocketQuery, state: inout LookupState) -> ProcessIdentity?? {
-        let monotonicNow = Clock.monotonic()
+        let monotonicNow = SystemClock.monotonicNanoseconds()
         // Reuse tables read within 50 ms; re-read sooner (at most every 10 ms) when they miss, so a
         // socket opened a moment ago in a container is still found.
         var tables = state.foreignTables[query.ipProtocol]
@@ -292,7 +293,7 @@ extension Attributor {
             guard !matches.isEmpty else { continue }
             if !matches.contains(where: { $0.inode != 0 && state.index.owner(of: $0.inode) != nil }) {
                 // Only sockets the index does not know yet cost a scan of the namespace's processes.
-                let monotonic = Clock.monotonic()
+                let monotonic = SystemClock.monotonicNanoseconds()
                 for pid in pids {
                     guard let record = processes.withLock({ $0[pid] }) else { continue }
                     state.index.scan(pid: pid, startTime: record.identity.startTime, proc: proc, now: monotonic)
@@ -376,7 +377,7 @@ extension Attributor {
         guard let path, let stamp = ProcFileSystem.stamp(atPath: path) else { return identity }
         if let cached = hashing.withLock({ $0.cached(stamp) }) {
             identity.sha256 = cached
-        } else if stamp.size <= 512 << 20, let digest = ExeHasher.hashFile(atPath: path) {
+        } else if stamp.size <= 512 << 20, let digest = try? FileDigest.sha256(ofFileAt: path) {
             hashing.withLock { $0.store(digest, for: stamp) }
             identity.sha256 = digest
         }

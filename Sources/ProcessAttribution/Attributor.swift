@@ -1,5 +1,6 @@
 public import Logging
 import PacketParsing
+import Posix
 import Synchronization
 
 /// Answers "which process owns the local socket of this flow?" for live traffic.
@@ -164,7 +165,7 @@ public final class Attributor: Sendable {
 
     private func handle(_ event: NetlinkMessages.ProcessEvent) {
         eventCount.add(1, ordering: .relaxed)
-        let now = Clock.now()
+        let now = SystemClock.wallNanoseconds()
         switch event {
         case .fork(_, let child), .exec(let child):
             // Read the identity right away: the process may be gone a few milliseconds from now.
@@ -190,11 +191,11 @@ public final class Attributor: Sendable {
     }
 
     private func seedScan() {
-        let now = Clock.now()
+        let now = SystemClock.wallNanoseconds()
         // Parents first (lower pids usually), so ancestry comes from the table.
         for pid in proc.pids().sorted() { capture(pid: pid, now: now, seeding: true) }
         let table = processes.withLock { $0.records }
-        let monotonic = Clock.monotonic()
+        let monotonic = SystemClock.monotonicNanoseconds()
         // One process at a time: a lookup waiting for the lock waits for one directory, not the scan.
         for (pid, record) in table {
             lookup.withLock { state in

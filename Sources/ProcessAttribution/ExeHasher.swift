@@ -1,4 +1,4 @@
-import Glibc
+import Posix
 
 /// Hashes executables once per (device, inode, modification time), so a program run a thousand times is read once.
 ///
@@ -12,7 +12,7 @@ struct ExeHasher {
     mutating func sha256(ofFileAt path: String) -> String? {
         guard let stamp = ProcFileSystem.stamp(atPath: path), stamp.size <= sizeLimit else { return nil }
         if let known = cache[stamp] { return known }
-        guard let digest = ExeHasher.hashFile(atPath: path) else { return nil }
+        guard let digest = try? FileDigest.sha256(ofFileAt: path) else { return nil }
         if cache.count > 4096 { cache.removeAll(keepingCapacity: true) }
         cache[stamp] = digest
         return digest
@@ -25,27 +25,5 @@ struct ExeHasher {
     mutating func store(_ digest: String, for stamp: ProcFileSystem.FileStamp) {
         if cache.count > 4096 { cache.removeAll(keepingCapacity: true) }
         cache[stamp] = digest
-    }
-
-    /// Reads a file in 1 MiB chunks. The corresponding C functions are `open`, `read` and `close`.
-    static func hashFile(atPath path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var hash = SHA256()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let got = buffer.withUnsafeMutableBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return -1 }
-                return read(fd, base, raw.count)
-            }
-            if got < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
-            if got == 0 { break }
-            hash.update(buffer[0..<got])
-        }
-        return SHA256.hexString(hash.finish())
     }
 }

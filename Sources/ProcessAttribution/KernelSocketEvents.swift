@@ -2,6 +2,7 @@ import CBPF
 import Foundation
 public import Logging
 public import PacketParsing
+import Posix
 import Synchronization
 
 /// Socket events from the kernel: small BPF programs (`bpf/socket_events.bpf.c`, built into this
@@ -79,11 +80,11 @@ public final class KernelSocketEvents: Sendable {
         // Safe to use outside the lock: the handle is closed only in `stop()`, after this thread ended.
         nonisolated(unsafe) let pointer = handle.withLock { $0.pointer }
         let thread = Thread { [self] in
-            var lastOffset = Clock.monotonic()
+            var lastOffset = SystemClock.monotonicNanoseconds()
             while !stopping.load(ordering: .acquiring) {
                 read()
                 if let pointer { _ = telltale_bpf_wait(pointer, pollInterval) }
-                let now = Clock.monotonic()
+                let now = SystemClock.monotonicNanoseconds()
                 if now - lastOffset > 10_000_000_000 {
                     // The wall clock may be stepped (NTP): keep the conversion current.
                     clockOffset.store(KernelSocketEvents.currentOffset(), ordering: .relaxed)
@@ -133,7 +134,7 @@ public final class KernelSocketEvents: Sendable {
         var events: [SocketEvent] = []
         handle.withLock { handle in
             guard let pointer = handle.pointer else { return }
-            let started = Clock.now()
+            let started = SystemClock.wallNanoseconds()
             while true {
                 let count = telltale_bpf_poll(pointer, handle.buffer, Int32(handle.capacity), 0)
                 guard count > 0 else { break }
@@ -197,6 +198,6 @@ public final class KernelSocketEvents: Sendable {
     }
 
     private static func currentOffset() -> Int64 {
-        Clock.now() - Clock.monotonic()
+        SystemClock.wallNanoseconds() - SystemClock.monotonicNanoseconds()
     }
 }

@@ -123,20 +123,3 @@ public struct ProcFileSystem: Sendable {
             size: Int64(info.st_size))
     }
 }
-
-/// Clocks used by the attribution code.
-enum Clock {
-    /// Wall-clock nanoseconds since the Unix epoch (the capture's timestamps use the same clock).
-    static func now() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-    }
-
-    /// Monotonic nanoseconds, for rate limits.
-    static func monotonic() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-    }
-}

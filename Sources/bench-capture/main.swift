@@ -8,18 +8,11 @@ import Glibc
 // Usage: bench-capture OUTPUT.pcap [PACKETS] [SEED] [SNAPLEN]
 // SNAPLEN cuts each frame as a headers-only capture would (the wire length stays whole).
 import Capture
+import Flows
 import PacketParsing
 import TestSupport
 
-struct Generator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
 }
 
@@ -41,7 +34,7 @@ guard arguments.count >= 2 else {
 }
 let output = arguments[1]
 let target = arguments.count > 2 ? Int(arguments[2]) ?? 2_200_000 : 2_200_000
-var random = Generator(state: arguments.count > 3 ? UInt64(arguments[3]) ?? 7 : 7)
+var random = SplitMix64(seed: arguments.count > 3 ? UInt64(arguments[3]) ?? 7 : 7)
 let payloads: [[UInt8]] = (0...1460).map { [UInt8](repeating: UInt8($0 & 0xff), count: $0) }
 
 @MainActor func address(_ v6: Bool, client: Bool, _ n: Int) -> IPAddress {

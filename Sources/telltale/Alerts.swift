@@ -2,6 +2,7 @@ import ArgumentParser
 import FlowStore
 import Foundation
 import Monitor
+import Posix
 import Reporting
 
 extension Telltale {
@@ -31,7 +32,7 @@ extension Telltale {
             let store = try database.open()
             let alerts: [AlertRecord]
             do {
-                alerts = try store.alerts(in: window.window(now: LiveSession.now()), limit: limit)
+                alerts = try store.alerts(in: window.window(now: SystemClock.wallNanoseconds()), limit: limit)
             } catch {
                 Output.error("telltale: \(error)")
                 throw ExitCode(1)

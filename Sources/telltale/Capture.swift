@@ -8,7 +8,6 @@ import Reporting
 import Glibc
 #endif
 import Logging
-import ProcessAttribution
 
 extension Telltale {
     struct Capture: ParsableCommand {

@@ -31,7 +31,7 @@ extension Telltale {
         @Option(name: [.customShort("i"), .customLong("interface")], help: "Interface to capture on (repeatable); default: all.")
         var interfaces: [String] = []
 
-        @Option(help: "Database file; default /var/lib/telltale/telltale.db.")
+        @Option(help: "Database file; default \(DaemonConfiguration.defaultDatabase).")
         var db: String?
 
         @Option(help: "A capture filter in tcpdump syntax.")

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Monitor
-import ProcessAttribution
+import Posix
 import Reporting
 
 extension Telltale {
@@ -103,19 +103,11 @@ extension Telltale {
                 if let value = text(modelInfo[key]) { report.model.append((key, value)) }
             }
             report.runtime = [("exe", runner)]
-            if let hash = Self.sha256(of: runner) { report.runtime.append(("sha256", hash)) }
+            if let hash = try? FileDigest.sha256(ofFileAt: runner) { report.runtime.append(("sha256", hash)) }
             for key in ["tokens_per_second", "completion_tokens", "prompt_tokens", "threads"] {
                 if let value = text(summary[key]) { report.runtime.append((key, value)) }
             }
             try observation.finish(report)
-        }
-
-        static func sha256(of path: String) -> String? {
-            guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-            defer { try? handle.close() }
-            var hasher = SHA256()
-            while let chunk = try? handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
-            return SHA256.hex(of: hasher.finish())
         }
     }
 }

@@ -2,6 +2,7 @@ import Glibc
 public import ArgumentParser
 public import FlowStore
 import Monitor
+import Posix
 import Reporting
 
 extension Grouping: ExpressibleByArgument {}
@@ -9,7 +10,7 @@ extension Grouping: ExpressibleByArgument {}
 /// Where the database is, for every command that reads it.
 struct DatabaseOption: ParsableArguments {
     @Option(help: "Database file (the daemon's --db).")
-    var db: String = "/var/lib/telltale/telltale.db"
+    var db: String = DaemonConfiguration.defaultDatabase
 
     func open() throws -> FlowStore {
         do {
@@ -92,7 +93,7 @@ extension Telltale {
 
         func run() throws {
             let store = try database.open()
-            let w = window.window(now: LiveSession.now())
+            let w = window.window(now: SystemClock.wallNanoseconds())
             do {
                 if by == .flow {
                     let rows = try store.flows(in: w, limit: limit)
@@ -130,7 +131,7 @@ extension Telltale {
 
         func run() throws {
             let store = try database.open()
-            let now = LiveSession.now()
+            let now = SystemClock.wallNanoseconds()
             do {
                 let state = try store.daemonState()
                 let coverage = try store.coverage(in: TimeWindow(from: now - 3_600_000_000_000))

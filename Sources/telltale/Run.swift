@@ -47,10 +47,8 @@ struct ObservationOptions: ParsableArguments {
     @Option(help: "Also write the audit to FILE.json and FILE.md (or only one, when FILE ends in .json or .md).")
     var report: String?
 
-    @Option(help: "Record the run and its flows in this database, so `report` shows them (default: the daemon's, /var/lib/telltale/telltale.db, when it exists).")
+    @Option(help: "Record the run and its flows in this database, so `report` shows them (default: the daemon's, \(DaemonConfiguration.defaultDatabase), when it exists).")
     var db: String?
-
-    static let daemonDatabase = "/var/lib/telltale/telltale.db"
 
     @Option(help: "Log level of the observer: trace, debug, info, notice, warning, error.")
     var logLevel: String = "warning"
@@ -108,7 +106,7 @@ struct ObservationOptions: ParsableArguments {
     /// Prints the audit, writes the report files, and exits 0 (clean) or 3 (violation).
     func finish(_ report: AuditReport) throws {
         // With a daemon installed, its database keeps every observed run too.
-        let target = db ?? (FileManager.default.isWritableFile(atPath: Self.daemonDatabase) ? Self.daemonDatabase : nil)
+        let target = db ?? (FileManager.default.isWritableFile(atPath: DaemonConfiguration.defaultDatabase) ? DaemonConfiguration.defaultDatabase : nil)
         if let target { try record(report, in: target) }
         Output.write(report.text(terminal: Output.isTerminal))
         Output.flush()

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Reporting
 import Synchronization
 import Testing
 @testable import Alerting

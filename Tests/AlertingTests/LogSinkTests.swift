@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 @testable import Alerting
 import FlowStore
+import Reporting
 
 /// Lines a `CapturingLogHandler` kept.
 final class LogLines: Sendable {

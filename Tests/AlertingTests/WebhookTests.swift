@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Reporting
 import Testing
 @testable import Alerting
 import FlowStore

@@ -1,18 +1,20 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The daemon's configuration file, checked before the daemon starts.
 @Suite struct ConfigurationFileTests {
     static func daemon(
         config text: String, mode: mode_t = 0o600, prepare: (_ directory: String, _ file: String) -> String? = { _, _ in nil }
     ) throws -> (status: Int32, output: String) {
-        let directory = try Harness.temporaryDirectory("config")
+        let directory = try ScratchDirectory.make("config")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var file = directory + "/telltale.yaml"
         try text.write(toFile: file, atomically: false, encoding: .utf8)
         chmod(file, mode)
         if let other = prepare(directory, file) { file = other }
-        return try Harness.run(["timeout", "20", Harness.telltale, "daemon", "--config", file, "--db", directory + "/t.db"])
+        let outcome = try TestProcess.runCombined(["timeout", "20", BuiltExecutable.telltale, "daemon", "--config", file, "--db", directory + "/t.db"])
+        return (outcome.status, outcome.output)
     }
 
     @Test func aWorldWritableConfigurationIsRefusedBeforeItsCommandCanRun() throws {
@@ -25,7 +27,7 @@ import Testing
     }
 
     @Test func aConfigurationOfAnotherUserIsRefused() throws {
-        guard Harness.isRoot else {
+        guard DaemonFixtures.isRoot else {
             print("skipped: giving a file to another user needs root")
             return
         }

@@ -1,23 +1,24 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite(.serialized) struct DaemonFaultTests {
-    @Test(.enabled(if: Harness.isRoot, "needs root: live capture on lo"))
+    @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: live capture on lo"))
     func killingTheDaemonMidWriteNeverCorruptsOrLosesCommittedFlows() throws {
-        let dir = try Harness.temporaryDirectory("kill")
+        let dir = try ScratchDirectory.make("kill")
         let database = dir + "/flows.db"
-        let config = try Harness.fastConfiguration(in: dir, interfaces: ["lo"], database: database)
-        let flood = try Harness.udpFlood(host: "127.0.0.1", seconds: 150)
+        let config = try DaemonFixtures.fastConfiguration(in: dir, interfaces: ["lo"], database: database)
+        let flood = try DaemonFixtures.udpFlood(host: "127.0.0.1", seconds: 150)
         defer { flood.terminate() }
         var committed: Set<String> = []
         for round in 0..<50 {
-            let daemon = try Harness.start(["\(Harness.telltale)", "daemon", "--config", config], log: dir + "/daemon.log")
+            let daemon = try TestProcess.start(["\(BuiltExecutable.telltale)", "daemon", "--config", config], log: dir + "/daemon.log")
             // Kill at a different moment of the write cycle each round.
             usleep(UInt32(400_000 + (round * 37_000) % 400_000))
             kill(daemon.processIdentifier, SIGKILL)
             daemon.waitUntilExit()
-            #expect(try Harness.integrity(database) == "ok", "round \(round): integrity check failed")
-            let now = try Harness.flowUIDs(database)
+            #expect(try DaemonFixtures.integrity(database) == "ok", "round \(round): integrity check failed")
+            let now = try DaemonFixtures.flowUIDs(database)
             let lost = committed.subtracting(now)
             #expect(lost.isEmpty, "round \(round): \(lost.count) committed flows vanished")
             committed = now
@@ -25,44 +26,44 @@ import Testing
         #expect(committed.count > 100, "the flood should have produced many flows; got \(committed.count)")
     }
 
-    @Test(.enabled(if: Harness.isRoot, "needs root: tmpfs mount and live capture"))
+    @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: tmpfs mount and live capture"))
     func aFullDiskPausesWritingAndWritingResumesWhenSpaceReturns() throws {
-        let dir = try Harness.temporaryDirectory("full")
+        let dir = try ScratchDirectory.make("full")
         let mount = dir + "/small"
         try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
-        let mounted = try Harness.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mount])
+        let mounted = try TestProcess.runCombined(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", mount])
         try #require(mounted.status == 0, "mount failed: \(mounted.output)")
-        defer { _ = try? Harness.run(["umount", "-l", mount]) }
+        defer { _ = try? TestProcess.runCombined(["umount", "-l", mount]) }
         let database = mount + "/flows.db"
-        let config = try Harness.fastConfiguration(in: dir, interfaces: ["lo"], database: database)
+        let config = try DaemonFixtures.fastConfiguration(in: dir, interfaces: ["lo"], database: database)
         let log = dir + "/daemon.log"
-        let daemon = try Harness.start(["\(Harness.telltale)", "daemon", "--config", config], log: log)
+        let daemon = try TestProcess.start(["\(BuiltExecutable.telltale)", "daemon", "--config", config], log: log)
         defer { if daemon.isRunning { daemon.terminate() } }
-        let flood = try Harness.udpFlood(host: "127.0.0.1", seconds: 60)
+        let flood = try DaemonFixtures.udpFlood(host: "127.0.0.1", seconds: 60)
         defer { flood.terminate() }
-        #expect(Harness.wait(timeout: 10) { ((try? Harness.flowUIDs(database).count) ?? 0) > 20 })
+        #expect(DaemonFixtures.wait(timeout: 10) { ((try? DaemonFixtures.flowUIDs(database).count) ?? 0) > 20 })
 
         // Fill the file system to the last byte.
-        _ = try Harness.run(["dd", "if=/dev/zero", "of=\(mount)/filler", "bs=16k"])
-        let sawFull = Harness.wait(timeout: 15) { Harness.log(log).contains("disk is full") }
-        #expect(sawFull, "the daemon did not say the disk is full:\n\(Harness.log(log))")
+        _ = try TestProcess.runCombined(["dd", "if=/dev/zero", "of=\(mount)/filler", "bs=16k"])
+        let sawFull = DaemonFixtures.wait(timeout: 15) { TestProcess.contents(log).contains("disk is full") }
+        #expect(sawFull, "the daemon did not say the disk is full:\n\(TestProcess.contents(log))")
         #expect(daemon.isRunning, "the daemon exited on a full disk")
-        let countWhileFull = (try? Harness.flowUIDs(database).count) ?? 0
+        let countWhileFull = (try? DaemonFixtures.flowUIDs(database).count) ?? 0
 
         try FileManager.default.removeItem(atPath: mount + "/filler")
-        let resumed = Harness.wait(timeout: 15) { Harness.log(log).contains("writing resumed") }
-        #expect(resumed, "writing did not resume:\n\(Harness.log(log))")
-        #expect(Harness.wait(timeout: 10) { ((try? Harness.flowUIDs(database).count) ?? 0) > countWhileFull + 20 })
+        let resumed = DaemonFixtures.wait(timeout: 15) { TestProcess.contents(log).contains("writing resumed") }
+        #expect(resumed, "writing did not resume:\n\(TestProcess.contents(log))")
+        #expect(DaemonFixtures.wait(timeout: 10) { ((try? DaemonFixtures.flowUIDs(database).count) ?? 0) > countWhileFull + 20 })
         flood.terminate()
         daemon.terminate()
         daemon.waitUntilExit()
         #expect(daemon.terminationStatus == 0)
-        #expect(try Harness.integrity(database) == "ok")
+        #expect(try DaemonFixtures.integrity(database) == "ok")
     }
 
-    @Test(.enabled(if: Harness.isRoot, "needs root: network namespaces"))
+    @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: network namespaces"))
     func captureRecoversWhenItsInterfaceDisappearsAndReturns() throws {
-        let dir = try Harness.temporaryDirectory("veth")
+        let dir = try ScratchDirectory.make("veth")
         let ns = "tt-dm-peer", local = "tt-dm-a", remote = "tt-dm-b"
         func makeLink() throws {
             for command in [
@@ -72,67 +73,67 @@ import Testing
                 ["ip", "netns", "exec", ns, "ip", "addr", "add", "198.18.30.2/24", "dev", remote],
                 ["ip", "netns", "exec", ns, "ip", "link", "set", remote, "up"],
             ] {
-                let result = try Harness.run(command)
+                let result = try TestProcess.runCombined(command)
                 try #require(result.status == 0, "\(command.joined(separator: " ")): \(result.output)")
             }
         }
-        _ = try Harness.run(["ip", "netns", "del", ns])
-        _ = try Harness.run(["ip", "link", "del", local])
-        try #require(try Harness.run(["ip", "netns", "add", ns]).status == 0)
+        _ = try TestProcess.runCombined(["ip", "netns", "del", ns])
+        _ = try TestProcess.runCombined(["ip", "link", "del", local])
+        try #require(try TestProcess.runCombined(["ip", "netns", "add", ns]).status == 0)
         defer {
-            _ = try? Harness.run(["ip", "netns", "del", ns])
-            _ = try? Harness.run(["ip", "link", "del", local])
+            _ = try? TestProcess.runCombined(["ip", "netns", "del", ns])
+            _ = try? TestProcess.runCombined(["ip", "link", "del", local])
         }
         try makeLink()
         let database = dir + "/flows.db"
-        let config = try Harness.fastConfiguration(in: dir, interfaces: [local], database: database)
+        let config = try DaemonFixtures.fastConfiguration(in: dir, interfaces: [local], database: database)
         let log = dir + "/daemon.log"
-        let daemon = try Harness.start(["\(Harness.telltale)", "daemon", "--config", config], log: log)
+        let daemon = try TestProcess.start(["\(BuiltExecutable.telltale)", "daemon", "--config", config], log: log)
         defer { if daemon.isRunning { daemon.terminate() } }
         usleep(800_000)
-        _ = try Harness.run(["ping", "-c", "2", "-i", "0.2", "198.18.30.2"])
+        _ = try TestProcess.runCombined(["ping", "-c", "2", "-i", "0.2", "198.18.30.2"])
 
-        try #require(try Harness.run(["ip", "link", "del", local]).status == 0)
-        #expect(Harness.wait(timeout: 5) { Harness.log(log).contains("capture on \(local) stopped") })
+        try #require(try TestProcess.runCombined(["ip", "link", "del", local]).status == 0)
+        #expect(DaemonFixtures.wait(timeout: 5) { TestProcess.contents(log).contains("capture on \(local) stopped") })
         usleep(1_500_000)
         try makeLink()
-        #expect(Harness.wait(timeout: 5) { Harness.log(log).contains("capture on \(local) resumed") })
+        #expect(DaemonFixtures.wait(timeout: 5) { TestProcess.contents(log).contains("capture on \(local) resumed") })
         // A datagram sent after the interface returned must be recorded.
-        _ = try Harness.run([
+        _ = try TestProcess.runCombined([
             "python3", "-c",
             "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.sendto(b'after'*20,('198.18.30.2',4711))",
         ])
-        let recorded = Harness.wait(timeout: 5) {
-            let report = (try? Harness.run([Harness.telltale, "report", "--db", database, "--by", "flow", "--format", "csv"]).output) ?? ""
+        let recorded = DaemonFixtures.wait(timeout: 5) {
+            let report = (try? TestProcess.runCombined([BuiltExecutable.telltale, "report", "--db", database, "--by", "flow", "--format", "csv"]).output) ?? ""
             return report.contains(",4711,")
         }
-        #expect(recorded, "no flow to port 4711 after the interface came back:\n\(Harness.log(log))")
+        #expect(recorded, "no flow to port 4711 after the interface came back:\n\(TestProcess.contents(log))")
         daemon.terminate()
         daemon.waitUntilExit()
         #expect(daemon.terminationStatus == 0)
     }
 
     @Test func aDatabaseThatIsNotOursMakesTheDaemonExitWithAClearError() throws {
-        let dir = try Harness.temporaryDirectory("foreign")
+        let dir = try ScratchDirectory.make("foreign")
         let path = dir + "/notes.db"
         let text = Data("my notes\n".utf8)
         try text.write(to: URL(fileURLWithPath: path))
-        let result = try Harness.run([Harness.telltale, "daemon", "--db", path, "-i", "lo"])
+        let result = try TestProcess.runCombined([BuiltExecutable.telltale, "daemon", "--db", path, "-i", "lo"])
         #expect(result.status == 1)
         #expect(result.output.contains("is not a Telltale database"), "\(result.output)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == text, "the file was changed")
     }
 
-    @Test(.enabled(if: Harness.isRoot, "needs root: live capture on lo"))
+    @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: live capture on lo"))
     func sigtermFlushesOpenFlowsBeforeExit() throws {
-        let dir = try Harness.temporaryDirectory("term")
+        let dir = try ScratchDirectory.make("term")
         let database = dir + "/flows.db"
         // Long idle timeouts: the flow is still open when SIGTERM arrives.
         let config = dir + "/telltale.yaml"
         try "interfaces: [lo]\ndatabase: \(database)\ntimeouts: {udp_idle: 600s}\n".write(toFile: config, atomically: true, encoding: .utf8)
-        let daemon = try Harness.start([Harness.telltale, "daemon", "--config", config], log: dir + "/daemon.log")
+        let daemon = try TestProcess.start([BuiltExecutable.telltale, "daemon", "--config", config], log: dir + "/daemon.log")
         usleep(800_000)
-        _ = try Harness.run([
+        _ = try TestProcess.runCombined([
             "python3", "-c",
             "import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.sendto(b'q'*72,('127.0.0.1',4712))",
         ])
@@ -140,7 +141,7 @@ import Testing
         daemon.terminate()
         daemon.waitUntilExit()
         #expect(daemon.terminationStatus == 0)
-        let report = try Harness.run([Harness.telltale, "report", "--db", database, "--by", "flow", "--format", "ndjson"]).output
+        let report = try TestProcess.runCombined([BuiltExecutable.telltale, "report", "--db", database, "--by", "flow", "--format", "ndjson"]).output
         let line = report.split(separator: "\n").first { $0.contains("\"remote_port\":4712") }
         let flow = try #require(line, "the open flow was not flushed at SIGTERM:\n\(report)")
         #expect(flow.contains("\"bytes_out\":100"), "72 bytes of payload + 28 of headers: \(flow)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Attribution from the kernel's socket events, tried as a user would: real short-lived programs,
 /// a frame written through a packet socket, both ends of a loopback connection, all under the daemon;
@@ -7,14 +8,14 @@ import Testing
 @Suite(.serialized) struct KernelEventsTests {
     /// Whether the socket-event programs load here (root with CAP_BPF and CAP_PERFMON, a kernel that allows them).
     static let eventsLoad: Bool = {
-        guard Harness.isRoot else { return false }
-        let probe = try? Harness.run([Harness.telltale, "capture", "-i", "lo", "--duration", "0.2", "--format", "ndjson"])
+        guard DaemonFixtures.isRoot else { return false }
+        let probe = try? TestProcess.runCombined([BuiltExecutable.telltale, "capture", "-i", "lo", "--duration", "0.2", "--format", "ndjson"])
         return probe?.output.contains("attribution: kernel-events") == true
     }()
 
     /// A copy of the Python interpreter under a name of its own, so the right executable is unmistakable.
     static func program(_ name: String, in directory: String) throws -> String {
-        let python = try Harness.run(["python3", "-c", "import os,sys;print(os.path.realpath(sys.executable))"]).output
+        let python = try TestProcess.runCombined(["python3", "-c", "import os,sys;print(os.path.realpath(sys.executable))"]).output
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let path = directory + "/" + name
         try FileManager.default.copyItem(atPath: python, toPath: path)
@@ -22,7 +23,7 @@ import Testing
     }
 
     static func flows(_ database: String) throws -> [[String: Any]] {
-        try Harness.run([Harness.telltale, "report", "--db", database, "--by", "flow", "--format", "ndjson"]).output
+        try TestProcess.runCombined([BuiltExecutable.telltale, "report", "--db", database, "--by", "flow", "--format", "ndjson"]).output
             .split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
     }
 
@@ -34,8 +35,8 @@ import Testing
     func shortLivedProgramsRawFramesAndBothLoopbackEndsAreAttributed() throws {
         let host = try TestHost(tag: "ke", subnet: 82)
         defer { host.remove() }
-        _ = try Harness.run(["ethtool", "-K", host.link, "tso", "off", "gso", "off", "gro", "off"])
-        let dir = try Harness.temporaryDirectory("kevents")
+        _ = try TestProcess.runCombined(["ethtool", "-K", host.link, "tso", "off", "gso", "off", "gro", "off"])
+        let dir = try ScratchDirectory.make("kevents")
         var helpers: [Process] = []
         defer { for p in helpers { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
         // The test host: a TCP server answering each request, a UDP echo.
@@ -54,7 +55,7 @@ import Testing
             while True:
                 d, a = u.recvfrom(2000); u.sendto(d, a)
             """.write(toFile: server, atomically: true, encoding: .utf8)
-        helpers.append(try Harness.start(["ip", "netns", "exec", host.namespace, "python3", server], log: dir + "/host.log"))
+        helpers.append(try TestProcess.start(["ip", "netns", "exec", host.namespace, "python3", server], log: dir + "/host.log"))
         // A local service on loopback, under a name of its own.
         let runtime = try Self.program("tt-local-runtime", in: dir)
         let service = dir + "/service.py"
@@ -64,15 +65,15 @@ import Testing
             while True:
                 c, _ = s.accept(); c.recv(100); c.sendall(b'r' * 64); c.close()
             """.write(toFile: service, atomically: true, encoding: .utf8)
-        helpers.append(try Harness.start([runtime, service], log: dir + "/service.log"))
+        helpers.append(try TestProcess.start([runtime, service], log: dir + "/service.log"))
 
         let database = dir + "/flows.db"
-        let config = try Harness.fastConfiguration(in: dir, interfaces: ["any"], database: database)
+        let config = try DaemonFixtures.fastConfiguration(in: dir, interfaces: ["any"], database: database)
         let log = dir + "/daemon.log"
-        let daemon = try Harness.start([Harness.telltale, "daemon", "--config", config], log: log)
+        let daemon = try TestProcess.start([BuiltExecutable.telltale, "daemon", "--config", config], log: log)
         defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
-        #expect(Harness.wait(timeout: 10) { Harness.log(log).contains("capturing") }, "\(Harness.log(log))")
-        #expect(Harness.log(log).contains("attribution=kernel-events") || Harness.log(log).contains("kernel-events"))
+        #expect(DaemonFixtures.wait(timeout: 10) { TestProcess.contents(log).contains("capturing") }, "\(TestProcess.contents(log))")
+        #expect(TestProcess.contents(log).contains("attribution=kernel-events") || TestProcess.contents(log).contains("kernel-events"))
 
         // Thirty programs that each live a few milliseconds: one TCP exchange and one UDP exchange.
         let client = try Self.program("tt-short-lived", in: dir)
@@ -82,7 +83,7 @@ import Testing
             u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.settimeout(1); u.sendto(b'u' * 100, ('198.18.82.2', 7001)); u.recvfrom(300)
             """
         for _ in 0..<30 {
-            let result = try Harness.run([client, "-c", clientScript])
+            let result = try TestProcess.runCombined([client, "-c", clientScript])
             #expect(result.status == 0, "\(result.output)")
         }
         // One frame written whole through a packet socket: a UDP datagram no IP socket sent.
@@ -102,15 +103,15 @@ import Testing
             eth = b'\\xff' * 6 + bytes.fromhex(mac.replace(':', '')) + b'\\x08\\x00'
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind((sys.argv[1], 0)); s.send(eth + ip + udp)
             """
-        let injected = try Harness.run([injector, "-c", inject, host.link])
+        let injected = try TestProcess.runCombined([injector, "-c", inject, host.link])
         #expect(injected.status == 0, "\(injected.output)")
         // Both ends on this machine: a client program talks to the local service over loopback.
         let ui = try Self.program("tt-local-ui", in: dir)
-        let uiRun = try Harness.run([ui, "-c", "import socket\nc = socket.create_connection(('127.0.0.1', 18940)); c.sendall(b'hello'); c.recv(100); c.close()"])
+        let uiRun = try TestProcess.runCombined([ui, "-c", "import socket\nc = socket.create_connection(('127.0.0.1', 18940)); c.sendall(b'hello'); c.recv(100); c.close()"])
         #expect(uiRun.status == 0, "\(uiRun.output)")
 
         // ping: a raw ICMP socket here (or a ping socket where the group range allows one).
-        let ping = try Harness.run(["ping", "-c", "1", "-W", "2", "198.18.82.2"])
+        let ping = try TestProcess.runCombined(["ping", "-c", "1", "-W", "2", "198.18.82.2"])
         #expect(ping.status == 0, "\(ping.output)")
 
         usleep(1_500_000)
@@ -141,34 +142,34 @@ import Testing
                 "the loopback flow does not name its server: \(String(describing: loopback))")
     }
 
-    @Test(.enabled(if: Harness.isRoot, "needs root: capture"))
+    @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: capture"))
     func withoutTheEventsPollingAttributesAndSaysSo() throws {
-        let dir = try Harness.temporaryDirectory("polling")
+        let dir = try ScratchDirectory.make("polling")
         let sender = try Self.program("tt-slow-sender", in: dir)
         // A socket that stays open long enough for any lookup.
         let script = "import socket, time\nu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('127.0.0.1', 0))\nfor i in range(6):\n    u.sendto(b'p' * 20, ('127.0.0.1', 18950)); time.sleep(0.3)\n"
         let output = dir + "/capture.ndjson"
-        let capture = try Harness.start(
-            ["sh", "-c", "\(Harness.telltale) capture -i lo --no-kernel-events --duration 4 --format ndjson > \(output)"],
+        let capture = try TestProcess.start(
+            ["sh", "-c", "\(BuiltExecutable.telltale) capture -i lo --no-kernel-events --duration 4 --format ndjson > \(output)"],
             log: dir + "/capture.log")
         usleep(800_000)
-        let sent = try Harness.run([sender, "-c", script])
+        let sent = try TestProcess.runCombined([sender, "-c", script])
         #expect(sent.status == 0, "\(sent.output)")
         capture.waitUntilExit()
         let flows = (try String(contentsOfFile: output, encoding: .utf8)).split(separator: "\n")
             .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        let flow = try #require(flows.first { $0["remote_port"] as? Int == 18950 }, "\(Harness.log(dir + "/capture.log"))")
+        let flow = try #require(flows.first { $0["remote_port"] as? Int == 18950 }, "\(TestProcess.contents(dir + "/capture.log"))")
         #expect(Self.exe(flow) == URL(fileURLWithPath: sender).resolvingSymlinksInPath().path, "\(flow)")
         #expect(flow["attribution_source"] as? String == "polling")
-        #expect(Harness.log(dir + "/capture.log").contains("attribution: polling"))
+        #expect(TestProcess.contents(dir + "/capture.log").contains("attribution: polling"))
     }
 
-    @Test(.enabled(if: Harness.isRoot && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root and setpriv"))
+    @Test(.enabled(if: DaemonFixtures.isRoot && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), "needs root and setpriv"))
     func withoutTheCapabilitiesOneLineSaysWhyAndCaptureGoesOn() throws {
         let dropped = "-bpf,-perfmon,-sys_admin"
-        let result = try Harness.run([
+        let result = try TestProcess.runCombined([
             "setpriv", "--inh-caps", dropped, "--bounding-set", dropped, "--",
-            Harness.telltale, "capture", "-i", "lo", "--duration", "0.5", "--format", "ndjson",
+            BuiltExecutable.telltale, "capture", "-i", "lo", "--duration", "0.5", "--format", "ndjson",
         ])
         #expect(result.status == 0, "\(result.output)")
         let reasons = result.output.split(separator: "\n").filter { $0.contains("kernel socket events unavailable") }

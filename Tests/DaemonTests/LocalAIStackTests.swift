@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The lab plays a local AI stack: a model runtime serving on loopback, a chatbot UI that talks to
 /// it over loopback and also posts analytics to `telemetry.example` (a test host the lab's DNS server
@@ -12,18 +13,18 @@ import Testing
         return root
     }
 
-    @Test(.enabled(if: Harness.isRoot, "needs root: namespaces, capture and process events"))
+    @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: namespaces, capture and process events"))
     func onlyTheUIsAnalyticsPostRaisesAnAlertAndTheWebhookGetsIt() throws {
         let host = try TestHost(tag: "ai", subnet: 81)
         defer { host.remove() }
-        let dir = try Harness.temporaryDirectory("aistack")
+        let dir = try ScratchDirectory.make("aistack")
         var helpers: [Process] = []
         defer { for p in helpers { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
         func python(_ script: String, _ arguments: [String] = [], in namespace: String? = nil, exe: String = "/usr/bin/python3") throws -> Process {
             let path = dir + "/\(UUID().uuidString.prefix(6)).py"
             try script.write(toFile: path, atomically: true, encoding: .utf8)
             let command = (namespace.map { ["ip", "netns", "exec", $0] } ?? []) + [exe, path] + arguments
-            let p = try Harness.start(command, log: dir + "/helper-\(helpers.count).log")
+            let p = try TestProcess.start(command, log: dir + "/helper-\(helpers.count).log")
             helpers.append(p)
             return p
         }
@@ -60,7 +61,7 @@ import Testing
             """, [hooks])
         // The model runtime: a Python interpreter installed as `llama-server`, serving on loopback.
         let runtime = dir + "/llama-server"
-        let python3 = try Harness.run(["python3", "-c", "import os,sys;print(os.path.realpath(sys.executable))"]).output
+        let python3 = try TestProcess.runCombined(["python3", "-c", "import os,sys;print(os.path.realpath(sys.executable))"]).output
             .trimmingCharacters(in: .whitespacesAndNewlines)
         try FileManager.default.copyItem(atPath: python3, toPath: runtime)
         _ = try python("""
@@ -88,9 +89,9 @@ import Testing
             alerts: {log: true, desktop: false, webhook: "http://127.0.0.1:18931/alerts"}
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let log = dir + "/daemon.log"
-        let daemon = try Harness.start([Harness.telltale, "daemon", "--config", config], log: log)
+        let daemon = try TestProcess.start([BuiltExecutable.telltale, "daemon", "--config", config], log: log)
         defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
-        #expect(Harness.wait(timeout: 10) { Harness.log(log).contains("rules loaded") }, "\(Harness.log(log))")
+        #expect(DaemonFixtures.wait(timeout: 10) { TestProcess.contents(log).contains("rules loaded") }, "\(TestProcess.contents(log))")
         usleep(1_000_000)
 
         // The chatbot UI: asks the runtime over loopback, resolves telemetry.example, posts analytics.
@@ -108,18 +109,18 @@ import Testing
             t.getresponse().read(); time.sleep(0.3); t.close()
             time.sleep(0.5)
             """.write(toFile: ui, atomically: true, encoding: .utf8)
-        let uiRun = try Harness.run(["/usr/bin/python3", ui])
+        let uiRun = try TestProcess.runCombined(["/usr/bin/python3", ui])
         #expect(uiRun.status == 0, "the UI program failed: \(uiRun.output)")
 
-        let alerted = Harness.wait(timeout: 15) {
+        let alerted = DaemonFixtures.wait(timeout: 15) {
             (try? String(contentsOfFile: hooks, encoding: .utf8))?.contains("telemetry.example") == true
         }
-        #expect(alerted, "the webhook got no alert:\n\(Harness.log(log))")
+        #expect(alerted, "the webhook got no alert:\n\(TestProcess.contents(log))")
         usleep(1_500_000)
         daemon.terminate()
         daemon.waitUntilExit()
 
-        let listed = try Harness.run([Harness.telltale, "alerts", "--db", database, "--format", "ndjson"]).output
+        let listed = try TestProcess.runCombined([BuiltExecutable.telltale, "alerts", "--db", database, "--format", "ndjson"]).output
         let alerts = listed.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(alerts.count == 1, "expected exactly one alert, got:\n\(listed)")
         let alert = try #require(alerts.first)
@@ -130,7 +131,7 @@ import Testing
         #expect(webhookLines.count == 1, "the webhook got \(webhookLines.count) posts")
 
         // The loopback traffic between the UI and the runtime is allowed, and the runtime has its role.
-        let flows = try Harness.run([Harness.telltale, "report", "--db", database, "--by", "flow", "--format", "ndjson"]).output
+        let flows = try TestProcess.runCombined([BuiltExecutable.telltale, "report", "--db", database, "--by", "flow", "--format", "ndjson"]).output
             .split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         let toRuntime = flows.filter { $0["remote_port"] as? Int == 18932 && $0["proto"] as? String == "tcp" }
         #expect(!toRuntime.isEmpty)

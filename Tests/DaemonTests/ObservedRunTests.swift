@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A test host in its own network namespace at 198.18.50.2, reached from 198.18.50.1 here.
 struct TestHost {
@@ -9,8 +10,8 @@ struct TestHost {
     init(tag: String, subnet: Int) throws {
         namespace = "tt-\(tag)-ns"
         link = "tt-\(tag)-a"
-        _ = try Harness.run(["ip", "netns", "del", namespace])
-        _ = try Harness.run(["ip", "link", "del", link])
+        _ = try TestProcess.runCombined(["ip", "netns", "del", namespace])
+        _ = try TestProcess.runCombined(["ip", "link", "del", link])
         for command in [
             ["ip", "netns", "add", namespace],
             ["ip", "link", "add", link, "type", "veth", "peer", "name", "tt-\(tag)-b", "netns", namespace],
@@ -20,43 +21,24 @@ struct TestHost {
             ["ip", "-n", namespace, "link", "set", "tt-\(tag)-b", "up"],
             ["ip", "-n", namespace, "link", "set", "lo", "up"],
         ] {
-            let result = try Harness.run(command)
-            guard result.status == 0 else { throw HarnessError(message: "\(command.joined(separator: " ")): \(result.output)") }
+            let result = try TestProcess.runCombined(command)
+            guard result.status == 0 else { throw TestProcess.Failure("\(command.joined(separator: " ")): \(result.output)") }
         }
     }
 
     func remove() {
-        _ = try? Harness.run(["ip", "netns", "del", namespace])
-        _ = try? Harness.run(["ip", "link", "del", link])
+        _ = try? TestProcess.runCombined(["ip", "netns", "del", namespace])
+        _ = try? TestProcess.runCombined(["ip", "link", "del", link])
     }
-}
-
-struct HarnessError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { message }
 }
 
 @Suite(.serialized) struct ObservedRunTests {
-    static var modelPath: String {
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { root.deleteLastPathComponent() }
-        return root.appendingPathComponent("models/tiny.gguf").path
-    }
-
-    static func ensureModel() throws {
-        if FileManager.default.fileExists(atPath: modelPath) { return }
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { root.deleteLastPathComponent() }
-        let made = try Harness.run(["python3", root.appendingPathComponent("scripts/make-tiny-model.py").path, "--output", modelPath])
-        guard made.status == 0 else { throw HarnessError(message: "cannot make the tiny model: \(made.output)") }
-    }
-
-    @Test(.enabled(if: Harness.isRoot, "needs root: capture and process events"))
+    @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: capture and process events"))
     func inferOnTheTinyModelIsCleanAndReportsTheModel() throws {
-        try Self.ensureModel()
-        let dir = try Harness.temporaryDirectory("infer")
-        let result = try Harness.run([
-            Harness.telltale, "infer", "--model", Self.modelPath, "--prompt", "The quick brown fox", "--max-tokens", "16",
+        let modelPath = try TinyModel.path()
+        let dir = try ScratchDirectory.make("infer")
+        let result = try TestProcess.runCombined([
+            BuiltExecutable.telltale, "infer", "--model", modelPath, "--prompt", "The quick brown fox", "--max-tokens", "16",
             "--report", dir + "/audit",
         ])
         #expect(result.status == 0, "\(result.output)")
@@ -65,19 +47,19 @@ struct HarnessError: Error, CustomStringConvertible {
         let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         #expect(report["verdict"] as? String == "clean")
         let model = try #require(report["model"] as? [String: String])
-        let sha = try Harness.run(["sha256sum", Self.modelPath]).output.split(separator: " ").first.map(String.init)
+        let sha = try TestProcess.runCombined(["sha256sum", modelPath]).output.split(separator: " ").first.map(String.init)
         #expect(model["sha256"] == sha)
         #expect((report["completion"] as? String)?.isEmpty == false)
         #expect(FileManager.default.fileExists(atPath: dir + "/audit.md"))
     }
 
-    @Test(.enabled(if: Harness.isRoot, "needs root: namespaces, capture and process events"))
+    @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: namespaces, capture and process events"))
     func theAuditFilesAreReadableByTheOwnerAndGroupOnlyLikeTheDatabase() throws {
-        let dir = try Harness.temporaryDirectory("run-mode")
+        let dir = try ScratchDirectory.make("run-mode")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // An audit left by an earlier run, world-readable: rewriting it must tighten it too.
         FileManager.default.createFile(atPath: dir + "/audit.md", contents: Data("old".utf8), attributes: [.posixPermissions: 0o666])
-        let result = try Harness.run([Harness.telltale, "run", "--db", dir + "/t.db", "--report", dir + "/audit", "--", "true"])
+        let result = try TestProcess.runCombined([BuiltExecutable.telltale, "run", "--db", dir + "/t.db", "--report", dir + "/audit", "--", "true"])
         #expect(result.status == 0, "\(result.output)")
         for file in ["audit.json", "audit.md", "t.db"] {
             var info = stat()
@@ -87,14 +69,14 @@ struct HarnessError: Error, CustomStringConvertible {
         #expect((try? String(contentsOfFile: dir + "/audit.md", encoding: .utf8))?.contains("old") == false)
     }
 
-    @Test(.enabled(if: Harness.isRoot, "needs root: namespaces, capture and process events"))
+    @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: namespaces, capture and process events"))
     func aProgramSendingOneDatagramToATestHostBreaksThePolicy() throws {
         let host = try TestHost(tag: "runv", subnet: 51)
         defer { host.remove() }
-        let dir = try Harness.temporaryDirectory("run")
+        let dir = try ScratchDirectory.make("run")
         // The datagram goes out, then the program waits a little so that its socket can be looked up.
         let script = "import socket,time;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.sendto(b'p'*40,('198.18.51.2',4711));time.sleep(0.2)"
-        let result = try Harness.run([Harness.telltale, "run", "--report", dir + "/r.json", "--", "python3", "-c", script])
+        let result = try TestProcess.runCombined([BuiltExecutable.telltale, "run", "--report", dir + "/r.json", "--", "python3", "-c", script])
         #expect(result.status == 3, "\(result.output)")
         #expect(result.output.contains("198.18.51.2:4711"))
         let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))
@@ -107,17 +89,17 @@ struct HarnessError: Error, CustomStringConvertible {
         #expect((process["exe"] as? String)?.contains("python3") == true)
     }
 
-    @Test(.enabled(if: Harness.isRoot, "needs root: namespaces, capture and process events"))
+    @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: namespaces, capture and process events"))
     func aDatagramFromAProgramThatExitsAtOnceIsStillNotClean() throws {
         let host = try TestHost(tag: "runx", subnet: 52)
         defer { host.remove() }
         let script = "import socket;socket.socket(socket.AF_INET,socket.SOCK_DGRAM).sendto(b'q'*10,('198.18.52.2',4712))"
-        let result = try Harness.run([Harness.telltale, "run", "--", "python3", "-c", script])
+        let result = try TestProcess.runCombined([BuiltExecutable.telltale, "run", "--", "python3", "-c", script])
         #expect(result.status == 3, "\(result.output)")
         #expect(result.output.contains("198.18.52.2:4712"))
     }
 
-    @Test(.enabled(if: Harness.isRoot, "needs root: capture and process events"))
+    @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: capture and process events"))
     func loopbackTrafficOfTheTreeIsCleanAndAttributedThroughAShell() throws {
         let script = """
             import socket, threading, time
@@ -128,9 +110,9 @@ struct HarnessError: Error, CustomStringConvertible {
             threading.Thread(target=serve).start()
             cl = socket.create_connection(('127.0.0.1', port)); cl.sendall(b'a' * 50); cl.recv(100); time.sleep(0.3); cl.close()
             """
-        let dir = try Harness.temporaryDirectory("loop")
+        let dir = try ScratchDirectory.make("loop")
         try script.write(toFile: dir + "/loop.py", atomically: true, encoding: .utf8)
-        let result = try Harness.run([Harness.telltale, "run", "--report", dir + "/r.json", "--", "sh", "-c", "python3 \(dir)/loop.py; true"])
+        let result = try TestProcess.runCombined([BuiltExecutable.telltale, "run", "--report", dir + "/r.json", "--", "sh", "-c", "python3 \(dir)/loop.py; true"])
         #expect(result.status == 0, "\(result.output)")
         let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))
         let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -145,7 +127,7 @@ struct HarnessError: Error, CustomStringConvertible {
         }
     }
 
-    @Test(.enabled(if: Harness.isRoot, "needs root: network namespaces"))
+    @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: network namespaces"))
     func anIsolatedCommandCannotReachTheTestHost() throws {
         let host = try TestHost(tag: "runi", subnet: 53)
         defer { host.remove() }
@@ -158,8 +140,8 @@ struct HarnessError: Error, CustomStringConvertible {
                 print('blocked', e.errno)
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'l' * 20, ('127.0.0.1', 4714)); time.sleep(0.1)
             """
-        let dir = try Harness.temporaryDirectory("isolate")
-        let result = try Harness.run([Harness.telltale, "run", "--isolate", "--report", dir + "/r.json", "--", "python3", "-c", script])
+        let dir = try ScratchDirectory.make("isolate")
+        let result = try TestProcess.runCombined([BuiltExecutable.telltale, "run", "--isolate", "--report", dir + "/r.json", "--", "python3", "-c", script])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("blocked"))
         let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))
@@ -173,13 +155,13 @@ struct HarnessError: Error, CustomStringConvertible {
     }
 
     @Test func runHelpShowsTheUsageInsteadOfRunningACommand() throws {
-        let result = try Harness.run([Harness.telltale, "run", "--help"])
+        let result = try TestProcess.runCombined([BuiltExecutable.telltale, "run", "--help"])
         #expect(result.status == 0)
         #expect(result.output.contains("USAGE: telltale run"))
     }
 
     @Test func runWithoutACommandExplainsWhatToGive() throws {
-        let result = try Harness.run([Harness.telltale, "run"])
+        let result = try TestProcess.runCombined([BuiltExecutable.telltale, "run"])
         #expect(result.status != 0)
         #expect(result.output.contains("give the command to run after --") || result.output.contains("needs root"))
     }

@@ -7,13 +7,8 @@ import PacketParsing
     /// ended flow is found, through growth and backward-shift deletion (a tiny seed-fixed table).
     @Test func findsEveryOpenFlowThroughInsertsRemovalsAndGrowth() {
         var table = FlowTable(timeouts: FlowTimeouts(), capacity: 1_000_000, uidSeed: 1)
-        var state: UInt64 = 42
-        func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            return z ^ (z >> 27)
-        }
+        var random = SplitMix64(seed: 42)
+        func next() -> UInt64 { random.next() }
         var open: Set<FlowKey> = []
         for step in 0..<20_000 {
             var p = PacketSummary()

@@ -12,23 +12,23 @@ struct NamespaceLab {
     /// Why the lab cannot be built here, or nil when it can.
     static let unavailableReason: String? = {
         guard getuid() == 0 else { return "live tests need root (network namespaces and packet capture)" }
-        guard let list = try? Shell.run(["ip", "netns", "list"]), list.status == 0 else {
+        guard let list = try? TestProcess.run(["ip", "netns", "list"]), list.status == 0 else {
             return "`ip netns` is not available"
         }
         for tool in ["ethtool", "ping"] {
-            guard let found = try? Shell.run(["sh", "-c", "command -v \(tool)"]), found.status == 0 else {
+            guard let found = try? TestProcess.run(["sh", "-c", "command -v \(tool)"]), found.status == 0 else {
                 return "\(tool) is not installed (scripts/setup.sh installs it)"
             }
         }
-        guard TelltaleBinary.path != nil else { return "the telltale executable is not built next to the tests" }
+        guard BuiltExecutable.path("telltale") != nil else { return "the telltale executable is not built next to the tests" }
         return nil
     }()
 
     static var available: Bool { unavailableReason == nil }
 
     static func teardown() {
-        _ = try? Shell.run(["ip", "netns", "del", a])
-        _ = try? Shell.run(["ip", "netns", "del", b])
+        _ = try? TestProcess.run(["ip", "netns", "del", a])
+        _ = try? TestProcess.run(["ip", "netns", "del", b])
     }
 
     static func setUp() throws {
@@ -50,7 +50,7 @@ struct NamespaceLab {
             ["ip", "netns", "exec", b, "ethtool", "-K", vethB, "tso", "off", "gso", "off", "gro", "off"],
         ]
         for step in steps {
-            let result = try Shell.run(step)
+            let result = try TestProcess.run(step)
             if result.status != 0 {
                 teardown()
                 throw LabError(message: "\(step.joined(separator: " ")): \(result.error)")
@@ -131,21 +131,21 @@ struct LiveCaptureTests {
         defer { CaptureFixture.removeDirectory(directory) }
         try Self.serverScript.write(toFile: directory + "/server.py", atomically: true, encoding: .utf8)
         try Self.clientScript.write(toFile: directory + "/client.py", atomically: true, encoding: .utf8)
-        let binary = try #require(TelltaleBinary.path)
+        let binary = try #require(BuiltExecutable.path("telltale"))
 
-        let server = try Shell.Background(["ip", "netns", "exec", NamespaceLab.b, NamespaceLab.python, directory + "/server.py"], directory: directory, name: "server")
+        let server = try TestProcess.Background(["ip", "netns", "exec", NamespaceLab.b, NamespaceLab.python, directory + "/server.py"], directory: directory, name: "server")
         defer { server.stop() }
         #expect(server.waitFor("ready", seconds: 10), "server did not start: \(server.error)")
 
-        let capture = try Shell.Background(
+        let capture = try TestProcess.Background(
             ["ip", "netns", "exec", NamespaceLab.a, binary, "capture", "-i", NamespaceLab.vethA, "--format", "ndjson", "--duration", "8"],
             directory: directory, name: "capture")
         defer { capture.stop() }
         try #require(capture.waitFor("capturing on", seconds: 10), "capture did not start: \(capture.error)")
 
-        let ping = try Shell.run(["ip", "netns", "exec", NamespaceLab.a, "ping", "-c", "3", "-i", "0.2", "-s", "56", NamespaceLab.addressB])
+        let ping = try TestProcess.run(["ip", "netns", "exec", NamespaceLab.a, "ping", "-c", "3", "-i", "0.2", "-s", "56", NamespaceLab.addressB])
         #expect(ping.status == 0, "\(ping.error)")
-        let client = try Shell.run(["ip", "netns", "exec", NamespaceLab.a, NamespaceLab.python, directory + "/client.py"])
+        let client = try TestProcess.run(["ip", "netns", "exec", NamespaceLab.a, NamespaceLab.python, directory + "/client.py"])
         #expect(client.status == 0, "\(client.error)")
         #expect(client.output.contains("tcp \(Self.tcpBytes)"))
         let clientPorts = client.output.split(separator: "\n").filter { $0.hasPrefix("udp ") }.compactMap { Int($0.split(separator: " ").last ?? "") }
@@ -201,14 +201,14 @@ struct LiveCaptureTests {
         defer { NamespaceLab.teardown() }
         let directory = CaptureFixture.makeTemporaryDirectory(prefix: "tt-live")
         defer { CaptureFixture.removeDirectory(directory) }
-        let binary = try #require(TelltaleBinary.path)
+        let binary = try #require(BuiltExecutable.path("telltale"))
         for round in 0..<3 {
-            let capture = try Shell.Background(
+            let capture = try TestProcess.Background(
                 ["ip", "netns", "exec", NamespaceLab.a, binary, "capture", "-i", NamespaceLab.vethA, "--format", "ndjson"],
                 directory: directory, name: "capture\(round)")
             defer { capture.stop() }
             try #require(capture.waitFor("capturing on", seconds: 10), "capture did not start: \(capture.error)")
-            let ping = try Shell.run(["ip", "netns", "exec", NamespaceLab.a, "ping", "-c", "1", NamespaceLab.addressB])
+            let ping = try TestProcess.run(["ip", "netns", "exec", NamespaceLab.a, "ping", "-c", "1", NamespaceLab.addressB])
             #expect(ping.status == 0)
             // Let the link fall idle, then interrupt.
             Thread.sleep(forTimeInterval: 0.5)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Real programs in the namespace lab, named by a live `telltale capture`.
 @Suite(.serialized) struct NamesLabTests {
@@ -14,21 +15,12 @@ import Testing
     }
 
     func runLab() throws -> [Flow] {
-        let telltale = try #require(TelltaleBinary.path, "no built telltale binary")
-        let file = "\(#filePath)"
-        let root = String(file[..<(file.firstRange(of: "/Tests/LiveTests/")?.lowerBound ?? file.endIndex)])
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", root + "/scripts/lab/names-lab.py", telltale]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "the lab script failed")
+        let telltale = try #require(BuiltExecutable.path("telltale"), "no built telltale binary")
+        let script = BuiltExecutable.packageRoot.appendingPathComponent("scripts/lab/names-lab.py").path
+        let lab = try TestProcess.run(["python3", script, telltale])
+        #expect(lab.status == 0, "the lab script failed")
         var flows: [Flow] = []
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+        for line in lab.output.split(separator: "\n") {
             guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
             flows.append(Flow(
                 proto: object["proto"] as? String ?? "", localPort: object["local_port"] as? Int ?? -1,

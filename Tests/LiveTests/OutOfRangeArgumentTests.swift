@@ -1,11 +1,11 @@
 import Testing
+import TestSupport
 
 /// Durations, times and counts too large for nanoseconds are refused with a message, never a trap.
-@Suite(.enabled(if: TelltaleBinary.path != nil, "the telltale executable is not built next to the tests"))
+@Suite(.enabled(if: BuiltExecutable.path("telltale") != nil, "the telltale executable is not built next to the tests"))
 struct OutOfRangeArgumentTests {
-    static func run(_ arguments: [String]) throws -> Shell.Result {
-        let binary = try #require(TelltaleBinary.path)
-        return try Shell.run(["timeout", "20", binary] + arguments)
+    static func run(_ arguments: [String]) throws -> TestProcess.Outcome {
+        try TestProcess.run(["timeout", "20", try BuiltExecutable.require("telltale")] + arguments)
     }
 
     @Test(arguments: [

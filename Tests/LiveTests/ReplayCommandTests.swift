@@ -12,7 +12,7 @@ let contractKeys = [
 ]
 
 /// `telltale replay` as a user runs it, on a fixture the test writes.
-@Suite(.enabled(if: TelltaleBinary.path != nil, "the telltale executable is not built next to the tests"))
+@Suite(.enabled(if: BuiltExecutable.path("telltale") != nil, "the telltale executable is not built next to the tests"))
 struct ReplayCommandTests {
     static func fixture(_ directory: String) throws -> String {
         let out = FrameBuilder.IPHeader.v4(from: "10.0.0.1", to: "198.18.0.2"), back = out.reversed
@@ -29,12 +29,12 @@ struct ReplayCommandTests {
         return path
     }
 
-    static func replay(_ format: String, _ extra: [String] = []) throws -> Shell.Result {
+    static func replay(_ format: String, _ extra: [String] = []) throws -> TestProcess.Outcome {
         let directory = CaptureFixture.makeTemporaryDirectory()
         defer { CaptureFixture.removeDirectory(directory) }
         let path = try fixture(directory)
-        let binary = try #require(TelltaleBinary.path)
-        return try Shell.run([binary, "replay", "--format", format, "--local-net", "10.0.0.0/8", path] + extra)
+        let binary = try #require(BuiltExecutable.path("telltale"))
+        return try TestProcess.run([binary, "replay", "--format", format, "--local-net", "10.0.0.0/8", path] + extra)
     }
 
     static func checkContract(_ object: [String: Any]) {
@@ -94,8 +94,8 @@ struct ReplayCommandTests {
     }
 
     @Test func aMissingFileExitsWithOneAndSaysWhy() throws {
-        let binary = try #require(TelltaleBinary.path)
-        let result = try Shell.run([binary, "replay", "--format", "ndjson", "/nonexistent/x.pcap"])
+        let binary = try #require(BuiltExecutable.path("telltale"))
+        let result = try TestProcess.run([binary, "replay", "--format", "ndjson", "/nonexistent/x.pcap"])
         #expect(result.status == 1)
         #expect(result.error.contains("/nonexistent/x.pcap"))
         #expect(result.output.isEmpty)

@@ -2,6 +2,7 @@ import Foundation
 import LlamaRunner
 import Logging
 import Testing
+import TestSupport
 
 @Suite("Generation on the generated tiny model")
 struct LlamaEngineTests {
@@ -107,14 +108,7 @@ struct LlamaEngineTests {
 
     @Test func theFileHashMatchesSha256sum() throws {
         let path = try TinyModel.path()
-        let process = Process()
-        let pipe = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        process.arguments = [path]
-        process.standardOutput = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let output = try TestProcess.run(["/usr/bin/sha256sum", path]).output
         #expect(try ModelFile.sha256(path: path) == output.split(separator: " ").first.map(String.init))
     }
 }

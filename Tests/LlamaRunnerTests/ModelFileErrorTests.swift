@@ -2,6 +2,7 @@ import Foundation
 import LlamaRunner
 import Logging
 import Testing
+import TestSupport
 
 @Suite("Damaged and missing model files")
 struct ModelFileErrorTests {
@@ -18,7 +19,7 @@ struct ModelFileErrorTests {
     }
 
     func withCopy(_ body: (URL, Data) throws -> Void) throws {
-        let directory = try TinyModel.temporaryDirectory()
+        let directory = URL(fileURLWithPath: try ScratchDirectory.make("llama"))
         defer { try? FileManager.default.removeItem(at: directory) }
         let original = try Data(contentsOf: URL(fileURLWithPath: try TinyModel.path()))
         try body(directory.appendingPathComponent("model.gguf"), original)
@@ -114,9 +115,9 @@ struct ModelFileErrorTests {
     }
 
     @Test func aFIFOAsTheModelIsRefusedInsteadOfBlocking() throws {
-        let directory = try TinyModel.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("model.gguf").path
+        let directory = try ScratchDirectory.make("model-fifo")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/model.gguf"
         #expect(mkfifo(path, 0o600) == 0)
         let error = loadError(path)
         #expect(error?.kind == .modelFileUnreadable)

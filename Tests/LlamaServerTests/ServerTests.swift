@@ -1,37 +1,32 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("The OpenAI-compatible server, answered by curl", .serialized)
 struct ServerTests {
     /// A running `telltale-llama --serve` on a free loopback port, stopped when done.
     final class RunningServer {
-        let process = Process()
+        let server: TestProcess.Background
+        var process: Process { server.process }
         let baseURL: String
 
-        let outputFile: URL
+        let directory: String
 
         init() throws {
-            process.executableURL = URL(fileURLWithPath: try BinaryHarness.executable())
-            process.arguments = ["--model", try BinaryHarness.model(), "--serve", "--port", "0", "--threads", "2", "--model-name", "tiny"]
-            outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("telltale-llama-serve-\(UUID().uuidString)")
-            FileManager.default.createFile(atPath: outputFile.path, contents: nil)
-            let out = try FileHandle(forWritingTo: outputFile)
-            defer { try? out.close() }
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
+            let arguments = ["--model", try TinyModel.path(), "--serve", "--port", "0", "--threads", "2", "--model-name", "tiny"]
+            directory = try ScratchDirectory.make("llama-serve")
+            server = try TestProcess.Background([try BuiltExecutable.require("telltale-llama")] + arguments, directory: directory, name: "server")
             // The first line says where the server listens; wait for it (the model loads first).
             var text = ""
-            for _ in 0..<600 where process.isRunning {
-                text = String(decoding: (try? Data(contentsOf: outputFile)) ?? Data(), as: UTF8.self)
+            for _ in 0..<600 where server.process.isRunning {
+                text = server.output
                 if text.contains("\n") { break }
                 usleep(50_000)
             }
             guard let start = text.range(of: "http://"), let end = text.range(of: "/v1", range: start.upperBound..<text.endIndex) else {
-                process.terminate()
-                try? FileManager.default.removeItem(at: outputFile)
-                throw BinaryHarness.Failure(description: "the server did not say where it listens: \(text.debugDescription)")
+                server.process.terminate()
+                try? FileManager.default.removeItem(atPath: directory)
+                throw TestProcess.Failure("the server did not say where it listens: \(text.debugDescription)")
             }
             baseURL = String(text[start.lowerBound..<end.upperBound])
         }
@@ -41,7 +36,7 @@ struct ServerTests {
             for _ in 0..<100 where process.isRunning { usleep(50_000) }
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
-            try? FileManager.default.removeItem(at: outputFile)
+            try? FileManager.default.removeItem(atPath: directory)
         }
 
         func curl(_ path: String, body: String? = nil) throws -> String {
@@ -49,11 +44,11 @@ struct ServerTests {
             if let body {
                 arguments += ["-H", "Content-Type: application/json", "-d", body]
             }
-            let outcome = try BinaryHarness.run("/usr/bin/curl", arguments)
+            let outcome = try TestProcess.run(["/usr/bin/curl"] + arguments)
             guard outcome.status == 0 else {
-                throw BinaryHarness.Failure(description: "curl \(path) failed: \(outcome.stderr)")
+                throw TestProcess.Failure("curl \(path) failed: \(outcome.error)")
             }
-            return outcome.stdout
+            return outcome.output
         }
     }
 

@@ -199,7 +199,8 @@ import Testing
         let identity = try #require(answer.identity)
         #expect(identity.sha256 == nil)
         let hashed = attributor.withExeHash(identity)
-        #expect(hashed.sha256 == SHA256.hex(of: Array("#!/bin/sh\necho hi\n".utf8)))
+        // sha256sum of the script above.
+        #expect(hashed.sha256 == "299001868fb8c02fd431c336c6d058f5558c5dff5b5af5e6fe04b870a6a9cbba")
         #expect(attributor.identity(pid: 600)?.sha256 == hashed.sha256, "stored with the identity")
         let again = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: 7100, remoteAddress: ip("127.0.0.1"), remotePort: 9), at: 0)
         #expect(again.identity?.sha256 == hashed.sha256, "later lookups carry the cached hash")

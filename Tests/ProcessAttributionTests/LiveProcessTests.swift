@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Logging
 import PacketParsing
+import Posix
 import Testing
 @testable import ProcessAttribution
 
@@ -117,12 +118,12 @@ struct LiveProcessTests {
             defer { client.stop() }
             let clientPort = try #require(UInt16(try client.waitReady().first ?? ""))
             let loopback = ip(version == "6" ? "::1" : "127.0.0.1")
-            let fromClient = attributor.attribute(SocketQuery(ipProtocol: 6, localAddress: loopback, localPort: clientPort, remoteAddress: loopback, remotePort: serverPort), at: Clock.now())
+            let fromClient = attributor.attribute(SocketQuery(ipProtocol: 6, localAddress: loopback, localPort: clientPort, remoteAddress: loopback, remotePort: serverPort), at: SystemClock.wallNanoseconds())
             #expect(fromClient.identity?.pid == client.pid)
             #expect(fromClient.identity?.exe == exeOf(client.pid))
             #expect(fromClient.identity?.arguments.last == String(serverPort))
             #expect(fromClient.identity.map { attributor.withExeHash($0) }?.sha256?.count == 64)
-            let fromServer = attributor.attribute(SocketQuery(ipProtocol: 6, localAddress: loopback, localPort: serverPort, remoteAddress: loopback, remotePort: clientPort), at: Clock.now())
+            let fromServer = attributor.attribute(SocketQuery(ipProtocol: 6, localAddress: loopback, localPort: serverPort, remoteAddress: loopback, remotePort: clientPort), at: SystemClock.wallNanoseconds())
             #expect(fromServer.identity?.pid == server.pid)
             #expect(fromServer.identity?.exe == exeOf(server.pid))
         }
@@ -135,11 +136,11 @@ struct LiveProcessTests {
             let sender = try python(udpScript, [mode])
             defer { sender.stop() }
             let port = try #require(UInt16(try sender.waitReady().first ?? ""))
-            let answer = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: port, remoteAddress: ip("127.0.0.1"), remotePort: 9), at: Clock.now())
+            let answer = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: port, remoteAddress: ip("127.0.0.1"), remotePort: 9), at: SystemClock.wallNanoseconds())
             #expect(answer.identity?.pid == sender.pid, "\(mode)")
             #expect(answer.identity?.exe == exeOf(sender.pid), "\(mode)")
             // The same socket seen through an IPv4-mapped query still matches.
-            let mapped = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("::ffff:127.0.0.1"), localPort: port, remoteAddress: ip("::ffff:127.0.0.1"), remotePort: 9), at: Clock.now())
+            let mapped = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("::ffff:127.0.0.1"), localPort: port, remoteAddress: ip("::ffff:127.0.0.1"), remotePort: 9), at: SystemClock.wallNanoseconds())
             #expect(mapped.identity?.pid == sender.pid, "\(mode) mapped")
         }
     }
@@ -153,7 +154,7 @@ struct LiveProcessTests {
         var answer: Attribution = .unattributed(.noSocket)
         for _ in 0..<50 {
             // Whatever identifier ping picked, its ping socket or raw socket owns the echo flow.
-            answer = attributor.attribute(SocketQuery(ipProtocol: 1, localAddress: ip("127.0.0.1"), localPort: 0, remoteAddress: ip("127.0.0.1"), remotePort: 0), at: Clock.now())
+            answer = attributor.attribute(SocketQuery(ipProtocol: 1, localAddress: ip("127.0.0.1"), localPort: 0, remoteAddress: ip("127.0.0.1"), remotePort: 0), at: SystemClock.wallNanoseconds())
             if answer.identity?.pid == ping.pid, answer.identity?.exe?.hasSuffix("ping") == true { break }
             usleep(20_000)
         }
@@ -170,12 +171,12 @@ struct LiveProcessTests {
         let exe = exeOf(pid)
         let query = SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: port, remoteAddress: ip("127.0.0.1"), remotePort: 9)
         // The flow starts: the worker looks it up at once, while the sender still lives.
-        let first = attributor.attribute(query, at: Clock.now())
+        let first = attributor.attribute(query, at: SystemClock.wallNanoseconds())
         #expect(first.identity?.pid == pid)
         sender.process.waitUntilExit()
         usleep(100_000)
         // The last packets of the flow, after the process is gone: the sticky cache answers.
-        let after = attributor.attribute(query, at: Clock.now())
+        let after = attributor.attribute(query, at: SystemClock.wallNanoseconds())
         #expect(after.identity?.pid == pid)
         #expect(after.identity?.exe == exe)
         // The connector-captured identity outlives the process.
@@ -186,7 +187,7 @@ struct LiveProcessTests {
         let instant = try python(udpScript, ["connected", "0"])
         let instantPort = try #require(UInt16(try instant.waitReady().first ?? ""))
         instant.process.waitUntilExit()
-        let late = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: instantPort, remoteAddress: ip("127.0.0.1"), remotePort: 9), at: Clock.now() - 50_000_000)
+        let late = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: instantPort, remoteAddress: ip("127.0.0.1"), remotePort: 9), at: SystemClock.wallNanoseconds() - 50_000_000)
         #expect(late == .unattributed(.processExited) || late == .unattributed(.noSocket) || late.identity?.pid == instant.pid, "\(late)")
     }
 
@@ -201,7 +202,7 @@ struct LiveProcessTests {
             let spawned = try Spawned(launcher, arguments)
             defer { _ = run("pkill -9 -P \(spawned.pid)"); spawned.stop() }
             let port = try #require(UInt16(try spawned.waitReady().first ?? ""))
-            let answer = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: port, remoteAddress: ip("127.0.0.1"), remotePort: 9), at: Clock.now())
+            let answer = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: port, remoteAddress: ip("127.0.0.1"), remotePort: 9), at: SystemClock.wallNanoseconds())
             let children = (try? String(contentsOfFile: "/proc/\(spawned.pid)/task/\(spawned.pid)/children", encoding: .utf8)) ?? "?"
             let identity = try #require(answer.identity, "\(parentName): \(answer) \(attributor.statistics) children=\(children) known=\(String(describing: Int32(children.trimmingCharacters(in: .whitespaces)).flatMap { attributor.identity(pid: $0) }))")
             #expect(identity.ppid == spawned.pid, "the python child of \(parentName)")
@@ -217,7 +218,7 @@ struct LiveProcessTests {
         defer { attributor.stop() }
         let first = try python(udpScript, ["unconnected"])
         let firstPort = try #require(UInt16(try first.waitReady().first ?? ""))
-        let firstAnswer = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: firstPort, remoteAddress: ip("127.0.0.1"), remotePort: 9), at: Clock.now())
+        let firstAnswer = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: firstPort, remoteAddress: ip("127.0.0.1"), remotePort: 9), at: SystemClock.wallNanoseconds())
         let old = try #require(firstAnswer.identity)
         first.stop()
         // Hand the same pid to a new program (ns_last_pid is the last pid given out).
@@ -234,11 +235,11 @@ struct LiveProcessTests {
         }
         defer { second.stop() }
         let port = try #require(UInt16(try second.waitReady().first ?? ""))
-        let answer = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: port, remoteAddress: ip("127.0.0.1"), remotePort: 9), at: Clock.now())
+        let answer = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: port, remoteAddress: ip("127.0.0.1"), remotePort: 9), at: SystemClock.wallNanoseconds())
         #expect(answer.identity?.pid == old.pid)
         #expect(answer.identity?.startTime != old.startTime)
         #expect(answer.identity?.arguments.contains { $0.hasSuffix("# second") } == true)
-        let stale = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: firstPort, remoteAddress: ip("127.0.0.1"), remotePort: 8), at: Clock.now())
+        let stale = attributor.attribute(SocketQuery(ipProtocol: 17, localAddress: ip("127.0.0.1"), localPort: firstPort, remoteAddress: ip("127.0.0.1"), remotePort: 8), at: SystemClock.wallNanoseconds())
         #expect(stale.identity?.startTime != answer.identity?.startTime, "the new process is not given the old flow")
     }
 
@@ -261,11 +262,11 @@ struct LiveProcessTests {
         let port = try #require(UInt16(try inside.waitReady().first ?? ""))
         // Seen from this namespace's capture: our end 198.18.77.1:9, the namespace's end the peer.
         let query = SocketQuery(ipProtocol: 17, localAddress: ip("198.18.77.1"), localPort: 9, remoteAddress: ip("198.18.77.2"), remotePort: port)
-        #expect(attributor.attribute(query, at: Clock.now()) == .unattributed(.otherNetns))
+        #expect(attributor.attribute(query, at: SystemClock.wallNanoseconds()) == .unattributed(.otherNetns))
 
         let naming = try liveAttributor { $0.attributeOtherNamespaces = true }
         defer { naming.stop() }
-        let named = naming.attribute(query, at: Clock.now())
+        let named = naming.attribute(query, at: SystemClock.wallNanoseconds())
         #expect(named.identity?.pid == inside.pid)
         #expect(named.identity?.exe == "/usr/bin/python3.11")
         #expect(named.identity?.netns != nil && named.identity?.netns != attributor.identity(pid: getpid())?.netns)

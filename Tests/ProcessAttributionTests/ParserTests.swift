@@ -163,17 +163,6 @@ import Testing
         #expect(PackagingTags.of(exe: "/tmp/.mount_Cursor1/cursor", cgroup: nil) == ["appimage"])
         #expect(PackagingTags.of(exe: "/usr/bin/curl", cgroup: "/system.slice/x.service").isEmpty)
     }
-
-    @Test func sha256MatchesTheStandardVectors() {
-        #expect(SHA256.hex(of: Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        #expect(SHA256.hex(of: Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hex(of: Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)) == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        // Fed in uneven pieces, the digest is the same as in one piece.
-        let data = (0..<1000).map { UInt8(truncatingIfNeeded: $0 * 7) }
-        var pieces = SHA256()
-        pieces.update(data[0..<3]); pieces.update(data[3..<200]); pieces.update(data[200...])
-        #expect(SHA256.hexString(pieces.finish()) == SHA256.hex(of: data))
-    }
 }
 
 @Suite struct NetlinkMessageTests {

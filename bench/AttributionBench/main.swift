@@ -4,28 +4,17 @@ import Foundation
 import Glibc
 import Logging
 import PacketParsing
+import Posix
 import ProcessAttribution
-
-func threadCPU() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-}
-
-func wallNow() -> Int64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_REALTIME, &ts)
-    return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-}
 
 let iterations = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 50 : 50
 let loopback = IPAddress(v4: 0x7f00_0001)
 
 func measure(_ label: String, options: Attributor.Options, spawn: Bool) throws {
     let attributor = Attributor(logger: Logger(label: "bench"), options: options)
-    let seedStart = threadCPU()
+    let seedStart = SystemClock.threadCPUNanoseconds()
     try attributor.start()
-    let seedCPU = threadCPU() - seedStart
+    let seedCPU = SystemClock.threadCPUNanoseconds() - seedStart
     defer { attributor.stop() }
     var total: Int64 = 0
     var right = 0
@@ -58,9 +47,9 @@ func measure(_ label: String, options: Attributor.Options, spawn: Bool) throws {
             port = UInt16(bigEndian: bound.sin_port)
         }
         let query = SocketQuery(ipProtocol: 17, localAddress: loopback, localPort: port, remoteAddress: loopback, remotePort: 9)
-        let before = threadCPU()
-        let answer = attributor.attribute(query, at: wallNow())
-        total += threadCPU() - before
+        let before = SystemClock.threadCPUNanoseconds()
+        let answer = attributor.attribute(query, at: SystemClock.wallNanoseconds())
+        total += SystemClock.threadCPUNanoseconds() - before
         let expected = spawn ? child?.processIdentifier ?? -1 : getpid()
         if answer.identity?.pid == expected { right += 1 }
         if let child { kill(child.processIdentifier, SIGKILL); child.waitUntilExit() }

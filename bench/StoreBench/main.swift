@@ -11,16 +11,8 @@ import Foundation
 import PacketParsing
 import Reporting
 
-/// A small deterministic generator (SplitMix64), so every run writes the same rows.
-struct Generator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Seeded, so every run writes the same rows.
+extension SplitMix64 {
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
     mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
     mutating func text(_ count: Int, alphabet: [Character]) -> String {
@@ -37,7 +29,7 @@ let directory = arguments[1]
 let flowCount = arguments.count > 2 ? Int(arguments[2]) ?? 200_000 : 200_000
 let batchSize = arguments.count > 3 ? Int(arguments[3]) ?? 5_000 : 5_000
 
-var g = Generator(state: 0x7E11_7A1E)
+var g = SplitMix64(seed: 0x7E11_7A1E)
 let base62 = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 let base64 = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 let hex = Array("0123456789abcdef")
@@ -86,8 +78,8 @@ for _ in 0..<3_000 {
     hostnames.append((0..<labels).map { _ in g.text(3 + g.below(10), alphabet: lower) }.joined(separator: ".") + "." + domains[g.below(domains.count)])
 }
 
-func ipv4(_ g: inout Generator) -> String { "\(1 + g.below(223)).\(g.below(256)).\(g.below(256)).\(1 + g.below(254))" }
-func ipv6(_ g: inout Generator) -> String {
+func ipv4(_ g: inout SplitMix64) -> String { "\(1 + g.below(223)).\(g.below(256)).\(g.below(256)).\(1 + g.below(254))" }
+func ipv6(_ g: inout SplitMix64) -> String {
     "2a0\(g.below(10)):\(String(g.below(65536), radix: 16)):\(String(g.below(65536), radix: 16))::\(String(g.below(65536), radix: 16))"
 }
 

@@ -1,16 +1,3 @@
-/// The identity of a local process, opaque to naming: the process id and its start time, so that a
-/// reused pid is another process.
-public struct ProcessKey: Hashable, Sendable {
-    public var pid: Int32
-    /// The process's start time in whatever unit attribution uses (clock ticks since boot on Linux).
-    public var startTime: UInt64
-
-    public init(pid: Int32, startTime: UInt64) {
-        self.pid = pid
-        self.startTime = startTime
-    }
-}
-
 /// Where a flow's hostname came from, as the report names it.
 public enum NameSource: String, Sendable, Hashable {
     /// A DNS answer to a query sent by the flow's own process.
