@@ -8,14 +8,15 @@ public struct FlowTimeouts: Sendable, Equatable {
     public var udpIdle: Int64
     public var icmpIdle: Int64
     public var otherIdle: Int64
-    /// A flow that is still active is handed out as an update this often (0 turns updates off).
+    /// A flow that is still active is handed out as an update this often (0 turns updates off): the
+    /// daemon writes open flows at this pace, so a crash loses seconds of evidence, not a minute.
     public var active: Int64
 
     public static let second: Int64 = 1_000_000_000
 
     public init(
         tcpIdle: Int64 = 300 * second, tcpClosed: Int64 = 2 * second, udpIdle: Int64 = 60 * second,
-        icmpIdle: Int64 = 30 * second, otherIdle: Int64 = 60 * second, active: Int64 = 60 * second
+        icmpIdle: Int64 = 30 * second, otherIdle: Int64 = 60 * second, active: Int64 = 3 * second
     ) {
         self.tcpIdle = tcpIdle
         self.tcpClosed = tcpClosed

@@ -42,13 +42,37 @@ extension Attributor {
         var match = events.withIndex {
             $0.match(query, flowStart: time, horizon: horizon, ownNetns: ownNetns, readUpTo: readUpTo)
         }
+        if case .owner(let owner, let cookie, let reportedAt) = match, reportedAt < time - SocketEventIndex.settle,
+           cookie != 0, owner.netns == (ownNetns ?? owner.netns), !socketStillHolds(query, cookie: cookie) {
+            // A socket that reported well before the flow began has closed since and left its port to
+            // a socket that never reports (a frame written by a packet socket): not the flow's owner.
+            match = .none
+        }
         if match == .none, senders {
             match = events.withIndex { $0.matchSender(query, flowStart: time, firstPacketBytes: firstPacketBytes) }
         }
         switch match {
-        case .owner(let owner): return .process(identity(of: owner))
+        case .owner(let owner, _, _): return .process(identity(of: owner))
         case .ambiguous: return .unattributed(.ambiguous)
         case .none, .unsettled: return nil
+        }
+    }
+
+    /// Whether the socket with `cookie` still holds the query's endpoints in this namespace (true when
+    /// the kernel cannot say).
+    func socketStillHolds(_ query: SocketQuery, cookie: UInt64) -> Bool {
+        guard query.ipProtocol == IPProtocolNumber.tcp || query.ipProtocol == IPProtocolNumber.udp else { return true }
+        return verifier.withLock { diagnostics in
+            if diagnostics == nil { diagnostics = try? SocketDiagnostics() }
+            guard let diagnostics else { return true }
+            do {
+                let entry = try diagnostics.exact(
+                    ipProtocol: query.ipProtocol, local: query.localAddress, localPort: query.localPort,
+                    remote: query.remoteAddress, remotePort: query.remotePort)
+                return entry?.cookie == cookie
+            } catch {
+                return true
+            }
         }
     }
 

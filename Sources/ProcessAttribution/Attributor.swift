@@ -57,6 +57,9 @@ public final class Attributor: Sendable {
     let eventCount = Atomic<Int>(0)
     /// Processes that exited since the last `takeExitedProcesses()` (bounded).
     let exits = Mutex<[Int32]>([])
+    /// A sock_diag socket of its own for checking that a socket an event named still exists, so the
+    /// check never waits for the lookup lock.
+    let verifier = Mutex<SocketDiagnostics?>(nil)
     /// The kernel's socket events, once `startKernelEvents()` loaded them.
     let kernelEvents = Mutex<KernelSocketEvents?>(nil)
 

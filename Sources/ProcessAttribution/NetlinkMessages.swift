@@ -116,9 +116,11 @@ public enum NetlinkMessages {
         guard let src = IPAddress(bytes: payload[8..<(8 + length)]),
               let dst = IPAddress(bytes: payload[24..<(24 + length)])
         else { return nil }
-        return SocketEntry(
+        var entry = SocketEntry(
             ipProtocol: ipProtocol, localAddress: src, localPort: sport, remoteAddress: dst, remotePort: dport,
             state: payload[1], uid: read32(payload, 64), inode: UInt64(read32(payload, 68)))
+        entry.cookie = UInt64(read32(payload, 44)) | UInt64(read32(payload, 48)) << 32
+        return entry
     }
 
     // MARK: - proc connector

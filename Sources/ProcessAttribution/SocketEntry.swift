@@ -14,6 +14,8 @@ public struct SocketEntry: Sendable, Hashable {
     public var uid: UInt32
     /// The socket inode (`socket:[INODE]` in /proc/PID/fd); zero for sockets no file refers to (TIME_WAIT, orphans).
     public var inode: UInt64
+    /// The kernel's socket cookie (sock_diag only; zero from /proc/net tables).
+    public var cookie: UInt64 = 0
 
     public init(
         ipProtocol: UInt8, localAddress: IPAddress, localPort: UInt16, remoteAddress: IPAddress,

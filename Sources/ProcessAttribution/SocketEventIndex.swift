@@ -20,7 +20,8 @@ public struct SocketEventIndex: Sendable {
 
     /// What the index knows about a flow's local end.
     public enum Match: Sendable, Equatable {
-        case owner(Owner)
+        /// The owner, with the socket's cookie and when it reported (zero for raw and packet sends).
+        case owner(Owner, cookie: UInt64 = 0, reportedAt: Int64 = 0)
         /// Several processes wrote matching packets in the window (raw or packet sockets).
         case ambiguous
         case none
@@ -211,7 +212,7 @@ public struct SocketEventIndex: Sendable {
         }
         guard let best else { return .none }
         if best.time < flowStart, let readUpTo, readUpTo < flowStart + SocketEventIndex.settle { return .unsettled }
-        return .owner(best.owner)
+        return .owner(best.owner, cookie: best.cookie, reportedAt: best.time)
     }
 
     /// How long after a flow's first packet the ring must have been read before a report older than

@@ -26,6 +26,32 @@ import TestSupport
         #expect(committed.count > 100, "the flood should have produced many flows; got \(committed.count)")
     }
 
+    @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: live capture on lo"))
+    func anOpenFlowKeepsMostOfItsBytesWhenTheDaemonIsKilled() throws {
+        let dir = try ScratchDirectory.make("checkpoint")
+        let database = dir + "/flows.db"
+        let config = try DaemonFixtures.fastConfiguration(in: dir, interfaces: ["lo"], database: database)
+        let daemon = try TestProcess.start(["\(BuiltExecutable.telltale)", "daemon", "--config", config], log: dir + "/daemon.log")
+        defer { if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL); daemon.waitUntilExit() } }
+        #expect(DaemonFixtures.wait(timeout: 10) { TestProcess.contents(dir + "/daemon.log").contains("capturing") })
+        // One socket, one flow: 100 datagrams a second (128 bytes each at the IP layer) for 30 s.
+        let sender = try TestProcess.start([
+            "python3", "-c",
+            "import socket, time\nu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\nfor i in range(3000):\n    u.sendto(b'c' * 100, ('127.0.0.1', 18960)); time.sleep(0.01)\n",
+        ], log: dir + "/sender.log")
+        defer { sender.terminate(); sender.waitUntilExit() }
+        let started = Date()
+        usleep(10_000_000)
+        kill(daemon.processIdentifier, SIGKILL)
+        daemon.waitUntilExit()
+        let elapsed = Date().timeIntervalSince(started)
+        let stored = try DaemonFixtures.flows(database).first { $0.remotePort == 18960 }
+        let bytes = stored?.bytesOut ?? 0
+        // Sent so far at most 100 a second; kept: what the last checkpoint wrote.
+        let sent = Int64(elapsed * 100) * 128
+        #expect(Double(bytes) >= 0.6 * Double(sent), "kept \(bytes) of about \(sent) bytes")
+    }
+
     @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: tmpfs mount and live capture"))
     func aFullDiskPausesWritingAndWritingResumesWhenSpaceReturns() throws {
         let dir = try ScratchDirectory.make("full")

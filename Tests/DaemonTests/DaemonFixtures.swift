@@ -64,4 +64,13 @@ enum DaemonFixtures {
         defer { try? queue.close() }
         return try queue.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
     }
+
+    /// Bytes out by remote port of every stored flow.
+    static func flows(_ database: String) throws -> [(remotePort: Int, bytesOut: Int64)] {
+        let queue = try DatabaseQueue(path: database)
+        defer { try? queue.close() }
+        return try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT remote_port, bytes_out FROM flows").map { ($0["remote_port"], $0["bytes_out"]) }
+        }
+    }
 }

@@ -86,6 +86,11 @@ import TestSupport
             let result = try TestProcess.runCombined([client, "-c", clientScript])
             #expect(result.status == 0, "\(result.output)")
         }
+        // A program that had the port the frame below uses, and is gone: it must not be named for the frame.
+        let holder = try Self.program("tt-port-holder", in: dir)
+        let held = try TestProcess.runCombined([holder, "-c", "import socket\nu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('0.0.0.0', 47001)); u.sendto(b'h', ('198.18.82.2', 7778))"])
+        #expect(held.status == 0, "\(held.output)")
+        usleep(300_000)
         // One frame written whole through a packet socket: a UDP datagram no IP socket sent.
         let injector = try Self.program("tt-injector", in: dir)
         let inject = """
@@ -132,7 +137,8 @@ import TestSupport
         let frame = flows.first { $0["remote_port"] as? Int == 7777 && $0["local_port"] as? Int == 47001 }
         #expect(frame.map { Self.exe($0) } == URL(fileURLWithPath: injector).resolvingSymlinksInPath().path, "\(String(describing: frame))")
 
-        let echo = flows.first { $0["proto"] as? String == "icmp" && $0["remote_addr"] as? String == "198.18.82.2" }
+        // The echo request (type 8; the holder's datagram also drew a port-unreachable, the kernel's).
+        let echo = flows.first { $0["proto"] as? String == "icmp" && $0["remote_addr"] as? String == "198.18.82.2" && $0["local_port"] as? Int == 8 }
         let pingPath = URL(fileURLWithPath: "/usr/bin/ping").resolvingSymlinksInPath().path
         #expect(echo.map { Self.exe($0) } == pingPath, "the echo is not ping's: \(String(describing: echo))")
 

@@ -25,7 +25,7 @@ struct SocketEventIndexTests {
     }
 
     func pid(_ match: SocketEventIndex.Match) -> Int32? {
-        if case .owner(let owner) = match { return owner.pid }
+        if case .owner(let owner, _, _) = match { return owner.pid }
         return nil
     }
 
