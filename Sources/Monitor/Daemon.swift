@@ -62,10 +62,11 @@ public final class Daemon: Sendable {
         options.timeouts = configuration.timeouts
         options.localNetworks = configuration.localNetworks
         options.kernelEvents = configuration.kernelEvents
-        options.judgesStarts = engine != nil
+        options.judgesStarts = engine != nil || configuration.baseline != nil
         // Capture starts as soon as the socket events are live; polling joins once /proc is scanned.
         options.waitForPolling = false
         let pipeline = try LivePipeline(options: options, rules: engine, logger: logger)
+        pipeline.enricher.baseline = try Daemon.loadBaseline(configuration, logger: logger)
         defer { pipeline.close() }
         let attribution = pipeline.attributionState ?? "off"
         running.withLock { $0 = pipeline.stop }
@@ -120,6 +121,20 @@ public final class Daemon: Sendable {
             "frames": "\(c.frames)", "flows_written": "\(storing.written)", "kernel_dropped": "\(s.dropped)",
             "queue_dropped": "\(pipeline.queueDropped + storing.dropped)", "socket_events_dropped": "\(pipeline.eventsDropped)",
         ])
+    }
+
+    /// The learning-mode baseline, when one is configured; an unreadable one stops the daemon.
+    static func loadBaseline(_ configuration: DaemonConfiguration, logger: Logger) throws -> Baseline? {
+        guard let path = configuration.baseline else { return nil }
+        do {
+            let baseline = try Baseline.load(path: path)
+            logger.info("learning-mode baseline loaded: flows outside it are alerts", metadata: [
+                "baseline": "\(path)", "pairs": "\(baseline.pairs.count)",
+            ])
+            return baseline
+        } catch {
+            throw DaemonError(message: "the baseline \(path) cannot be used; nothing was started: \(error)")
+        }
     }
 
     /// The rules in force at the start; a broken pack stops the daemon with every problem listed.

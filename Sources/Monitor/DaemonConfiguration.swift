@@ -25,6 +25,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var logLevel = "info"
     /// The rules directory (or file); nil: /etc/telltale/rules.d when it exists, else no rules.
     public var rules: String?
+    /// A learning-mode baseline (`telltale rules learn`): flows outside it are alerts too.
+    public var baseline: String?
     /// Where alerts go besides the database.
     public var alertLog = true
     public var alertDesktop = true
@@ -47,7 +49,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     static let keys: Set<String> = [
         "interfaces", "filter", "snaplen", "database", "flush_interval", "retention", "timeouts", "local_networks",
-        "log_level", "rules", "alerts", "kernel_events",
+        "log_level", "rules", "alerts", "kernel_events", "baseline",
     ]
 
     /// Parses the YAML text of a configuration file on top of the defaults (use `load(file:)` for a file).
@@ -149,6 +151,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
                 guard let level = value.string, levels.contains(level) else { throw fail(value, "log_level: expected one of \(levels.joined(separator: ", "))") }
                 config.logLevel = level
+            case "baseline":
+                if value.null != nil { config.baseline = nil; continue }
+                guard let path = value.string, !path.isEmpty else { throw fail(value, "baseline: expected a file path (telltale rules learn writes one)") }
+                config.baseline = path
             case "rules":
                 guard let path = value.string, !path.isEmpty else { throw fail(value, "rules: expected a directory or file path") }
                 config.rules = path

@@ -11,11 +11,13 @@ public final class FlowEnricher: Sendable {
     private let local: Mutex<LocalNetwork>
     public let attribution: AttributionWorker?
     private let rules: Mutex<RuleEngine?>
+    private let learned: Mutex<Baseline?>
 
     public init(local: LocalNetwork, attribution: AttributionWorker?, rules: RuleEngine? = nil) {
         self.local = Mutex(local)
         self.attribution = attribution
         self.rules = Mutex(rules)
+        learned = Mutex(nil)
     }
 
     public func updateLocalNetwork(_ network: LocalNetwork) {
@@ -27,6 +29,12 @@ public final class FlowEnricher: Sendable {
     public var ruleEngine: RuleEngine? {
         get { rules.withLock { $0 } }
         set { rules.withLock { $0 = newValue } }
+    }
+
+    /// The learning-mode baseline in force: a flow outside it is an alert too (nil: none).
+    public var baseline: Baseline? {
+        get { learned.withLock { $0 } }
+        set { learned.withLock { $0 = newValue } }
     }
 
     /// The row of a flow; `ended` flows are forgotten by attribution afterwards.
@@ -51,8 +59,9 @@ public final class FlowEnricher: Sendable {
             identity = found.attribution.identity
             peer = found.peer
         }
-        guard let engine = ruleEngine else { return (row, nil) }
-        if let peer, row.peerProcess != nil { row.peerProcess?.role = engine.role(of: FlowEnricher.facts(peer))?.name }
+        let engine = ruleEngine, baseline = self.baseline
+        guard engine != nil || baseline != nil else { return (row, nil) }
+        if let engine, let peer, row.peerProcess != nil { row.peerProcess?.role = engine.role(of: FlowEnricher.facts(peer))?.name }
         let orientation = record.orientation(in: network)
         var facts = FlowFacts(
             process: identity.map(FlowEnricher.facts),
@@ -60,7 +69,9 @@ public final class FlowEnricher: Sendable {
             remotePort: orientation.originatorIsLocal ? record.responderPort : record.originatorPort,
             ipProtocol: record.ipProtocol, scope: row.scope, hostname: row.hostname)
         facts.peerRole = row.peerProcess?.role
-        let decision = engine.evaluate(facts)
+        var decision = engine?.evaluate(facts) ?? Decision()
+        // Learning mode on top of the rules: a (program, destination) pair never seen while learning alerts.
+        if let baseline, identity != nil { decision = baseline.check(facts, decision) }
         row.verdict = decision.verdict.rawValue
         row.rule = decision.rule
         if decision.role != nil { row.process?.role = decision.role }

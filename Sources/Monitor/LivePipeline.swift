@@ -111,7 +111,7 @@ public final class LivePipeline: Sendable {
         var batch = Batch()
         for attempt in 0..<2 {
             batch.isLast = capturing.isFinished
-            if enricher.ruleEngine != nil {
+            if enricher.ruleEngine != nil || enricher.baseline != nil {
                 batch.started += capturing.started.take().map { record in
                     let (row, decision) = enricher.enrich(record, ended: false)
                     return Decided(row: row, decision: decision, isOpen: true)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Learning mode: the (program, destination) pairs seen during a learning period; afterwards a
 /// flow whose pair is not in the baseline raises an alert.
 ///
@@ -53,6 +55,24 @@ public struct Baseline: Sendable, Equatable {
     public var text: String {
         pairs.sorted { ($0.program, $0.destination) < ($1.program, $1.destination) }
             .map { "\($0.program)\t\($0.destination)\n" }.joined()
+    }
+
+    /// Reads a baseline file, held to the same trust as rules files (owner, mode, no symbolic link).
+    public static func load(path: String, checkTrust: Bool = true) throws(TrustedFile.Refusal) -> Baseline {
+        Baseline(text: try TrustedFile.read(path, checkTrust: checkTrust))
+    }
+
+    /// Writes the text form to `path` (mode 0640, replacing the file whole).
+    public static func write(_ baseline: Baseline, to path: String) throws {
+        let temporary = path + ".tmp-\(UInt32.random(in: 0 ... .max))"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(baseline.text.utf8), attributes: [.posixPermissions: 0o640]) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+        guard rename(temporary, path) == 0 else {
+            let error = POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
     }
 
     /// Reads the text form; lines without a tab are skipped.

@@ -46,6 +46,9 @@ extension Telltale {
         @Option(help: "Rules directory or file (default /etc/telltale/rules.d when it exists; the repository's rules/ is the default pack).")
         var rules: String?
 
+        @Option(help: "A learning-mode baseline (telltale rules learn): a flow whose program never reached its destination while learning is an alert too.")
+        var baseline: String?
+
         @Flag(help: "Attribute flows by polling the socket tables only, without the kernel's socket events (BPF).")
         var noKernelEvents = false
 
@@ -74,6 +77,7 @@ extension Telltale {
             if let flushInterval, let d = try? Quantity.duration(flushInterval) { settings.flushInterval = d }
             if let logLevel { settings.logLevel = logLevel }
             if let rules { settings.rules = rules }
+            if let baseline { settings.baseline = baseline }
             if noKernelEvents { settings.kernelEvents = false }
             let level = Logger.Level(rawValue: settings.logLevel) ?? .info
             LoggingSystem.bootstrap { label in

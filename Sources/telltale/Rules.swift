@@ -4,6 +4,7 @@ import Foundation
 import Monitor
 import PacketParsing
 import Policy
+import Posix
 import Reporting
 
 extension Telltale {
@@ -11,7 +12,7 @@ extension Telltale {
     struct Rules: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check rules files, and explain the decision for a flow.",
-            subcommands: [Check.self, Explain.self]
+            subcommands: [Check.self, Explain.self, Learn.self]
         )
 
         static let defaultDirectory = "/etc/telltale/rules.d"
@@ -47,9 +48,11 @@ extension Telltale {
             static let configuration = CommandConfiguration(
                 abstract: "Show which rules match a stored flow, in precedence order, and the decision.",
                 discussion: """
-                    The flow is read from the database; the rules are the ones on disk now. Facts the \
-                    database does not keep (ancestors beyond the parent, open files, listening ports) are \
-                    not known to the explanation.
+                    The flow is read from the database; the rules are the ones on disk now. A flow of an \
+                    observed run (`telltale run`/`infer`) is explained by the run's policy, a rule set of \
+                    its own (run/loopback-only, run/model-runtime, run/chatbot-ui). Facts the database \
+                    does not keep (ancestors beyond the parent, open files, listening ports) are not known \
+                    to the explanation.
                     """
             )
 
@@ -63,13 +66,6 @@ extension Telltale {
 
             func run() throws {
                 let store = try database.open()
-                let engine: RuleEngine
-                do {
-                    engine = try RuleEngine(directory: rules)
-                } catch {
-                    for problem in error.problems { Output.error(Sanitizer.clean(problem.description)) }
-                    throw ExitCode(1)
-                }
                 let row: FlowRow
                 do {
                     guard let found = try store.flows(in: TimeWindow(), uid: uid).first else {
@@ -81,16 +77,29 @@ extension Telltale {
                     Output.error("telltale: \(error)")
                     throw ExitCode(1)
                 }
+                let engine: RuleEngine
+                let runPolicy = RunPolicy.name(ofRule: row.rule)
+                if let runPolicy, let policy = RunPolicy.engine(runPolicy) {
+                    engine = policy
+                } else {
+                    do {
+                        engine = try RuleEngine(directory: rules)
+                    } catch {
+                        for problem in error.problems { Output.error(Sanitizer.clean(problem.description)) }
+                        throw ExitCode(1)
+                    }
+                }
                 let facts = Rules.facts(row)
                 let e = engine.explain(facts)
                 var out = "flow \(row.uid): \(row.proto) \(row.localAddress):\(row.localPort) → \(row.remoteAddress):\(row.remotePort)"
-                if let host = row.hostname { out += " (\(host))" }
+                if let host = row.hostname { out += " (\(Sanitizer.clean(host)))" }
                 out += "\n"
                 if let p = row.process {
-                    out += "process: pid \(p.pid) \(p.exe ?? p.comm ?? "?")\(p.cmdline.map { " — \($0)" } ?? "")\n"
+                    out += "process: pid \(p.pid) \(Sanitizer.clean(p.exe ?? p.comm ?? "?"))\(p.cmdline.map { " — \(Sanitizer.clean($0))" } ?? "")\n"
                 } else {
                     out += "process: none (\(row.unattributedReason ?? "unattributed"))\n"
                 }
+                if let runPolicy { out += "judged by: the policy of an observed run, rule set \(RunPolicy.rulePrefix)\(runPolicy)\n" }
                 out += "role: \(e.role.map { "\($0) (matched at \(e.roleMatcher ?? "?"))" } ?? "none")\n"
                 out += "scope: \(e.scope.rawValue)\n"
                 out += "classes: \(e.classes.isEmpty ? "none" : e.classes.joined(separator: ", "))\n"
@@ -105,11 +114,61 @@ extension Telltale {
                 if let severity = d.severity { out += ", severity \(severity.rawValue)" }
                 if !d.tags.isEmpty { out += ", tags \(d.tags.joined(separator: ","))" }
                 out += "\n"
-                if let message = d.message { out += "message: \(message)\n" }
+                if let message = d.message { out += "message: \(Sanitizer.clean(message))\n" }
                 if row.verdict != d.verdict.rawValue || row.rule != d.rule {
                     out += "stored verdict: \(row.verdict)\(row.rule.map { " by \($0)" } ?? "") (rules may have changed since)\n"
                 }
-                Output.write(Sanitizer.clean(out))
+                // Each line is cleaned on its own: a name or command line from the wire or /proc cannot
+                // forge a line, and the report's own line breaks stay.
+                Output.write(out.split(separator: "\n", omittingEmptySubsequences: false).map { Sanitizer.clean(String($0)) }.joined(separator: "\n"))
+                Output.flush()
+            }
+        }
+
+        struct Learn: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Learning mode: write the (program, destination) pairs of stored flows as a baseline.",
+                discussion: """
+                    Reads the flows of the window (e.g. a week of normal use recorded by the daemon) and \
+                    writes each program's destinations to FILE, one pair per line. Give the file to the \
+                    daemon (`baseline: FILE` in its configuration, or --baseline FILE): from then on a flow \
+                    whose program never reached its destination while learning is an alert (rule \
+                    learning/new-destination), on top of the rules. The program is its executable's \
+                    sha256 when known; the destination its observed host name, else its address.
+
+                    Example:
+                      telltale rules learn --since 7d --out /etc/telltale/baseline.tsv
+                    """
+            )
+
+            @OptionGroup var database: DatabaseOption
+            @OptionGroup var window: WindowOptions
+
+            @Option(help: "The baseline file to write.")
+            var out: String
+
+            func run() throws {
+                let store = try database.open()
+                let rows: [FlowRow]
+                do {
+                    rows = try store.flows(in: window.window(now: SystemClock.wallNanoseconds()))
+                } catch {
+                    Output.error("telltale: \(error)")
+                    throw ExitCode(1)
+                }
+                var baseline = Baseline()
+                var flows = 0
+                for row in rows where row.process != nil {
+                    baseline.record(Rules.facts(row))
+                    flows += 1
+                }
+                do {
+                    try Baseline.write(baseline, to: out)
+                } catch {
+                    Output.error("telltale: cannot write \(out): \(error)")
+                    throw ExitCode(1)
+                }
+                Output.write("\(out): \(baseline.pairs.count) (program, destination) pairs from \(flows) attributed flows\n")
                 Output.flush()
             }
         }

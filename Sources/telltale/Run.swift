@@ -3,34 +3,31 @@ import Foundation
 import Logging
 import Monitor
 import PacketParsing
+import Policy
 import Reporting
 import FlowStore
 import Capture
 
-/// What an observed command's processes may reach.
-struct RunPolicy {
-    let description: String
-    let allowed: Set<AddressScope>
-    let rule: String
+/// A run policy's engine, and how it judges the rows of a command's process tree.
+struct RunJudge {
+    let name: String
+    let engine: RuleEngine
 
-    static let loopbackOnly = RunPolicy(description: "loopback only", allowed: [.loopback], rule: "run:loopback-only")
-
-    /// The built-in roles' policies: a model runtime reaches loopback only; a chatbot UI loopback and LAN.
-    static func role(_ name: String) -> RunPolicy? {
+    var description: String {
         switch name {
-        case "model-runtime": RunPolicy(description: "role model-runtime: loopback only", allowed: [.loopback], rule: "role:model-runtime")
-        case "chatbot-ui": RunPolicy(description: "role chatbot-ui: loopback and LAN", allowed: [.loopback, .lan], rule: "role:chatbot-ui")
-        default: nil
+        case "loopback-only": "loopback only, rule set run/loopback-only"
+        case "chatbot-ui": "role chatbot-ui: loopback and LAN, rule set run/chatbot-ui"
+        default: "role \(name): loopback only, rule set run/\(name)"
         }
     }
 
-    static let roles = ["model-runtime", "chatbot-ui"]
-
+    /// Each row with the policy's verdict and the rule that gave it.
     func judge(_ rows: [FlowRow]) -> [FlowRow] {
         rows.map { row in
             var row = row
-            row.verdict = allowed.contains(row.scope) ? "allowed" : "alert"
-            row.rule = rule
+            let decision = engine.evaluate(Telltale.Rules.facts(row))
+            row.verdict = decision.verdict.rawValue
+            row.rule = decision.rule
             return row
         }
     }
@@ -38,7 +35,7 @@ struct RunPolicy {
 
 /// Options shared by `run` and `infer`.
 struct ObservationOptions: ParsableArguments {
-    @Option(help: "Judge the command's traffic by this role's policy (\(RunPolicy.roles.joined(separator: ", "))) instead of 'loopback only'.")
+    @Option(help: "Judge the command's traffic by this role's policy (\(RunPolicy.names.dropFirst().joined(separator: ", "))) instead of 'loopback only'; `telltale rules explain UID` shows how a flow was judged.")
     var policy: String?
 
     @Flag(help: "Run the command in a network namespace with loopback only: it cannot leak.")
@@ -57,15 +54,19 @@ struct ObservationOptions: ParsableArguments {
     var noKernelEvents = false
 
     func validate() throws {
-        if let policy, RunPolicy.role(policy) == nil {
-            throw ValidationError("--policy: unknown role '\(policy)' (known: \(RunPolicy.roles.joined(separator: ", ")))")
+        if let policy, RunPolicy.engine(policy) == nil {
+            throw ValidationError("--policy: unknown role '\(policy)' (known: \(RunPolicy.names.dropFirst().joined(separator: ", ")))")
         }
         if getuid() != 0 {
             throw ValidationError("observing a command needs root (packet capture and the kernel's process events): run it with sudo")
         }
     }
 
-    var runPolicy: RunPolicy { policy.flatMap(RunPolicy.role) ?? .loopbackOnly }
+    var runPolicy: RunJudge {
+        let name = policy ?? "loopback-only"
+        // validate() checked the name; the built-in rule sets always parse (PolicyTests).
+        return RunJudge(name: name, engine: RunPolicy.engine(name) ?? RuleEngine(rules: RuleSet()))
+    }
 
     func logger() -> Logger {
         var logger = Logger(label: "telltale")

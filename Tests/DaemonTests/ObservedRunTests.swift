@@ -76,9 +76,12 @@ struct TestHost {
         let dir = try ScratchDirectory.make("run")
         // The datagram goes out, then the program waits a little so that its socket can be looked up.
         let script = "import socket,time;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.sendto(b'p'*40,('198.18.51.2',4711));time.sleep(0.2)"
-        let result = try TestProcess.runCombined([BuiltExecutable.telltale, "run", "--report", dir + "/r.json", "--", "python3", "-c", script])
+        let result = try TestProcess.runCombined([
+            BuiltExecutable.telltale, "run", "--report", dir + "/r.json", "--db", dir + "/t.db", "--", "python3", "-c", script,
+        ])
         #expect(result.status == 3, "\(result.output)")
         #expect(result.output.contains("198.18.51.2:4711"))
+        #expect(result.output.contains("attribution kernel-events") || result.output.contains("attribution polling"), "\(result.output)")
         let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/r.json"))
         let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let flows = try #require(report["flows"] as? [[String: Any]])
@@ -87,6 +90,13 @@ struct TestHost {
         #expect(flow["bytes_out"] as? Int == 68)
         let process = try #require(flow["process"] as? [String: Any])
         #expect((process["exe"] as? String)?.contains("python3") == true)
+        #expect(flow["rule"] as? String == "run/loopback-only/outside")
+        // The run's verdict is the engine's: rules explain shows the rule set that decided it.
+        let uid = try #require(flow["uid"] as? String)
+        let explained = try TestProcess.runCombined([BuiltExecutable.telltale, "rules", "explain", "--db", dir + "/t.db", uid])
+        #expect(explained.status == 0, "\(explained.output)")
+        #expect(explained.output.contains("rule set run/loopback-only"), "\(explained.output)")
+        #expect(explained.output.contains("decision: alert by run/loopback-only/outside"), "\(explained.output)")
     }
 
     @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: namespaces, capture and process events"))

@@ -16,6 +16,7 @@ struct DaemonConfigurationTests {
             database: /tmp/x.db
             flush_interval: 500ms
             kernel_events: false
+            baseline: /etc/telltale/baseline.tsv
             retention:
               max_age: 7d
               max_size: 10MiB
@@ -25,6 +26,7 @@ struct DaemonConfigurationTests {
         #expect(c.database == "/tmp/x.db")
         #expect(c.flushInterval == 500_000_000)
         #expect(!c.kernelEvents)
+        #expect(c.baseline == "/etc/telltale/baseline.tsv")
         #expect(c.retentionMaxAge == Int64(7) * 86_400 * 1_000_000_000)
         #expect(c.retentionMaxBytes == 10 << 20)
     }
