@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,7 +9,11 @@ import Glibc
 /// answers one request and closes the connection.
 ///
 /// Light on purpose: the model runtime needs a handful of JSON routes and server-sent events, and
-/// nothing here justifies a larger framework in every build.
+/// nothing here justifies a larger framework in every build. It holds the guarantees a local model
+/// server needs against web pages and stuck clients: only loopback names in `Host` and `Origin`
+/// (no DNS rebinding, no cross-site requests), a deadline for reading each request and a timeout
+/// on every read and write, a cap on open connections, and a budget for the request bodies held in
+/// memory at once.
 public final class HTTPServer: Sendable {
     /// Answers one request by writing to the connection.
     public typealias Handler = @Sendable (HTTPRequest, HTTPResponseWriter) -> Void
@@ -31,8 +36,27 @@ public final class HTTPServer: Sendable {
     static let maximumHeadBytes = 64 << 10
     static let maximumBodyBytes = 16 << 20
 
+    /// What one client may take of the server.
+    public struct Limits: Sendable {
+        /// Connections open at once; one more is answered 503 and closed.
+        public var connections = 64
+        /// Bytes of request bodies held in memory at once, across connections.
+        public var bodyBudget = 64 << 20
+        /// Seconds to receive a whole request (head and body).
+        public var requestDeadline: Double = 30
+        /// Seconds any one read or write may wait.
+        public var ioTimeout: Double = 30
+        public init() {}
+    }
+
+    private let limits: Limits
+    private let open = Atomic<Int>(0)
+    private let bodyBytes = Atomic<Int>(0)
+    /// Host names (without port) the server answers to: loopback names, and the address it listens on.
+    private let allowedHosts: Set<String>
+
     /// Binds and listens; `run()` then accepts connections.
-    public init(host: String, port: Int, logger: Logger, handler: @escaping Handler) throws(SocketError) {
+    public init(host: String, port: Int, logger: Logger, limits: Limits = Limits(), handler: @escaping Handler) throws(SocketError) {
         var hints = addrinfo()
         hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE
         hints.ai_family = AF_UNSPEC
@@ -76,6 +100,8 @@ public final class HTTPServer: Sendable {
         self.listener = fd
         self.handler = handler
         self.logger = logger
+        self.limits = limits
+        allowedHosts = ["localhost", "127.0.0.1", "::1", host.lowercased()]
     }
 
     /// Accepts connections until `stop()` is called, answering each on a thread of its own.
@@ -91,7 +117,19 @@ public final class HTTPServer: Sendable {
                 logger.debug("accept ended", metadata: ["errno": "\(errno)"])
                 return
             }
-            let thread = Thread { [self] in serve(connection) }
+            if open.add(1, ordering: .acquiringAndReleasing).newValue > limits.connections {
+                open.subtract(1, ordering: .acquiringAndReleasing)
+                let writer = HTTPResponseWriter(fd: connection)
+                setTimeouts(connection, seconds: 1)
+                writer.sendJSONError(status: 503, message: "too many connections (\(limits.connections)); try again", type: "server_error")
+                writer.close()
+                continue
+            }
+            setTimeouts(connection, seconds: limits.ioTimeout)
+            let thread = Thread { [self] in
+                defer { open.subtract(1, ordering: .acquiringAndReleasing) }
+                serve(connection)
+            }
             thread.name = "http-connection"
             thread.start()
         }
@@ -106,14 +144,27 @@ public final class HTTPServer: Sendable {
     private func serve(_ fd: Int32) {
         let writer = HTTPResponseWriter(fd: fd)
         defer { writer.close() }
+        let deadline = Date().addingTimeInterval(limits.requestDeadline)
         var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16 << 10)
         var headEnd: Int?
         while headEnd == nil {
+            guard Date() < deadline else {
+                writer.sendJSONError(status: 408, message: "the request did not arrive within \(Int(limits.requestDeadline)) s")
+                return
+            }
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard count > 0 else { return }
+            guard count > 0 else {
+                if count < 0, errno == EAGAIN || errno == EWOULDBLOCK {
+                    writer.sendJSONError(status: 408, message: "the client sent nothing for \(Int(limits.ioTimeout)) s")
+                }
+                return
+            }
+            // Only the new bytes (and the three before them) can complete the blank line: a head sent
+            // a byte at a time costs linear time, not quadratic.
+            let searchFrom = max(0, buffer.count - 3)
             buffer.append(contentsOf: chunk[0..<count])
-            headEnd = Self.find([13, 10, 13, 10], in: buffer)
+            headEnd = Self.find([13, 10, 13, 10], in: buffer, from: searchFrom)
             if headEnd == nil, buffer.count > Self.maximumHeadBytes {
                 writer.sendJSONError(status: 431, message: "request head too large")
                 return
@@ -127,12 +178,27 @@ public final class HTTPServer: Sendable {
             writer.sendJSONError(status: 400, message: "malformed request: \(error)")
             return
         }
+        if let refusal = refusal(of: head) {
+            writer.sendJSONError(status: 403, message: refusal, type: "forbidden")
+            return
+        }
         guard head.contentLength <= Self.maximumBodyBytes else {
             writer.sendJSONError(status: 413, message: "request body larger than \(Self.maximumBodyBytes) bytes")
             return
         }
+        // The body's bytes are reserved before they are read: many held bodies cannot exhaust memory.
+        guard bodyBytes.add(head.contentLength, ordering: .acquiringAndReleasing).newValue <= limits.bodyBudget else {
+            bodyBytes.subtract(head.contentLength, ordering: .acquiringAndReleasing)
+            writer.sendJSONError(status: 503, message: "too many request bodies in progress; try again", type: "server_error")
+            return
+        }
+        defer { bodyBytes.subtract(head.contentLength, ordering: .acquiringAndReleasing) }
         var body = Array(buffer[(end + 4)...])
         while body.count < head.contentLength {
+            guard Date() < deadline else {
+                writer.sendJSONError(status: 408, message: "the request did not arrive within \(Int(limits.requestDeadline)) s")
+                return
+            }
             let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             guard count > 0 else { return }
             body.append(contentsOf: chunk[0..<count])
@@ -143,12 +209,44 @@ public final class HTTPServer: Sendable {
         handler(request, writer)
     }
 
-    static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
-        guard haystack.count >= needle.count else { return nil }
-        for i in 0...(haystack.count - needle.count) where haystack[i] == needle[0] {
-            if Array(haystack[i..<i + needle.count]) == needle { return i }
+    static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int = 0) -> Int? {
+        guard haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
+        for i in start...(haystack.count - needle.count) where haystack[i] == needle[0] {
+            if haystack[i..<i + needle.count].elementsEqual(needle) { return i }
         }
         return nil
+    }
+
+    /// Why a request must not be answered: a `Host` that is not this server's loopback name (a web
+    /// page whose name was rebound to 127.0.0.1), or an `Origin` of another site (a page's script).
+    func refusal(of head: HTTPRequest.Head) -> String? {
+        guard let host = head.headers["host"] else { return "a request without a Host header is refused" }
+        guard allowedHosts.contains(Self.hostName(host)) else {
+            return "Host '\(host.prefix(100))' is not this server's (\(allowedHosts.sorted().joined(separator: ", "))): refused against DNS rebinding"
+        }
+        if let origin = head.headers["origin"], origin != "null" {
+            let name = origin.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? ""
+            guard origin.hasPrefix("http://") || origin.hasPrefix("https://"), allowedHosts.contains(Self.hostName(name)) else {
+                return "Origin '\(origin.prefix(100))' is another site: cross-site requests are refused"
+            }
+        }
+        return nil
+    }
+
+    /// The name of a `Host` value without its port: `localhost`, `127.0.0.1`, `::1` (from `[::1]:8080`).
+    static func hostName(_ value: String) -> String {
+        let value = value.trimmingCharacters(in: .whitespaces).lowercased()
+        if value.hasPrefix("["), let close = value.firstIndex(of: "]") {
+            return String(value[value.index(after: value.startIndex)..<close])
+        }
+        if let colon = value.lastIndex(of: ":"), value.firstIndex(of: ":") == colon { return String(value[..<colon]) }
+        return value
+    }
+
+    private func setTimeouts(_ fd: Int32, seconds: Double) {
+        var value = timeval(tv_sec: Int(seconds), tv_usec: Int((seconds - seconds.rounded(.down)) * 1_000_000))
+        _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
     private static func lastError(_ operation: String) -> SocketError {
@@ -170,6 +268,8 @@ public final class HTTPResponseWriter: @unchecked Sendable {
         switch status {
         case 200: "OK"
         case 400: "Bad Request"
+        case 403: "Forbidden"
+        case 408: "Request Timeout"
         case 404: "Not Found"
         case 405: "Method Not Allowed"
         case 413: "Content Too Large"

@@ -161,6 +161,10 @@ struct RuleFileParser {
         guard let values = strings(node, key) else { return [] }
         var out: [TextPattern] = []
         for v in values {
+            if let nested = TextPattern.nestedQuantifier(in: v) {
+                problem(node, "\(key): '\(v)' repeats a group that repeats itself ('\(nested)'): matching it can take exponential time on a long command line; rewrite it without the nested repetition")
+                continue
+            }
             do {
                 out.append(try TextPattern(v))
             } catch {

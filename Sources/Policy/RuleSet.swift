@@ -26,6 +26,65 @@ struct TextPattern: @unchecked Sendable, CustomStringConvertible {
     }
 
     var description: String { source }
+
+    /// The first group that repeats and holds a repetition itself (`(a+)+`, `(\\w*\\s?)*`,
+    /// `(?:x+y){2,}`): the shape that makes a backtracking engine take exponential time on text
+    /// that almost matches. Nil when there is none.
+    static func nestedQuantifier(in pattern: String) -> String? {
+        let characters = Array(pattern)
+        /// Open groups: where each began and whether a quantifier was seen inside it.
+        var open: [(start: Int, repeats: Bool)] = []
+        var index = 0
+        var inClass = false
+        func isRepeat(at position: Int) -> Bool {
+            guard position < characters.count else { return false }
+            switch characters[position] {
+            case "*", "+": return true
+            case "{":
+                // {n,} or {n,m} with m > 1 repeat; {n} and {0,1} do not.
+                guard let close = characters[position...].firstIndex(of: "}") else { return false }
+                let body = String(characters[(position + 1)..<close])
+                let parts = body.split(separator: ",", omittingEmptySubsequences: false)
+                if parts.count == 2 { return parts[1].isEmpty || (Int(parts[1]) ?? 0) > 1 }
+                return (Int(body) ?? 0) > 1
+            default: return false
+            }
+        }
+        while index < characters.count {
+            let character = characters[index]
+            if character == "\\" {
+                index += 2
+                // An escaped atom followed by a quantifier repeats inside the enclosing group.
+                if isRepeat(at: index), !open.isEmpty { open[open.count - 1].repeats = true }
+                continue
+            }
+            if inClass {
+                if character == "]" {
+                    inClass = false
+                    if isRepeat(at: index + 1), !open.isEmpty { open[open.count - 1].repeats = true }
+                }
+                index += 1
+                continue
+            }
+            switch character {
+            case "[":
+                inClass = true
+            case "(":
+                open.append((index, false))
+            case ")":
+                guard let group = open.popLast() else { break }
+                if group.repeats && isRepeat(at: index + 1) {
+                    return String(characters[group.start...min(index + 1, characters.count - 1)])
+                }
+                // A group that repeats inside makes its enclosing group repeat inside too.
+                if (group.repeats || isRepeat(at: index + 1)), !open.isEmpty { open[open.count - 1].repeats = true }
+            default:
+                if isRepeat(at: index + 1), !open.isEmpty { open[open.count - 1].repeats = true }
+            }
+            index += 1
+        }
+        return nil
+    }
 }
 
 /// An inclusive range of ports.

@@ -154,3 +154,19 @@ import Testing
         #expect(throws: Glob.Problem.unclosedBracket) { try Glob("[ab") }
     }
 }
+
+/// Patterns whose matching could take exponential time are refused when the rules are read.
+@Suite struct CatastrophicPatternTests {
+    @Test(arguments: ["(a+)+$", "(\\w+\\s?)*x", "(?:x+y){2,}", "((ab)*c)+", "([a-z]+)*=", "(\\d*)*"])
+    func aGroupThatRepeatsARepetitionIsRefused(_ pattern: String) {
+        #expect(TextPattern.nestedQuantifier(in: pattern) != nil, "\(pattern)")
+        let found = problems("roles:\n  - name: r\n    match: [{cmdline: '\(pattern)'}]\n")
+        #expect(found.count == 1, "\(found)")
+        #expect(found.first?.description.contains("exponential time") == true, "\(found)")
+    }
+
+    @Test(arguments: ["(^|\\s)-m\\s+vllm\\.entrypoints", "(ab)+", "(a|b)*c", "a+b*", "[(+]+", "\\(a+\\)+", "(x){3}", "(y+)?"])
+    func ordinaryPatternsAreAccepted(_ pattern: String) {
+        #expect(TextPattern.nestedQuantifier(in: pattern) == nil, "\(pattern)")
+    }
+}
