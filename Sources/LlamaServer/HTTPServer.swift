@@ -51,6 +51,9 @@ public final class HTTPServer: Sendable {
 
     private let limits: Limits
     private let open = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
+    private let accepting = Atomic<Bool>(false)
+    private let listenerClosed = Atomic<Bool>(false)
     private let bodyBytes = Atomic<Int>(0)
     /// Host names (without port) the server answers to: loopback names, and the address it listens on.
     private let allowedHosts: Set<String>
@@ -106,9 +109,14 @@ public final class HTTPServer: Sendable {
 
     /// Accepts connections until `stop()` is called, answering each on a thread of its own.
     public func run() {
-        while true {
+        accepting.store(true, ordering: .releasing)
+        // The listening descriptor is closed here, once no accept can use it: closed in `stop()`, its
+        // number could be reused by another socket before this loop saw the stop.
+        defer { closeListener() }
+        while !stopping.load(ordering: .acquiring) {
             let connection = accept(listener, nil, nil)
             if connection < 0 {
+                if stopping.load(ordering: .acquiring) { return }
                 if errno == EINTR || errno == ECONNABORTED { continue }
                 if errno == EMFILE || errno == ENFILE {
                     usleep(50_000)
@@ -137,7 +145,18 @@ public final class HTTPServer: Sendable {
 
     /// Stops accepting; requests in progress finish.
     public func stop() {
+        stopping.store(true, ordering: .releasing)
         shutdown(listener, Int32(SHUT_RDWR))
+        if !accepting.load(ordering: .acquiring) { closeListener() }
+    }
+
+    /// Connections being served now, and request-body bytes reserved now.
+    var load: (connections: Int, bodyBytes: Int) {
+        (open.load(ordering: .acquiring), bodyBytes.load(ordering: .acquiring))
+    }
+
+    private func closeListener() {
+        guard !listenerClosed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         close(listener)
     }
 

@@ -115,8 +115,7 @@ public final class OpenAIServer: Sendable {
                     _ = chunk(OpenAI.Delta(), Self.finishReason(result.finishReason))
                     logResult(result, route: "chat stream")
                 } catch {
-                    let object: [String: Any] = ["error": ["message": error.description, "type": "server_error"]]
-                    writer.sendEvent((try? JSONSerialization.data(withJSONObject: object)).map { Array($0) } ?? [])
+                    Self.sendErrorEvent(writer, error)
                 }
                 writer.sendEvent(Array("[DONE]".utf8))
             } else {
@@ -134,6 +133,12 @@ public final class OpenAIServer: Sendable {
                 }
             }
         }
+    }
+
+    /// An error in the middle of a stream: one event with an OpenAI-style error object.
+    private static func sendErrorEvent(_ writer: HTTPResponseWriter, _ error: LlamaError) {
+        let object: [String: Any] = ["error": ["message": error.description, "type": "server_error"]]
+        writer.sendEvent((try? JSONSerialization.data(withJSONObject: object)).map { Array($0) } ?? [])
     }
 
     private func completion(_ request: HTTPRequest, _ writer: HTTPResponseWriter) {
@@ -156,8 +161,7 @@ public final class OpenAIServer: Sendable {
                     _ = chunk("", Self.finishReason(result.finishReason))
                     logResult(result, route: "completion stream")
                 } catch {
-                    let object: [String: Any] = ["error": ["message": error.description, "type": "server_error"]]
-                    writer.sendEvent((try? JSONSerialization.data(withJSONObject: object)).map { Array($0) } ?? [])
+                    Self.sendErrorEvent(writer, error)
                 }
                 writer.sendEvent(Array("[DONE]".utf8))
             } else {

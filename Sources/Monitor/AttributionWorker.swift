@@ -293,10 +293,8 @@ public final class AttributionWorker: Sendable {
     /// server, a process in another network namespace).
     public func peer(of record: FlowRecord) -> ProcessIdentity? {
         guard attributor.socketEvents != nil else { return nil }
-        var swapped = query(for: record)
         guard !record.isICMP else { return nil }
-        swap(&swapped.localAddress, &swapped.remoteAddress)
-        swap(&swapped.localPort, &swapped.remotePort)
+        var swapped = query(for: record).reversed
         let network = local.withLock { $0 }
         let address = swapped.localAddress.unmappedV4 ?? swapped.localAddress
         swapped.localAddressIsOwn = !capturesAnotherNamespace && (address.scope == .loopback || network.addresses.contains(address))

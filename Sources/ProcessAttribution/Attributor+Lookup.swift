@@ -257,11 +257,7 @@ extension Attributor {
     /// Whether some namespace's cached table has a socket for the query (either way round).
     static func anyMatch(_ query: SocketQuery, in tables: ForeignTables?) -> Bool {
         guard let tables else { return false }
-        var swapped = query
-        swapped.localAddress = query.remoteAddress
-        swapped.localPort = query.remotePort
-        swapped.remoteAddress = query.localAddress
-        swapped.remotePort = query.localPort
+        let swapped = query.reversed
         return tables.namespaces.contains { namespace in
             !SocketMatcher.best(for: query, in: namespace.entries).isEmpty
                 || !SocketMatcher.best(for: swapped, in: namespace.entries).isEmpty
@@ -281,11 +277,7 @@ extension Attributor {
             state.foreignTables[query.ipProtocol] = tables
         }
         guard let tables else { return nil }
-        var swapped = query
-        swapped.localAddress = query.remoteAddress
-        swapped.localPort = query.remotePort
-        swapped.remoteAddress = query.localAddress
-        swapped.remotePort = query.localPort
+        let swapped = query.reversed
         for (pids, entries) in tables.namespaces {
             // Seen from this namespace's capture, either end may be the namespace's own.
             var matches = SocketMatcher.best(for: query, in: entries)

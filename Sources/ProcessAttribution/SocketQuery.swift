@@ -43,6 +43,16 @@ public struct SocketQuery: Hashable, Sendable {
         self.hint = hint
     }
 
+    /// The same endpoints seen from the other end: local and remote swapped.
+    public var reversed: SocketQuery {
+        var copy = self
+        copy.localAddress = remoteAddress
+        copy.localPort = remotePort
+        copy.remoteAddress = localAddress
+        copy.remotePort = localPort
+        return copy
+    }
+
     /// The key of the sticky cache: the endpoints without the hint.
     var endpoints: SocketQuery {
         var copy = self

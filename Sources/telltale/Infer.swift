@@ -69,17 +69,7 @@ extension Telltale {
                 "--temperature", String(temperature), "--seed", String(seed), "--json",
             ]
             if let threads { command += ["--threads", String(threads)] }
-            var options = ObservedRun.Options(command: command)
-            options.isolate = observation.isolate
-            options.kernelEvents = !observation.noKernelEvents
-            options.captureOutput = true
-            let outcome: ObservedRun.Outcome
-            do {
-                outcome = try ObservedRun(options: options, logger: observation.logger()).run()
-            } catch {
-                Output.error("telltale: \(error)")
-                throw ExitCode(1)
-            }
+            let outcome = try observation.observe(command, captureOutput: true)
             guard outcome.exitStatus == 0,
                   let summary = try? JSONSerialization.jsonObject(with: Data(outcome.output)) as? [String: Any]
             else {

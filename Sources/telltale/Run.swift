@@ -62,6 +62,20 @@ struct ObservationOptions: ParsableArguments {
         }
     }
 
+    /// Runs the command under observation with these options; a failure to observe is exit status 1.
+    func observe(_ command: [String], captureOutput: Bool = false) throws -> ObservedRun.Outcome {
+        var options = ObservedRun.Options(command: command)
+        options.isolate = isolate
+        options.kernelEvents = !noKernelEvents
+        options.captureOutput = captureOutput
+        do {
+            return try ObservedRun(options: options, logger: logger()).run()
+        } catch {
+            Output.error("telltale: \(error)")
+            throw ExitCode(1)
+        }
+    }
+
     var runPolicy: RunJudge {
         let name = policy ?? "loopback-only"
         // validate() checked the name; the built-in rule sets always parse (PolicyTests).
@@ -189,16 +203,7 @@ extension Telltale {
         func run() throws {
             var command = self.command
             if command.first == "--" { command.removeFirst() }
-            var options = ObservedRun.Options(command: command)
-            options.isolate = observation.isolate
-            options.kernelEvents = !observation.noKernelEvents
-            let outcome: ObservedRun.Outcome
-            do {
-                outcome = try ObservedRun(options: options, logger: observation.logger()).run()
-            } catch {
-                Output.error("telltale: \(error)")
-                throw ExitCode(1)
-            }
+            let outcome = try observation.observe(command)
             try observation.finish(observation.audit(kind: "run", command: command, outcome))
         }
     }

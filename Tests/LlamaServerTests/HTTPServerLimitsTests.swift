@@ -43,6 +43,12 @@ import Testing
         }
     }
 
+    /// Waits up to ten seconds for `condition`.
+    static func wait(_ condition: () -> Bool) -> Bool {
+        for _ in 0..<1000 where !condition() { usleep(10_000) }
+        return condition()
+    }
+
     static func send(_ fd: Int32, _ text: String) {
         _ = Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
@@ -102,13 +108,13 @@ import Testing
         limits.connections = 2
         limits.ioTimeout = 5
         let running = try Running(limits: limits)
+        // Closed once, below: closing a descriptor twice could close a later test's socket.
         let held = try (0..<2).map { _ in try running.connect() }
-        defer { held.forEach { close($0) } }
-        usleep(200_000)
+        #expect(Self.wait { running.server.load.connections == 2 })
         let extra = try running.exchange("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         #expect(extra.hasPrefix("HTTP/1.1 503"), "\(extra)")
         held.forEach { close($0) }
-        usleep(300_000)
+        #expect(Self.wait { running.server.load.connections == 0 })
         let later = try running.exchange("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         #expect(later.hasPrefix("HTTP/1.1 200"), "a freed slot serves again: \(later)")
     }
@@ -121,7 +127,7 @@ import Testing
         let holding = try running.connect()
         defer { close(holding) }
         Self.send(holding, "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 800\r\n\r\n{")
-        usleep(200_000)
+        #expect(Self.wait { running.server.load.bodyBytes == 800 })
         let second = try running.exchange("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 800\r\n\r\n" + String(repeating: "x", count: 800))
         #expect(second.hasPrefix("HTTP/1.1 503"), "\(second)")
         let small = try running.exchange("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n" + String(repeating: "x", count: 100))
