@@ -63,7 +63,7 @@ for target in "${targets[@]}"; do
         -artifact_prefix="$root/Fuzz/crashes/$target-" \
         "$root/$corpus" "$root/Fuzz/corpus/$target") >"$log" 2>&1 || status=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-    coverage=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
+    coverage=$( (grep -o 'cov: [0-9]*' "$log" || true) | tail -n 1 | cut -d' ' -f2)
     if [[ $status -eq 0 ]]; then
         summary+=("$(printf '%-13s %10s runs  cov %6s  nothing found' "$target" "${runs:-?}" "${coverage:-?}")")
         rm -f "$log"
