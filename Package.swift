@@ -151,6 +151,18 @@ let package = Package(
             path: "Sources/bench-capture",
             swiftSettings: strict
         ),
+        // Feeds every parser of untrusted bytes: replays Fuzz/corpus here; scripts/fuzz.sh builds it with libFuzzer.
+        .executableTarget(
+            name: "fuzz",
+            dependencies: [
+                "PacketParsing", "NameParsing", "Capture", "LlamaRunner", "LlamaServer", "Policy", "Monitor",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            path: "Fuzz",
+            exclude: ["corpus", "lsan.supp"],
+            swiftSettings: strict
+        ),
 
         .testTarget(name: "PosixTests", dependencies: ["Posix", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "PacketParsingTests", dependencies: ["PacketParsing", "TestSupport"], swiftSettings: strict),
@@ -209,5 +221,6 @@ let package = Package(
             dependencies: ["telltale", "Capture", "PacketParsing", "TestSupport"],
             swiftSettings: strict
         ),
+        .testTarget(name: "FuzzTests", dependencies: ["fuzz", "TestSupport"], swiftSettings: strict),
     ]
 )
