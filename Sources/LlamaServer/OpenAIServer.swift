@@ -60,6 +60,14 @@ public final class OpenAIServer: Sendable {
             file_size: m.fileSize, sha256: sha256))
     }
 
+    /// What is wrong with a request's sampling settings, by the rules the command line applies.
+    static func invalidParameters(maxTokens: Int?, temperature: Float?, topP: Float?) -> String? {
+        if let maxTokens, maxTokens < 0 { return "max_tokens must not be negative" }
+        if let temperature, !(temperature.isFinite && temperature >= 0) { return "temperature must be a number of at least 0" }
+        if let topP, !(topP > 0 && topP <= 1) { return "top_p must be in (0, 1]" }
+        return nil
+    }
+
     private func parameters(maxTokens: Int?, temperature: Float?, topP: Float?, seed: Int64?) -> GenerationParameters {
         // OpenAI's default temperature is 1; 0 means the most likely token every time.
         let temperature = temperature ?? 1
@@ -82,6 +90,11 @@ public final class OpenAIServer: Sendable {
         guard let body = decode(OpenAI.ChatCompletionRequest.self, request, writer) else { return }
         guard !body.messages.isEmpty else {
             writer.sendJSONError(status: 400, message: "messages must not be empty")
+            return
+        }
+        if let problem = Self.invalidParameters(
+            maxTokens: body.max_completion_tokens ?? body.max_tokens, temperature: body.temperature, topP: body.top_p) {
+            writer.sendJSONError(status: 400, message: problem)
             return
         }
         let messages = body.messages.map { ChatMessage(role: $0.role, content: $0.content.text) }
@@ -143,6 +156,10 @@ public final class OpenAIServer: Sendable {
 
     private func completion(_ request: HTTPRequest, _ writer: HTTPResponseWriter) {
         guard let body = decode(OpenAI.CompletionRequest.self, request, writer) else { return }
+        if let problem = Self.invalidParameters(maxTokens: body.max_tokens, temperature: body.temperature, topP: body.top_p) {
+            writer.sendJSONError(status: 400, message: problem)
+            return
+        }
         let parameters = parameters(maxTokens: body.max_tokens, temperature: body.temperature, topP: body.top_p, seed: body.seed)
         let id = "cmpl-" + UUID().uuidString.lowercased()
         let created = Int(Date().timeIntervalSince1970)
