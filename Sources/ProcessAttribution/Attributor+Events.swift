@@ -39,14 +39,15 @@ extension Attributor {
     ) -> Attribution? {
         guard let events = socketEvents else { return nil }
         let readUpTo = settled ? events.readUpTo : nil
-        var match = events.withIndex {
-            $0.match(query, flowStart: time, horizon: horizon, ownNetns: ownNetns, readUpTo: readUpTo)
-        }
-        if case .owner(let owner, let cookie, let reportedAt) = match, reportedAt < time - SocketEventIndex.settle,
-           cookie != 0, owner.netns == (ownNetns ?? owner.netns), !socketStillHolds(query, cookie: cookie) {
-            // A socket that reported well before the flow began has closed since and left its port to
-            // a socket that never reports (a frame written by a packet socket): not the flow's owner.
-            match = .none
+        // A socket that reported before the flow began may have closed since and left its port to a
+        // socket that never reports (a frame a packet socket wrote): in this namespace, the kernel is
+        // asked whether that very socket (by cookie) still holds the endpoints.
+        let checkable = query.ipProtocol == IPProtocolNumber.tcp || query.ipProtocol == IPProtocolNumber.udp
+        var match = events.withIndex { index in
+            index.match(query, flowStart: time, horizon: horizon, ownNetns: ownNetns, readUpTo: readUpTo) { cookie, netns in
+                // sock_diag sees this namespace only: elsewhere the report stands.
+                cookie == 0 || !checkable || netns != (ownNetns ?? netns) || socketStillHolds(query, cookie: cookie)
+            }
         }
         if match == .none, senders {
             match = events.withIndex { $0.matchSender(query, flowStart: time, firstPacketBytes: firstPacketBytes) }

@@ -177,28 +177,25 @@ public struct SocketEventIndex: Sendable {
     ///     whose local address is not this namespace's own only when it lives in another namespace
     ///     (a container's server), never a wildcard socket of this one (a local DNS server on
     ///     0.0.0.0:53 is not the peer of a query to a remote resolver).
+    ///   - stillHolds: whether the socket with this cookie (in this namespace) still holds the
+    ///     endpoints: asked of a report older than the flow before it is trusted.
     ///   - readUpTo: when the ring was last read in full (events up to then are in the index). A report
     ///     older than the flow may belong to a socket that had the port before: it counts only once the
     ///     ring was read `settle` after the flow began, so that the socket that really sent the flow
     ///     has reported (nil: count it at once).
     public func match(
-        _ query: SocketQuery, flowStart: Int64, horizon: Int64, ownNetns: UInt64? = nil, readUpTo: Int64? = nil
+        _ query: SocketQuery, flowStart: Int64, horizon: Int64, ownNetns: UInt64? = nil, readUpTo: Int64? = nil,
+        stillHolds: (_ cookie: UInt64, _ netns: UInt64) -> Bool = { _, _ in true }
     ) -> Match {
         let local = SocketEventIndex.normal(query.localAddress)
         let remote = SocketEventIndex.normal(query.remoteAddress)
-        let latest = flowStart + horizon
-        var best: Report?
-        func consider(_ report: Report) {
-            guard report.time <= latest else { return }
-            if let current = best, current.time >= report.time { return }
-            best = report
-        }
+        var candidates: [Report] = []
         let proto = query.ipProtocol
         if let exact = byTuple[TupleKey(
             ipProtocol: proto, local: local, localPort: query.localPort, remote: remote, remotePort: query.remotePort)] {
-            exact.forEach(consider)
+            candidates += exact
         }
-        if best == nil, proto != IPProtocolNumber.tcp, let reports = byPort[PortKey(ipProtocol: proto, localPort: query.localPort)] {
+        if proto != IPProtocolNumber.tcp, let reports = byPort[PortKey(ipProtocol: proto, localPort: query.localPort)] {
             for report in reports {
                 // An unconnected socket (any remote), or one connected to this very peer; bound to this
                 // address or to every address.
@@ -207,13 +204,35 @@ public struct SocketEventIndex: Sendable {
                 let localFits = report.localAddress == local
                     || report.localAddress.isUnspecified
                         && (query.localAddressIsOwn || local.scope == .loopback || report.owner.netns != ownNetns)
-                if remoteFits && localFits { consider(report) }
+                if remoteFits && localFits { candidates.append(report) }
             }
         }
-        guard let best else { return .none }
-        if best.time < flowStart, let readUpTo, readUpTo < flowStart + SocketEventIndex.settle { return .unsettled }
-        return .owner(best.owner, cookie: best.cookie, reportedAt: best.time)
+        candidates.removeAll { $0.time > flowStart + horizon }
+        guard !candidates.isEmpty else { return .none }
+        func found(_ report: Report) -> Match { .owner(report.owner, cookie: report.cookie, reportedAt: report.time) }
+
+        // 1. A socket that reported as the flow began: its first send (reported as the call returns),
+        //    or its first read. Of several (a port taken again right after), the nearest.
+        let fresh = candidates.filter { $0.time >= flowStart - SocketEventIndex.before && $0.time <= flowStart + SocketEventIndex.after }
+        if let nearest = fresh.min(by: { abs($0.time - flowStart) < abs($1.time - flowStart) }) { return found(nearest) }
+        // 2. A socket that reported before: the latest, once the flow's own socket would have reported
+        //    (had it been another), and while that very socket still holds the endpoints.
+        if let previous = candidates.filter({ $0.time < flowStart }).max(by: { $0.time < $1.time }) {
+            if let readUpTo, readUpTo < flowStart + SocketEventIndex.settle { return .unsettled }
+            if stillHolds(previous.cookie, previous.owner.netns) { return found(previous) }
+        }
+        // 3. A socket that reported later: a receiver that read the flow's first packet late, or a
+        //    connect that completed a round trip later. The earliest: sockets after it came later still.
+        if let next = candidates.filter({ $0.time > flowStart + SocketEventIndex.after }).min(by: { $0.time < $1.time }) {
+            return found(next)
+        }
+        return .none
     }
+
+    /// A report this long before a flow's first packet, or this long after, belongs to the socket
+    /// that sent it: the sender reports as its send call returns.
+    static let before: Int64 = 1_000_000
+    static let after: Int64 = 20_000_000
 
     /// How long after a flow's first packet the ring must have been read before a report older than
     /// the flow is trusted: the sending process reports when its send call returns.

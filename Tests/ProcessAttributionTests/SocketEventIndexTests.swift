@@ -52,8 +52,22 @@ struct SocketEventIndexTests {
         // A flow of the first socket's time is the first process's; one after the second report, the second's.
         #expect(pid(index.match(query(localPort: 50_000), flowStart: 2 * second, horizon: second)) == 20)
         #expect(pid(index.match(query(localPort: 50_000), flowStart: 30 * second, horizon: second)) == 21)
-        // A report that arrives a little after the flow's first packet (a receiver reading) still counts.
-        #expect(pid(index.match(query(localPort: 50_000), flowStart: 30 * second - second / 2, horizon: second)) == 21)
+        // A report that arrives a little after the flow's first packet (a receiver reading) counts once
+        // the earlier socket is known to be gone.
+        let closed: (UInt64, UInt64) -> Bool = { cookie, _ in cookie != 3 }
+        #expect(pid(index.match(query(localPort: 50_000), flowStart: 30 * second - second / 2, horizon: second, stillHolds: closed)) == 21)
+        #expect(pid(index.match(query(localPort: 50_000), flowStart: 30 * second - second / 2, horizon: second)) == 20)
+    }
+
+    @Test func aSocketThatTakesThePortJustAfterTheFlowIsNotItsOwner() {
+        var index = SocketEventIndex()
+        let start = 40 * second
+        // The flow's sender reports as its send returns; another program draws the same port 0.4 s later.
+        index.apply(event(pid: 24, comm: "sender", time: start + 40_000, localPort: 50_200, cookie: 16))
+        index.apply(event(pid: 25, comm: "later", time: start + 400_000_000, localPort: 50_200, cookie: 17))
+        #expect(pid(index.match(query(localPort: 50_200), flowStart: start, horizon: second)) == 24)
+        // The later one's own flow is its own.
+        #expect(pid(index.match(query(localPort: 50_200), flowStart: start + 399_000_000, horizon: second)) == 25)
     }
 
     @Test func aReportOlderThanTheFlowCountsOnlyOnceTheRingWasReadAfterIt() {
