@@ -17,4 +17,7 @@ extern int pipe2(int ends[2], int flags);
 /// Makes a spawned child close every descriptor from `lowest` up before it runs its program;
 /// `actions` is a `posix_spawn_file_actions_t *`.
 extern int posix_spawn_file_actions_addclosefrom_np(void *actions, int lowest);
+
+/// Returns free heap memory to the system (after a burst), so the resident size falls again.
+extern int malloc_trim(unsigned long pad);
 #endif

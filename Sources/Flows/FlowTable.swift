@@ -176,17 +176,25 @@ public struct FlowTable: Sendable {
         }
     }
 
+    /// Active flows handed out as updates per sweep at most (the rest are due at the next sweep).
+    public var maximumUpdatesPerSweep = 10_000
+
     /// Ends flows idle at `now` and hands out active ones whose update is due. Call it from a timer
     /// when no packets arrive; `ingest` calls it as packet time moves on.
     public mutating func expire(now: Int64) {
         nextSweep = now &+ FlowTimeouts.second
         guard !records.isEmpty else { return }
         var expired: [(start: Int64, position: Int)] = []
+        // Updates are spread over sweeps: 100,000 open flows due at once are handed out a share at a
+        // time, so a checkpoint never holds them all in memory together.
+        var updates = 0
         for position in records.indices {
             let record = records[position]
             if now &- record.end >= idleLimit(record) {
                 expired.append((record.start, position))
-            } else if timeouts.active > 0, now &- record.lastReported >= timeouts.active, record.end > record.lastReported {
+            } else if timeouts.active > 0, updates < maximumUpdatesPerSweep, now &- record.lastReported >= timeouts.active,
+                      record.end > record.lastReported {
+                updates += 1
                 records[position].lastReported = now
                 updated.append(records[position])
             }

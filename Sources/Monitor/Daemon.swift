@@ -2,7 +2,11 @@ public import Capture
 public import FlowStore
 public import Flows
 public import Logging
+import CLinux
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Alerting
 import PacketParsing
 import Policy
@@ -102,6 +106,9 @@ public final class Daemon: Sendable {
             case .failed(let state, let message):
                 logger.error("\(message); capture continues and \(storing.waiting) flows wait in memory")
                 notifier.notify("STATUS=capturing; \(state): flows wait in memory")
+            case .written(let count) where count >= storing.batchLimit / 2:
+                // A burst (open flows checkpointed together) is over: hand its freed memory back.
+                _ = malloc_trim(0)
             case .nothingDue, .written, .stillFailing:
                 break
             }

@@ -38,6 +38,20 @@ public final class HandOff<Item: Sendable>: Sendable {
         }
     }
 
+    /// Takes up to `limit` items, oldest first; the rest wait for the next call.
+    public func take(limit: Int) -> [Item] {
+        state.withLock { s in
+            guard s.items.count > limit else {
+                let items = s.items
+                s.items = []
+                return items
+            }
+            let items = Array(s.items.prefix(limit))
+            s.items.removeFirst(limit)
+            return items
+        }
+    }
+
     /// Items dropped since the start.
     public var dropped: Int64 { state.withLock { $0.dropped } }
 

@@ -65,6 +65,9 @@ public final class LivePipeline: Sendable {
         public var isLast = false
     }
 
+    /// Flows handed out per batch at most.
+    static let batchLimit = 10_000
+
     /// Fires to end the capture; every open flow is then handed out as ended.
     public let stop: StopSignal
     public let enricher: FlowEnricher
@@ -110,7 +113,7 @@ public final class LivePipeline: Sendable {
     public func next(waitMilliseconds: Int = 100) -> Batch {
         var batch = Batch()
         for attempt in 0..<2 {
-            batch.isLast = capturing.isFinished
+            let finished = capturing.isFinished
             if enricher.ruleEngine != nil || enricher.baseline != nil {
                 batch.started += capturing.started.take().map { record in
                     let (row, decision) = enricher.enrich(record, ended: false)
@@ -119,11 +122,14 @@ public final class LivePipeline: Sendable {
             } else {
                 _ = capturing.started.take()
             }
-            batch.flows += capturing.flows.take().map { item in
+            // At most a batch's worth at a time: 100,000 open flows checkpointed at once must not become
+            // 100,000 rows in memory together.
+            batch.flows += capturing.flows.take(limit: LivePipeline.batchLimit).map { item in
                 let (row, decision) = enricher.enrich(item.record, ended: !item.isOpen)
                 return Decided(row: row, decision: decision, isOpen: item.isOpen)
             }
             batch.intervals += capturing.intervals.take()
+            batch.isLast = finished && capturing.flows.count == 0
             let empty = batch.started.isEmpty && batch.flows.isEmpty && batch.intervals.isEmpty
             guard attempt == 0, empty, !batch.isLast, waitMilliseconds > 0 else { break }
             usleep(UInt32(waitMilliseconds) * 1000)

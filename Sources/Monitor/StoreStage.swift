@@ -13,6 +13,9 @@ public struct StoreStage {
     public var flushInterval: Int64
     /// At most this many flows wait; past it the oldest are dropped and counted.
     public var maxPending: Int
+    /// A batch this large is committed at once, whatever the interval: a burst (100,000 open flows
+    /// checkpointed) goes to the database in slices rather than piling up in memory.
+    public var batchLimit = 10_000
     private(set) var pending: [FlowWriter.Entry] = []
     private(set) var pendingIntervals: [CaptureInterval] = []
     private var nextWrite: Int64 = 0
@@ -58,7 +61,9 @@ public struct StoreStage {
     /// Commits what waits when a flush is due (or `force`). `queueDropped` (flows the capture's
     /// hand-off dropped) is recorded with the last interval.
     public mutating func flush(now: Int64, force: Bool = false, queueDropped: Int64 = 0) -> Outcome {
-        guard now >= nextWrite || force, !pending.isEmpty || !pendingIntervals.isEmpty else { return .nothingDue }
+        guard now >= nextWrite || force || pending.count >= batchLimit, !pending.isEmpty || !pendingIntervals.isEmpty else {
+            return .nothingDue
+        }
         let totalDropped = queueDropped + dropped
         if totalDropped > 0, var last = pendingIntervals.last {
             last.queueDropped = totalDropped
@@ -68,7 +73,8 @@ public struct StoreStage {
             try writer.write(pending, intervals: pendingIntervals)
             let count = pending.count
             written += Int64(count)
-            pending.removeAll(keepingCapacity: true)
+            // A burst's buffer is let go: keeping its capacity would pin the burst's memory.
+            pending.removeAll(keepingCapacity: count <= batchLimit)
             pendingIntervals.removeAll()
             nextWrite = now + flushInterval
             if state != "ok" {

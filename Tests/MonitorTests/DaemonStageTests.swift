@@ -44,6 +44,19 @@ struct DaemonStageTests {
         #expect(stage.written == 3)
     }
 
+    @Test func aBurstIsCommittedInSlicesWithoutWaitingForTheInterval() throws {
+        let store = try temporaryDatabase()
+        var stage = StoreStage(writer: FlowWriter(store: store), flushInterval: 60 * second)
+        stage.batchLimit = 3
+        stage.add([(row("B0"), false)], intervals: [])
+        #expect(stage.flush(now: 100 * second) == .written(1))
+        stage.add((1...4).map { (row("B\($0)"), true) }, intervals: [])
+        // Within the interval, but the batch is full: written now.
+        #expect(stage.flush(now: 101 * second) == .written(4))
+        stage.add([(row("B5"), false)], intervals: [])
+        #expect(stage.flush(now: 102 * second) == .nothingDue)
+    }
+
     @Test func flowsWaitingPastTheCapAreDroppedAndCounted() throws {
         let store = try temporaryDatabase()
         var stage = StoreStage(writer: FlowWriter(store: store), flushInterval: second, maxPending: 3)
