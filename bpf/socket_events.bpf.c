@@ -215,6 +215,19 @@ struct sk_state {
     char owner_comm[16];
 };
 
+/* Records in the socket's storage what was just reported, so the same owner and endpoints are not
+ * reported again. */
+static __always_inline void remember_reported(struct sk_state *st, __u32 tgid, __u16 lport, __u16 rport,
+                                              const __u64 raddr[2])
+{
+    st->tgid = tgid;
+    st->lport = lport;
+    st->rport = rport;
+    st->raddr[0] = raddr[0];
+    st->raddr[1] = raddr[1];
+    st->flags |= ST_EMITTED;
+}
+
 struct {
     __uint(type, BPF_MAP_TYPE_SK_STORAGE);
     __uint(map_flags, BPF_F_NO_PREALLOC);
@@ -386,14 +399,8 @@ static __always_inline int on_socket_io(struct sock *sk, int ret, __u8 op)
     fill_addresses(e, sk, family, raddr);
     submit_event(e);
 
-    if (st) {
-        st->tgid = tgid;
-        st->lport = lport;
-        st->rport = rport;
-        st->raddr[0] = raddr[0];
-        st->raddr[1] = raddr[1];
-        st->flags |= ST_EMITTED;
-    }
+    if (st)
+        remember_reported(st, tgid, lport, rport, raddr);
     return 0;
 }
 
@@ -468,12 +475,7 @@ int BPF_PROG(telltale_inet_sock_set_state, const struct sock *sk, int oldstate, 
     fill_addresses(e, sk, family, raddr);
     submit_event(e);
 
-    st->tgid = tgid;
-    st->lport = lport;
-    st->rport = rport;
-    st->raddr[0] = raddr[0];
-    st->raddr[1] = raddr[1];
-    st->flags |= ST_EMITTED;
+    remember_reported(st, tgid, lport, rport, raddr);
     return 0;
 }
 

@@ -295,9 +295,7 @@ public final class AttributionWorker: Sendable {
         guard attributor.socketEvents != nil else { return nil }
         guard !record.isICMP else { return nil }
         var swapped = query(for: record).reversed
-        let network = local.withLock { $0 }
-        let address = swapped.localAddress.unmappedV4 ?? swapped.localAddress
-        swapped.localAddressIsOwn = !capturesAnotherNamespace && (address.scope == .loopback || network.addresses.contains(address))
+        swapped.localAddressIsOwn = isOwn(swapped.localAddress, in: local.withLock { $0 })
         return attributor.attributeFromEvents(swapped, at: record.start)?.identity
     }
 
@@ -305,9 +303,15 @@ public final class AttributionWorker: Sendable {
     public func query(for record: FlowRecord) -> SocketQuery {
         let network = local.withLock { $0 }
         var query = AttributionWorker.query(for: record, orientation: record.orientation(in: network))
-        let address = query.localAddress.unmappedV4 ?? query.localAddress
-        query.localAddressIsOwn = !capturesAnotherNamespace && (address.scope == .loopback || network.addresses.contains(address))
+        query.localAddressIsOwn = isOwn(query.localAddress, in: network)
         return query
+    }
+
+    /// Whether an address is one of the capture's own namespace (or loopback): a socket holding it
+    /// cannot be in another network namespace.
+    private func isOwn(_ address: IPAddress, in network: LocalNetwork) -> Bool {
+        let address = address.unmappedV4 ?? address
+        return !capturesAnotherNamespace && (address.scope == .loopback || network.addresses.contains(address))
     }
 
     static func query(for r: FlowRecord, orientation o: FlowOrientation) -> SocketQuery {
