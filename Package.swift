@@ -30,6 +30,8 @@ let package = Package(
         // libbpf loader and ring-buffer reader for bpf/socket_events.bpf.c (embedded by EmbedBPF).
         .target(name: "CBPF", linkerSettings: [.linkedLibrary("bpf")]),
         .plugin(name: "EmbedBPF", capability: .buildTool()),
+        // The default rule pack (rules/) built into the Policy module.
+        .plugin(name: "EmbedRules", capability: .buildTool()),
 
         // The POSIX edges every adapter shares: child processes, clocks, file digests, errno.
         .target(
@@ -53,7 +55,8 @@ let package = Package(
         .target(
             name: "Policy",
             dependencies: ["PacketParsing", .product(name: "Yams", package: "Yams")],
-            swiftSettings: strict
+            swiftSettings: strict,
+            plugins: ["EmbedRules"]
         ),
         .target(
             name: "Alerting",
@@ -116,7 +119,7 @@ let package = Package(
             name: "telltale",
             dependencies: [
                 // What the commands print and read; the pipeline itself comes composed from Monitor.
-                "Monitor", "Capture", "Flows", "PacketParsing", "Reporting", "FlowStore", "Policy", "Posix",
+                "Monitor", "Capture", "Flows", "PacketParsing", "Reporting", "FlowStore", "Policy", "Posix", "Alerting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -211,7 +214,7 @@ let package = Package(
         .testTarget(
             name: "MonitorTests",
             dependencies: [
-                "Monitor", "FlowStore", "Reporting", "Policy", "Capture", "Flows", "PacketParsing",
+                "Monitor", "FlowStore", "Reporting", "Policy", "Capture", "Flows", "PacketParsing", "Posix",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

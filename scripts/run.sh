@@ -17,7 +17,8 @@ if [ "$#" -gt 0 ]; then
 fi
 
 model=models/tiny.gguf
-[ -s "$model" ] || python3 scripts/make-tiny-model.py --output "$model"
+# Written again when the generator changed since.
+[ -s "$model" ] && [ "$model" -nt scripts/make-tiny-model.py ] || python3 scripts/make-tiny-model.py --output "$model"
 mkdir -p var
 echo "run: an inference on $model under observation (telltale infer)…"
 status=0

@@ -27,6 +27,7 @@ packages=(
   iproute2 ethtool iputils-ping curl openssl        # live tests: namespaces, real peers
   dnsutils python3 procps                           # live tests: dig, scripted peers, ps
   tcpdump softflowd tshark nethogs                  # benchmark peers and cross-checks
+  libnotify-bin dbus python3-dbus python3-gi        # desktop alerts (notify-send); tests: a session bus and a notification server
 )
 
 missing=()

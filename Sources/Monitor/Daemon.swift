@@ -147,8 +147,14 @@ public final class Daemon: Sendable {
     /// The rules in force at the start; a broken pack stops the daemon with every problem listed.
     static func loadRules(_ configuration: DaemonConfiguration, logger: Logger) throws -> RuleEngine? {
         guard let rulesPath = Daemon.rulesPath(configuration) else {
-            logger.notice("no rules (no /etc/telltale/rules.d, no --rules): flows are recorded unrated and no alert is raised")
-            return nil
+            do {
+                let engine = RuleEngine(rules: try DefaultRulePack.ruleSet())
+                let set = engine.ruleSet
+                logger.notice("no rules directory (no /etc/telltale/rules.d, no --rules): applying \(DefaultRulePack.location) (\(set.roles.count) roles, \(set.rules.count) rules); install them as /etc/telltale/rules.d to edit them")
+                return engine
+            } catch {
+                throw DaemonError(message: "\(DefaultRulePack.location) are broken; nothing was started:\n" + error.problems.map(\.description).joined(separator: "\n"))
+            }
         }
         do {
             let engine = try RuleEngine(directory: rulesPath)
@@ -187,7 +193,12 @@ public final class Daemon: Sendable {
         pipeline.enricher.updateLocalNetwork(LocalNetwork.thisMachine(extra: configuration.localNetworks))
         if let engine = pipeline.enricher.ruleEngine {
             do {
-                pipeline.enricher.ruleEngine = try engine.reloaded()
+                // The built-in pack gives way to a rules directory installed since the start.
+                if engine.path == nil, let path = Daemon.rulesPath(configuration) {
+                    pipeline.enricher.ruleEngine = try RuleEngine(directory: path)
+                } else {
+                    pipeline.enricher.ruleEngine = try engine.reloaded()
+                }
                 logger.info("rules reloaded")
             } catch {
                 logger.error("rules reload failed; the previous rules stay in force:\n\(error.problems.map(\.description).joined(separator: "\n"))")

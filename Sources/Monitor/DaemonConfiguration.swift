@@ -23,6 +23,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var timeouts = FlowTimeouts()
     public var localNetworks: [IPNetwork] = []
     public var logLevel = "info"
+    /// How log lines are written: with journald's syslog priority prefixes, plain, or chosen by
+    /// whether standard error is the journal.
+    public var logFormat: PriorityLogHandler.Format = .auto
     /// The rules directory (or file); nil: /etc/telltale/rules.d when it exists, else no rules.
     public var rules: String?
     /// A learning-mode baseline (`telltale rules learn`): flows outside it are alerts too.
@@ -49,7 +52,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     static let keys: Set<String> = [
         "interfaces", "filter", "snaplen", "database", "flush_interval", "retention", "timeouts", "local_networks",
-        "log_level", "rules", "alerts", "kernel_events", "baseline",
+        "log_level", "log_format", "rules", "alerts", "kernel_events", "baseline",
     ]
 
     /// Parses the YAML text of a configuration file on top of the defaults (use `load(file:)` for a file).
@@ -151,6 +154,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
                 guard let level = value.string, levels.contains(level) else { throw fail(value, "log_level: expected one of \(levels.joined(separator: ", "))") }
                 config.logLevel = level
+            case "log_format":
+                guard let text = value.string, let format = PriorityLogHandler.Format(rawValue: text) else {
+                    throw fail(value, "log_format: expected auto, journal or plain")
+                }
+                config.logFormat = format
             case "baseline":
                 if value.null != nil { config.baseline = nil; continue }
                 guard let path = value.string, !path.isEmpty else { throw fail(value, "baseline: expected a file path (telltale rules learn writes one)") }

@@ -43,6 +43,9 @@ extension Telltale {
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: String?
 
+        @Option(help: "Log lines: 'journal' (each with its syslog priority, <4> for a warning, as journald reads them), 'plain' (time and level), or 'auto' (journal when standard error is the journal).")
+        var logFormat: String?
+
         @Option(help: "Rules directory or file (default /etc/telltale/rules.d when it exists; the repository's rules/ is the default pack).")
         var rules: String?
 
@@ -53,6 +56,9 @@ extension Telltale {
         var noKernelEvents = false
 
         func validate() throws {
+            if let logFormat, PriorityLogHandler.Format(rawValue: logFormat) == nil {
+                throw ValidationError("--log-format: expected auto, journal or plain")
+            }
             if let flushInterval {
                 let interval: Int64
                 do { interval = try Quantity.duration(flushInterval) } catch { throw ValidationError("--flush-interval: \(error)") }
@@ -76,15 +82,13 @@ extension Telltale {
             if let filter { settings.filter = filter }
             if let flushInterval, let d = try? Quantity.duration(flushInterval) { settings.flushInterval = d }
             if let logLevel { settings.logLevel = logLevel }
+            if let logFormat, let format = PriorityLogHandler.Format(rawValue: logFormat) { settings.logFormat = format }
             if let rules { settings.rules = rules }
             if let baseline { settings.baseline = baseline }
             if noKernelEvents { settings.kernelEvents = false }
             let level = Logger.Level(rawValue: settings.logLevel) ?? .info
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            let format = settings.logFormat
+            LoggingSystem.bootstrap { _ in PriorityLogHandler(level: level, format: format) }
             let logger = Logger(label: "telltale")
             let directory = (settings.database as NSString).deletingLastPathComponent
             if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }

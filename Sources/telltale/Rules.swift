@@ -17,6 +17,25 @@ extension Telltale {
 
         static let defaultDirectory = "/etc/telltale/rules.d"
 
+        /// The rules at `path`; the built-in default pack when `path` is the installed directory and
+        /// that is not there (as the daemon does). Prints every problem and exits 1 when broken.
+        static func engine(_ path: String) throws -> RuleEngine {
+            do {
+                if path == defaultDirectory && !FileManager.default.fileExists(atPath: path) {
+                    return RuleEngine(rules: try DefaultRulePack.ruleSet())
+                }
+                return try RuleEngine(directory: path)
+            } catch {
+                for problem in error.problems { Output.error(Sanitizer.clean(problem.description)) }
+                throw ExitCode(1)
+            }
+        }
+
+        /// How `path` is named in output: the built-in pack when `engine(path)` chose it.
+        static func name(_ path: String, _ engine: RuleEngine) -> String {
+            engine.path == nil ? DefaultRulePack.location : path
+        }
+
         struct Check: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Validate a rules directory (or one file).",
@@ -27,20 +46,15 @@ extension Telltale {
                     """
             )
 
-            @Argument(help: "Rules directory or file (default /etc/telltale/rules.d).")
+            @Argument(help: "Rules directory or file (default /etc/telltale/rules.d; when that is not there, the built-in default rules).")
             var path: String = Rules.defaultDirectory
 
             func run() throws {
-                do {
-                    let engine = try RuleEngine(directory: path)
-                    let set = engine.ruleSet
-                    Output.write("\(path): ok: \(set.files.count) files, \(set.roles.count) roles, "
-                        + "\(set.classes.filter { !$0.name.isEmpty }.count) classes, \(set.rules.count) rules\n")
-                    Output.flush()
-                } catch {
-                    for problem in error.problems { Output.error(Sanitizer.clean(problem.description)) }
-                    throw ExitCode(1)
-                }
+                let engine = try Rules.engine(path)
+                let set = engine.ruleSet
+                Output.write("\(Rules.name(path, engine)): ok: \(set.files.count) files, \(set.roles.count) roles, "
+                    + "\(set.classes.filter { !$0.name.isEmpty }.count) classes, \(set.rules.count) rules\n")
+                Output.flush()
             }
         }
 
@@ -58,7 +72,7 @@ extension Telltale {
 
             @OptionGroup var database: DatabaseOption
 
-            @Option(help: "Rules directory or file.")
+            @Option(help: "Rules directory or file (default /etc/telltale/rules.d; when that is not there, the built-in default rules).")
             var rules: String = Rules.defaultDirectory
 
             @Argument(help: "The flow's uid (from telltale report --by flow).")
@@ -82,12 +96,7 @@ extension Telltale {
                 if let runPolicy, let policy = RunPolicy.engine(runPolicy) {
                     engine = policy
                 } else {
-                    do {
-                        engine = try RuleEngine(directory: rules)
-                    } catch {
-                        for problem in error.problems { Output.error(Sanitizer.clean(problem.description)) }
-                        throw ExitCode(1)
-                    }
+                    engine = try Rules.engine(rules)
                 }
                 let facts = Rules.facts(row)
                 let e = engine.explain(facts)

@@ -21,7 +21,7 @@ struct Telltale: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Daemon.self, Report.self, Status.self, Alerts.self, Rules.self, Run.self, Infer.self, Capture.self, Replay.self,
-            Interfaces.self,
+            Interfaces.self, Notify.self,
         ]
     )
 }
