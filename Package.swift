@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "telltale", targets: ["telltale"]),
         .executable(name: "telltale-llama", targets: ["telltale-llama"]),
+        .executable(name: "telltale-chat", targets: ["telltale-chat"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -109,10 +110,16 @@ let package = Package(
         .executableTarget(
             name: "telltale-llama",
             dependencies: [
-                "LlamaRunner", "LlamaServer",
+                "LlamaRunner", "LlamaServer", "Posix",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        // A minimal chatbot client of the runtime's API: the main job's "chat UI" under observation.
+        .executableTarget(
+            name: "telltale-chat",
+            dependencies: ["Posix", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -221,7 +228,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LiveTests",
-            dependencies: ["telltale", "Capture", "PacketParsing", "TestSupport"],
+            dependencies: ["telltale", "telltale-chat", "telltale-llama", "Capture", "PacketParsing", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "FuzzTests", dependencies: ["fuzz", "TestSupport"], swiftSettings: strict),

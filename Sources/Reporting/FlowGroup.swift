@@ -113,7 +113,7 @@ public struct GroupRenderer: Sendable {
         let share = (c.attributedShare * 1000).rounded() / 10
         let events = c.attributedBytes == 0 ? 0 : (Double(c.kernelEventBytes) / Double(c.attributedBytes) * 1000).rounded() / 10
         return "coverage: \(share)% of \(ByteCount.text(c.bytes)) attributed to a process (\(events)% by kernel events) · "
-            + "\(c.flows) flows · capture drops: \(c.dropped) kernel, \(c.interfaceDropped) interface, \(c.queueDropped) queue"
+            + "\(Count.text(c.flows, "flow")) · capture drops: \(c.dropped) kernel, \(c.interfaceDropped) interface, \(c.queueDropped) queue"
             + " (of \(c.received) received) · socket events dropped: \(c.eventDropped)"
     }
 }

@@ -59,11 +59,10 @@ public struct FlowRenderer: Sendable {
 
     /// An aligned table: one line per flow, widths from the content, strings sanitized.
     public func table(_ rows: [FlowRow], includeHeader: Bool) -> String {
-        let headers = ["START", "PROTO", "LOCAL", "DIR", "REMOTE", "SCOPE", "HOST", "OUT", "IN", "PKTS", "STATE", "PROCESS"]
+        let headers = ["START", "PROTO", "LOCAL", "DIR", "REMOTE", "SCOPE", "HOST", "OUT", "IN", "PKTS", "STATE", "PROCESS", "ROLE", "PEER"]
         var lines: [[String]] = []
         for r in rows {
-            let start = Timestamp.rfc3339(r.start)
-            let time = String(start.dropFirst(11).prefix(12))
+            let time = Timestamp.local(r.start, milliseconds: true)
             let arrow = switch r.direction {
             case .outbound: "->"
             case .inbound: "<-"
@@ -71,11 +70,13 @@ public struct FlowRenderer: Sendable {
             }
             let process = r.process.map { p in "\(p.comm ?? p.exe.map(Self.basename) ?? "?")[\(p.pid)]" }
                 ?? (r.unattributedReason.map { "(\($0))" } ?? "-")
+            let role = r.process?.role ?? "-"
+            let peer = r.peerProcess.map { p in "\(p.comm ?? p.exe.map(Self.basename) ?? "?")[\(p.pid)]\(p.role.map { " " + $0 } ?? "")" } ?? "-"
             lines.append([
                 time, r.proto, Self.endpoint(r.localAddress, r.localPort, r.proto), arrow,
                 Self.endpoint(r.remoteAddress, r.remotePort, r.proto), r.scope.rawValue,
                 Sanitizer.clean(r.hostname ?? "-"), ByteCount.text(r.bytesOut), ByteCount.text(r.bytesIn),
-                "\(r.packetsOut)/\(r.packetsIn)", r.connState, Sanitizer.clean(process),
+                "\(r.packetsOut)/\(r.packetsIn)", r.connState, Sanitizer.clean(process), Sanitizer.clean(role), Sanitizer.clean(peer),
             ])
         }
         return TextTable(

@@ -43,8 +43,9 @@ extension Telltale {
 
         static let columns = ["time", "severity", "process", "role", "destination", "rule", "flow_uid", "delivered", "message"]
 
-        static func fields(_ a: AlertRecord) -> [String] {
-            [Timestamp.rfc3339(a.time), a.severity, a.exe ?? a.process ?? "(unattributed)", a.role ?? "", a.destination, a.rule,
+        /// The fields of a row; `localTime` (tables) shows the time in this machine's zone, CSV keeps UTC.
+        static func fields(_ a: AlertRecord, localTime: Bool = false) -> [String] {
+            [localTime ? Timestamp.local(a.time) : Timestamp.rfc3339(a.time), a.severity, a.exe ?? a.process ?? "(unattributed)", a.role ?? "", a.destination, a.rule,
              a.flowUID ?? "", a.delivered.joined(separator: ","), a.message].map(Sanitizer.clean)
         }
 
@@ -74,7 +75,7 @@ extension Telltale {
             case .table:
                 if alerts.isEmpty { return "no alerts in this window\n" }
                 let shown = Array(columns.prefix(8))
-                let rows = alerts.map { Array(fields($0).prefix(8)) }
+                let rows = alerts.map { Array(fields($0, localTime: true).prefix(8)) }
                 var widths = shown.map(\.count)
                 for row in rows { for (i, f) in row.enumerated() { widths[i] = min(60, max(widths[i], f.count)) } }
                 func line(_ cells: [String]) -> String {

@@ -116,7 +116,7 @@ extension Telltale {
 
         func show(_ alert: AlertRecord) {
             if print {
-                Output.write(Sanitizer.clean("\(Timestamp.rfc3339(alert.time)) \(alert.summary): \(alert.message)") + "\n")
+                Output.write(Sanitizer.clean("\(Timestamp.local(alert.time)) \(alert.summary): \(alert.message)") + "\n")
                 Output.flush()
             }
             if !noDesktop && !DesktopSink.notifyCurrentSession(alert) {

@@ -109,7 +109,7 @@ extension Telltale {
                 if format == .table && !sessions.isEmpty {
                     Output.write("observed runs in this window (telltale run/infer):\n")
                     for s in sessions.suffix(10) {
-                        Output.write("  #\(s.id) \(Timestamp.rfc3339(s.start)) \(s.kind) \(s.verdict ?? "?"), \(s.flows) flows: "
+                        Output.write("  #\(s.id) \(Timestamp.local(s.start)) \(s.kind) \(s.verdict ?? "?"), \(Count.text(s.flows, "flow")): "
                             + Sanitizer.clean(String(s.command.prefix(120))) + "\n")
                     }
                 }
@@ -124,39 +124,116 @@ extension Telltale {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Is the daemon running, since when, and how is capture going?",
-            discussion: "Exit status 0 when the daemon is running, 3 when it is not, 1 on error."
+            discussion: """
+                Reads the daemon's database: its heartbeat (written every few seconds while it runs), \
+                its counters, and the last hour's coverage. When the daemon is not running, the counters \
+                are those of its last run. Exit status 0 when the daemon is running, 3 when it is not \
+                (also when there is no database yet), 1 on error.
+                """
         )
 
         @OptionGroup var database: DatabaseOption
 
+        @Option(name: .shortAndLong, help: "Output format: table (text) or json.")
+        var format: OutputFormat = .table
+
+        func validate() throws {
+            if format != .table && format != .json { throw ValidationError("--format: status prints table or json") }
+        }
+
         func run() throws {
+            guard access(database.db, F_OK) == 0 else {
+                if format == .json {
+                    var w = JSONWriter()
+                    w.beginObject()
+                    w.key("running"); w.bool(false)
+                    w.key("database"); w.string(database.db)
+                    w.key("database_exists"); w.bool(false)
+                    w.endObject()
+                    Output.write(w.text + "\n")
+                } else {
+                    Output.write("daemon: not running (no database at \(database.db): the daemon has not run with it; start it with: sudo systemctl start telltale, or telltale daemon --db \(database.db))\n")
+                }
+                Output.flush()
+                throw ExitCode(3)
+            }
             let store = try database.open()
             let now = SystemClock.wallNanoseconds()
+            var isRunning = false
             do {
                 let state = try store.daemonState()
                 let coverage = try store.coverage(in: TimeWindow(from: now - 3_600_000_000_000))
-                var running = false
-                if let s = state {
-                    running = kill(pid_t(s.pid), 0) == 0 && now - s.heartbeat < 30_000_000_000
-                    Output.write(running ? "daemon: running (pid \(s.pid))\n" : "daemon: not running (last seen \(Timestamp.rfc3339(s.heartbeat)), pid \(s.pid))\n")
-                    Output.write("since: \(Timestamp.rfc3339(s.started))\n")
-                    Output.write("interfaces: \(s.interfaces)\n")
-                    Output.write("frames: \(s.frames)   drops: \(s.dropped)   flows written: \(s.flows)\n")
-                    Output.write("store: \(s.storeState)\n")
-                    if !s.attribution.isEmpty {
-                        Output.write("attribution: \(s.attribution)   socket events dropped: \(s.eventDropped)\n")
-                    }
+                let flowCount = try store.flowCount()
+                let running = state.map { kill(pid_t($0.pid), 0) == 0 && now - $0.heartbeat < 30_000_000_000 } ?? false
+                isRunning = running
+                if format == .json {
+                    Output.write(Self.json(state: state, running: running, path: store.path, size: store.fileSize, flows: flowCount, coverage: coverage) + "\n")
                 } else {
-                    Output.write("daemon: never ran with this database\n")
+                    if let s = state {
+                        if running {
+                            Output.write("daemon: running (pid \(s.pid)), since \(Timestamp.local(s.started))\n")
+                        } else {
+                            Output.write("daemon: not running (last seen \(Timestamp.local(s.heartbeat)), pid \(s.pid))\n")
+                            Output.write("its last run: from \(Timestamp.local(s.started)) to \(Timestamp.local(s.heartbeat)); the counts below are from then\n")
+                        }
+                        Output.write("interfaces: \(s.interfaces)\n")
+                        Output.write("frames: \(s.frames)   drops: \(s.dropped)   flows written: \(s.flows)\n")
+                        Output.write("store: \(s.storeState)\n")
+                        if !s.attribution.isEmpty {
+                            Output.write("attribution: \(s.attribution)   socket events dropped: \(s.eventDropped)\n")
+                        }
+                    } else {
+                        Output.write("daemon: never ran with this database\n")
+                    }
+                    Output.write("database: \(store.path), \(ByteCount.text(store.fileSize)), \(Count.text(flowCount, "flow"))\n")
+                    Output.write("last hour: " + GroupRenderer.coverageLine(coverage) + "\n")
                 }
-                Output.write("database: \(store.path), \(ByteCount.text(store.fileSize)), \(try store.flowCount()) flows\n")
-                Output.write("last hour: " + GroupRenderer.coverageLine(coverage) + "\n")
                 Output.flush()
-                if !running { throw ExitCode(3) }
-            } catch let error as StoreError {
+            } catch {
                 Output.error("telltale: \(error)")
                 throw ExitCode(1)
             }
+            if !isRunning { throw ExitCode(3) }
+        }
+
+        static func json(state: DaemonState?, running: Bool, path: String, size: some BinaryInteger, flows: some BinaryInteger, coverage: Coverage) -> String {
+            var w = JSONWriter()
+            w.beginObject()
+            w.key("running"); w.bool(running)
+            w.key("database"); w.string(path)
+            w.key("database_exists"); w.bool(true)
+            w.key("database_bytes"); w.int(size)
+            w.key("flows_stored"); w.int(flows)
+            w.key("daemon")
+            if let s = state {
+                w.beginObject()
+                w.key("pid"); w.int(s.pid)
+                w.key("started"); w.string(Timestamp.rfc3339(s.started))
+                w.key("last_heartbeat"); w.string(Timestamp.rfc3339(s.heartbeat))
+                w.key("interfaces"); w.string(s.interfaces)
+                w.key("frames"); w.int(s.frames)
+                w.key("dropped"); w.int(s.dropped)
+                w.key("flows_written"); w.int(s.flows)
+                w.key("store"); w.string(s.storeState)
+                w.key("attribution"); w.string(s.attribution.isEmpty ? nil : s.attribution)
+                w.key("event_dropped"); w.int(s.eventDropped)
+                w.endObject()
+            } else {
+                w.null()
+            }
+            w.key("last_hour")
+            w.beginObject()
+            w.key("flows"); w.int(coverage.flows)
+            w.key("bytes"); w.int(coverage.bytes)
+            w.key("attributed_bytes"); w.int(coverage.attributedBytes)
+            w.key("kernel_event_bytes"); w.int(coverage.kernelEventBytes)
+            w.key("kernel_dropped"); w.int(coverage.dropped)
+            w.key("interface_dropped"); w.int(coverage.interfaceDropped)
+            w.key("queue_dropped"); w.int(coverage.queueDropped)
+            w.key("event_dropped"); w.int(coverage.eventDropped)
+            w.endObject()
+            w.endObject()
+            return w.text
         }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Posix
 
 @main
 struct Telltale: ParsableCommand {
@@ -18,7 +19,7 @@ struct Telltale: ParsableCommand {
               sudo telltale capture --duration 30       live flows with their processes
               telltale replay capture.pcap              the flows of a capture file
             """,
-        version: "0.1.0",
+        version: telltaleVersion,
         subcommands: [
             Daemon.self, Report.self, Status.self, Alerts.self, Rules.self, Run.self, Infer.self, Capture.self, Replay.self,
             Interfaces.self, Notify.self,
