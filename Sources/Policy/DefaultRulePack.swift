@@ -24,17 +24,4 @@ public enum DefaultRulePack {
             return .success(("built-in:" + name, text))
         }
     }
-
-    /// Writes the pack's files into `directory` (created with mode 0755; files 0644), for editing.
-    public static func write(to directory: String) throws {
-        let manager = FileManager.default
-        for (name, text) in files {
-            let path = directory + "/" + name
-            let parent = (path as NSString).deletingLastPathComponent
-            try manager.createDirectory(atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-            guard manager.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]) else {
-                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: path])
-            }
-        }
-    }
 }
