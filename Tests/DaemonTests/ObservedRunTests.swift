@@ -87,6 +87,12 @@ struct TestHost {
         #expect(result.output.contains("chatbot-ui") && result.output.contains("model-runtime"))
         let stored = try TestProcess.runCombined([BuiltExecutable.telltale, "report", "--db", dir + "/flows.db", "--by", "flow"])
         #expect(stored.output.contains("telltale-chat") && stored.output.contains("telltale-llama") && stored.output.contains("model-runtime"), "\(stored.output)")
+        // Its explanation is lines of text (no escaped line breaks), with the client's role.
+        let uid = try #require(chat["uid"] as? String)
+        let explained = try TestProcess.runCombined([BuiltExecutable.telltale, "rules", "explain", "--db", dir + "/flows.db", uid])
+        #expect(explained.status == 0, "\(explained.output)")
+        #expect(!explained.output.contains("\\x0a") && explained.output.split(separator: "\n").count >= 8, "\(explained.output)")
+        #expect(explained.output.contains("role: chatbot-ui") && explained.output.contains("decision: allowed by run/loopback-only"), "\(explained.output)")
     }
 
     @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: namespaces, capture and process events"))
