@@ -27,11 +27,11 @@ extension Telltale {
                 """
         )
 
-        @Option(help: "The GGUF model file (default: $TELLTALE_MODEL, else models/tiny.gguf).")
+        @Option(help: "The GGUF model file (default: $TELLTALE_MODEL, else models/tiny.gguf, else the installed bundled model).")
         var model: String?
 
         @Option(help: "The prompt to complete.")
-        var prompt: String
+        var prompt: String = "The quick brown fox"
 
         @Option(help: "The most tokens to generate.")
         var maxTokens: Int = 64
@@ -51,7 +51,14 @@ extension Telltale {
         @OptionGroup var observation: ObservationOptions
 
         var modelPath: String {
-            model ?? ProcessInfo.processInfo.environment["TELLTALE_MODEL"] ?? "models/tiny.gguf"
+            if let model { return model }
+            if let chosen = ProcessInfo.processInfo.environment["TELLTALE_MODEL"] { return chosen }
+            let local = "models/tiny.gguf"
+            if FileManager.default.fileExists(atPath: local) { return local }
+            // The package installs the bundled model under the prefix shared with the executable.
+            let installed = Self.executableDirectory.deletingLastPathComponent()
+                .appendingPathComponent("share/telltale/models/tiny.gguf").path
+            return FileManager.default.fileExists(atPath: installed) ? installed : local
         }
 
         func validate() throws {
@@ -61,12 +68,17 @@ extension Telltale {
             }
         }
 
+        /// The directory of this executable.
+        static var executableDirectory: URL {
+            let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+            return URL(fileURLWithPath: me).deletingLastPathComponent()
+        }
+
         /// telltale-llama beside this executable.
         static var runnerPath: String { besideMe("telltale-llama") }
 
         static func besideMe(_ name: String) -> String {
-            let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-            return URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent(name).path
+            executableDirectory.appendingPathComponent(name).path
         }
 
         func run() throws {

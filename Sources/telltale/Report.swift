@@ -17,8 +17,29 @@ struct DatabaseOption: ParsableArguments {
             return try FlowStore(path: db, readOnly: true)
         } catch {
             Output.error("telltale: \(error)")
+            if let hint = DatabaseOption.accessHint(db) { Output.error("telltale: " + hint) }
             throw ExitCode(1)
         }
+    }
+
+    /// When this user may not read the database: who may, and how to join them; nil otherwise.
+    static func accessHint(_ path: String) -> String? {
+        // access(2) checks the real user and groups, as the open did.
+        guard access(path, R_OK) != 0, errno == EACCES else { return nil }
+        // The file's group, or its directory's when the directory cannot be searched.
+        var info = stat()
+        let directory = if let slash = path.lastIndex(of: "/") {
+            slash == path.startIndex ? "/" : String(path[..<slash])
+        } else {
+            "."
+        }
+        guard stat(path, &info) == 0 || stat(directory, &info) == 0 else { return nil }
+        guard info.st_gid != 0, let group = getgrgid(info.st_gid), let name = group.pointee.gr_name else {
+            return "\(path) is readable by root only: run the command with sudo"
+        }
+        let groupName = String(cString: name)
+        return "\(path) is readable by root and members of the `\(groupName)` group: "
+            + "sudo adduser $USER \(groupName) (then log in again)"
     }
 }
 
