@@ -27,6 +27,7 @@ packages=(
   iproute2 ethtool iputils-ping curl openssl        # live tests: namespaces, real peers
   dnsutils python3 procps                           # live tests: dig, scripted peers, ps
   tcpdump softflowd tshark nethogs                  # benchmark peers and cross-checks
+  tmux chromium                                     # live tests: top driven in a terminal, the HTML report rendered
 )
 
 missing=()
