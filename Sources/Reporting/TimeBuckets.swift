@@ -74,7 +74,8 @@ public struct TimeBuckets: Sendable, Equatable {
         let windowEnd = origin + Int64(count) * width
         let s = max(start, origin), e = min(max(start, end), windowEnd - 1)
         guard s <= e else { return }  // entirely outside the window
-        let first = Int((s - origin) / width), last = Int((e - origin) / width)
+        // A flow ending exactly on a bucket's start has nothing in that bucket.
+        let first = Int((s - origin) / width), last = Int((max(s, e - 1) - origin) / width)
         if end <= start {
             buckets[first] += bytes
             return
@@ -107,7 +108,7 @@ public enum Sparkline {
         guard peak > 0 else { return String(repeating: " ", count: values.count) }
         return String(values.map { v -> Character in
             if v <= 0 { return " " }
-            let level = Int((Double(v) / Double(peak) * Double(levels.count - 1)).rounded(.up))
+            let level = Int((Double(v) / Double(peak) * Double(levels.count)).rounded(.up)) - 1
             return levels[min(levels.count - 1, max(0, level))]
         })
     }

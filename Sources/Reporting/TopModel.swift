@@ -52,6 +52,22 @@ public struct TopEntry: Sendable, Equatable {
     public var alerts: Int
     /// Traffic no process could be found for.
     public var unattributed: Bool
+
+    public init(
+        key: String, label: String, rateOut: Double, rateIn: Double, totalOut: Int64, totalIn: Int64, flows: Int,
+        related: [String], alerts: Int, unattributed: Bool
+    ) {
+        self.key = key
+        self.label = label
+        self.rateOut = rateOut
+        self.rateIn = rateIn
+        self.totalOut = totalOut
+        self.totalIn = totalIn
+        self.flows = flows
+        self.related = related
+        self.alerts = alerts
+        self.unattributed = unattributed
+    }
 }
 
 /// What `top` knows: every flow's counters as last seen, folded into per-program, per-role and
@@ -117,11 +133,11 @@ public struct TopModel: Sendable {
     /// Folds in rows as the source hands them out. The first call is the baseline when
     /// `firstIsBaseline`: what flows carried before `top` started is not counted.
     public mutating func absorb(_ rows: [FlowRow], now: Int64, firstIsBaseline: Bool = true) {
-        absorb(rows.map { ($0, true) }, now: now, firstIsBaseline: firstIsBaseline)
+        absorb(reported: rows.map { ($0, true) }, now: now, firstIsBaseline: firstIsBaseline)
     }
 
     /// Folds in rows with whether each flow is still open: an ended flow is forgotten sooner.
-    public mutating func absorb(_ rows: [(row: FlowRow, isOpen: Bool)], now: Int64, firstIsBaseline: Bool = true) {
+    public mutating func absorb(reported rows: [(row: FlowRow, isOpen: Bool)], now: Int64, firstIsBaseline: Bool = true) {
         let baseline = firstIsBaseline && !sawFirst
         sawFirst = true
         var touched: [TopView: Set<String>] = [:]

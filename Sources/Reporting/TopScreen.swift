@@ -176,7 +176,8 @@ public struct TopScreen: Sendable, Equatable {
         // Marker, name, four numbers and flows, with a space between each.
         let fixed = 2 + 4 * (number + 1) + flows + 1
         let rest = max(10, width - fixed)
-        let name = min(40, max(10, rest * 2 / 5))
+        // The name first (up to 40 columns), then the related names get the rest.
+        let name = min(rest, min(40, max(16, rest * 2 / 5)))
         return Columns(name: name, number: number, flows: flows, related: max(0, rest - name - 1))
     }
 

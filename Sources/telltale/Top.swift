@@ -98,7 +98,7 @@ extension Telltale {
             let end = model.started + Int64(duration * 1e9)
             while true {
                 let now = SystemClock.wallNanoseconds()
-                model.absorb(feed.poll(), now: now)
+                model.absorb(reported: feed.poll(), now: now)
                 if now >= end || stop.isTriggered || feed.ended { break }
                 usleep(UInt32(min(step, end - now) / 1000))
             }
@@ -141,7 +141,7 @@ extension Telltale {
             loop: while true {
                 var now = SystemClock.wallNanoseconds()
                 if now >= nextRefresh {
-                    model.absorb(feed.poll(), now: now)
+                    model.absorb(reported: feed.poll(), now: now)
                     status = feed.status(model)
                     draw(now)
                     // The next refresh on the grid, skipping any missed while a poll was slow.
