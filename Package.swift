@@ -218,7 +218,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LiveTests",
-            dependencies: ["telltale", "Capture", "PacketParsing", "TestSupport"],
+            dependencies: ["telltale", "Capture", "PacketParsing", "Posix", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "FuzzTests", dependencies: ["fuzz", "TestSupport"], swiftSettings: strict),
