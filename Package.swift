@@ -218,7 +218,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LiveTests",
-            dependencies: ["telltale", "Capture", "PacketParsing", "Posix", "TestSupport"],
+            dependencies: ["telltale", "Capture", "FlowStore", "Flows", "PacketParsing", "Posix", "Reporting", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "FuzzTests", dependencies: ["fuzz", "TestSupport"], swiftSettings: strict),
