@@ -229,7 +229,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LiveTests",
-            dependencies: ["telltale", "telltale-chat", "telltale-llama", "Capture", "PacketParsing", "TestSupport"],
+            dependencies: ["telltale", "telltale-chat", "telltale-llama", "Capture", "FlowStore", "Flows", "PacketParsing", "Posix", "Reporting", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "FuzzTests", dependencies: ["fuzz", "TestSupport"], swiftSettings: strict),

@@ -28,6 +28,7 @@ packages=(
   dnsutils python3 procps                           # live tests: dig, scripted peers, ps
   tcpdump softflowd tshark nethogs                  # benchmark peers and cross-checks
   libnotify-bin dbus python3-dbus python3-gi        # desktop alerts (notify-send); tests: a session bus and a notification server
+  tmux chromium                                     # live tests: top driven in a terminal, the HTML report rendered
 )
 
 missing=()

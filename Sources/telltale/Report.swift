@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 public import ArgumentParser
 public import FlowStore
@@ -97,6 +98,12 @@ extension Telltale {
                   telltale report --since 1h
                   telltale report --by destination --from 2026-11-29 --format json
                   telltale report --by flow --since 10m --format ndjson
+                  telltale report --every 1h --since 1d          bytes per program per hour, with sparklines
+                  telltale report --every 1d --since 7d --by role --format csv
+                  telltale report --html report.html --since 7d  one self-contained page with charts
+
+                With --every, the window defaults to the last 24 buckets; a flow's bytes are spread over \
+                the buckets its lifetime overlaps.
                 """
         )
 
@@ -112,9 +119,52 @@ extension Telltale {
         @Option(name: .shortAndLong, help: "Output format: table, json, ndjson or csv.")
         var format: OutputFormat = .table
 
+        @Option(help: "Bytes per group in buckets of this length (1h, 1d, 15m, ...), with a sparkline per row on a terminal.")
+        var every: String?
+
+        @Option(help: "Write a self-contained HTML report with charts to FILE (loads nothing from anywhere).")
+        var html: String?
+
+        func validate() throws {
+            if let every {
+                let width: Int64
+                do { width = try Quantity.duration(every) } catch { throw ValidationError("--every: \(error)") }
+                if width < 1_000_000_000 { throw ValidationError("--every: buckets must be at least 1s long") }
+                if by == .flow { throw ValidationError("--every groups by process, role or destination, not flow") }
+            }
+            if html != nil && by == .flow { throw ValidationError("--html draws its own charts; give --by process, role or destination, or leave --by out") }
+        }
+
+        /// The window, and for buckets its default: the last 24 buckets.
+        func resolvedWindow(now: Int64, bucket: Int64?) -> TimeWindow {
+            var w = window.window(now: now)
+            if let bucket, w.from == nil, window.since == nil { w.from = now - 24 * bucket }
+            return w
+        }
+
         func run() throws {
             let store = try database.open()
-            let w = window.window(now: SystemClock.wallNanoseconds())
+            let now = SystemClock.wallNanoseconds()
+            let bucket = every.flatMap { try? Quantity.duration($0) }
+            let w = resolvedWindow(now: now, bucket: bucket)
+            if let html {
+                try writeHTML(store: store, window: w, bucket: bucket, now: now, path: html)
+                return
+            }
+            if let bucket {
+                do {
+                    let buckets = TimeBuckets(from: w.from ?? now - 24 * bucket, to: w.to ?? now, width: bucket)
+                    let series = buckets.series(try store.spans(by: by, in: w))
+                    Output.write(BucketRenderer(format: format, terminal: Output.isTerminal, groupTitle: by.rawValue).render(series, buckets: buckets))
+                    let line = GroupRenderer.coverageLine(try store.coverage(in: w))
+                    if format == .table { Output.write(line + "\n") } else { Output.error(line) }
+                    Output.flush()
+                } catch {
+                    Output.error("telltale: \(error)")
+                    throw ExitCode(1)
+                }
+                return
+            }
             do {
                 if by == .flow {
                     let rows = try store.flows(in: w, limit: limit)
@@ -255,6 +305,42 @@ extension Telltale {
             w.endObject()
             w.endObject()
             return w.text
+        }
+    }
+}
+
+
+extension Telltale.Report {
+    /// Flows shown in the HTML report's table at most (the newest).
+    static let htmlFlowLimit = 2_000
+
+    func writeHTML(store: FlowStore, window w: TimeWindow, bucket: Int64?, now: Int64, path: String) throws {
+        do {
+            let extent = try store.extent(in: w)
+            let from = w.from ?? extent?.first ?? now - 3_600_000_000_000
+            let to = w.to ?? max(from + 1, min(now, extent?.last ?? now))
+            // About 48 bars unless --every says otherwise, on a round length.
+            let width = bucket ?? HTMLReportBuckets.roundWidth(for: to - from)
+            let buckets = TimeBuckets(from: from, to: to, width: width)
+            let coverage = try store.coverage(in: w)
+            var report = HTMLReport(
+                from: from, to: to, generated: now, buckets: buckets,
+                programs: buckets.series(try store.spans(by: by == .flow ? .process : by, in: w)),
+                scopes: try store.scopeTotals(in: w).map {
+                    HTMLReport.ScopeTotal(scope: $0.scope, bytesOut: $0.bytesOut, bytesIn: $0.bytesIn, destinations: $0.destinations)
+                },
+                alerts: try store.alerts(in: w, limit: 5_000), coverage: coverage,
+                flows: try store.flows(in: w, limit: Self.htmlFlowLimit), flowCount: Int(coverage.flows))
+            report.title = "Telltale report: bytes per \(by == .flow ? "process" : by.rawValue)"
+            let text = report.render()
+            guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+                Output.error("telltale: cannot write \(path): \(String(cString: strerror(errno)))")
+                throw ExitCode(1)
+            }
+            Output.error("telltale: wrote \(path) (\(ByteCount.text(Int64(text.utf8.count))), \(coverage.flows) flows, \(buckets.count) buckets of \(BucketRenderer.widthText(width)))")
+        } catch let error as StoreError {
+            Output.error("telltale: \(error)")
+            throw ExitCode(1)
         }
     }
 }
