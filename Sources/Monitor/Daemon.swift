@@ -76,6 +76,14 @@ public final class Daemon: Sendable {
         running.withLock { $0 = pipeline.stop }
         if stopRequested.load(ordering: .acquiring) { pipeline.stop.trigger() }
         let started = SystemClock.wallNanoseconds()
+        var housekeeping = Housekeeping(
+            store: store, notifier: notifier, logger: logger, started: started, interfaces: configuration.interfaces,
+            attribution: attribution)
+        // The state is in the database before anyone is told the daemon is ready: `status` or `top`
+        // started at READY sees a running daemon, not none.
+        housekeeping.tick(
+            now: started, force: true, counters: PipelineCounters(), statistics: CaptureStatistics(), written: 0,
+            storeState: "ok", eventDropped: 0, retention: configuration, retentionAllowed: false)
         logger.info("capturing", metadata: [
             "interfaces": "\(configuration.interfaces.joined(separator: ","))", "database": "\(store.path)",
             "pcap": "\(PcapHandle.libraryVersion)", "attribution": "\(attribution)",
@@ -84,9 +92,6 @@ public final class Daemon: Sendable {
 
         var storing = StoreStage(writer: FlowWriter(store: store), flushInterval: configuration.flushInterval)
         var alerting = AlertStage(center: alerts)
-        var housekeeping = Housekeeping(
-            store: store, notifier: notifier, logger: logger, started: started, interfaces: configuration.interfaces,
-            attribution: attribution)
         while true {
             let batch = pipeline.next(waitMilliseconds: 100)
             let now = SystemClock.wallNanoseconds()
