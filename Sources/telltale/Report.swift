@@ -1,9 +1,11 @@
 import Glibc
 public import ArgumentParser
 public import FlowStore
+import Flows
 import Monitor
 import Posix
 import Reporting
+import Synchronization
 
 extension Grouping: ExpressibleByArgument {}
 
@@ -76,6 +78,15 @@ extension Telltale {
                   telltale report --since 1h
                   telltale report --by destination --from 2026-11-29 --format json
                   telltale report --by flow --since 10m --format ndjson
+                  telltale report --by flow --follow --format ndjson
+                  telltale report --by flow --follow --after C0dNmbB6GHRa --format ndjson
+
+                With --follow, flows are printed as they finish, each once, in the order the database \
+                numbered them when they ended (the "seq" key): open flows are not printed until they \
+                end. Without --since, --from or --after it starts with flows finishing from now on. \
+                --after UID (or --after-seq N) resumes after a flow printed before, so a shipper that \
+                restarts prints nothing twice and misses nothing; without --follow it prints what \
+                finished since then and exits.
                 """
         )
 
@@ -88,16 +99,51 @@ extension Telltale {
         @Option(help: "With --by flow: at most this many flows (the newest).")
         var limit: Int = 10_000
 
-        @Option(name: .shortAndLong, help: "Output format: table, json, ndjson or csv.")
+        @Option(name: .shortAndLong, help: "Output format: table, json, ndjson, csv; with --by flow also zeek (conn.log TSV) or zeek-json.")
         var format: OutputFormat = .table
+
+        @Flag(help: "With --by flow: keep printing flows as they finish (each once), until interrupted.")
+        var follow = false
+
+        @Option(help: ArgumentHelp("With --by flow: only flows that finished after this flow (its uid).", valueName: "uid"))
+        var after: String?
+
+        @Option(name: .customLong("after-seq"), help: ArgumentHelp("With --by flow: only flows that finished after this number (the \"seq\" key).", valueName: "n"))
+        var afterSequence: Int64?
+
+        @Option(name: .customLong("poll-interval"), help: "With --follow: how often to look for finished flows.")
+        var pollInterval: String = "500ms"
+
+        func validate() throws {
+            if format.isFlowOnly && by != .flow {
+                throw ValidationError("--format \(format.rawValue) lists flows: add --by flow")
+            }
+            let resumes = follow || after != nil || afterSequence != nil
+            guard resumes else { return }
+            if by != .flow { throw ValidationError("--follow, --after and --after-seq list flows: add --by flow") }
+            if after != nil && afterSequence != nil { throw ValidationError("--after and --after-seq both set where to resume; give one") }
+            if follow && (format == .table || format == .json) {
+                throw ValidationError("--follow prints one flow a line: use --format ndjson, csv, zeek or zeek-json")
+            }
+            if window.to != nil { throw ValidationError("--to ends the window; --follow and --after read flows as they finish") }
+            if let afterSequence, afterSequence < 0 { throw ValidationError("--after-seq: expected a number of zero or more") }
+            if let after, FlowRecord.uid(fromText: after) == nil {
+                throw ValidationError("--after: '\(after)' is not a flow uid (like C0dNmbB6GHRa)")
+            }
+            let interval: Int64
+            do { interval = try Quantity.duration(pollInterval) } catch { throw ValidationError("--poll-interval: \(error)") }
+            if interval < 10_000_000 || interval > 60_000_000_000 { throw ValidationError("--poll-interval: expected 10ms to 60s") }
+        }
 
         func run() throws {
             let store = try database.open()
+            if follow || after != nil || afterSequence != nil { return try finished(store) }
             let w = window.window(now: SystemClock.wallNanoseconds())
             do {
                 if by == .flow {
                     let rows = try store.flows(in: w, limit: limit)
-                    let renderer = FlowRenderer(format: format, terminal: Output.isTerminal, terminalWidth: Output.terminalWidth)
+                    var renderer = FlowRenderer(format: format, terminal: Output.isTerminal, terminalWidth: Output.terminalWidth)
+                    renderer.openedAt = SystemClock.wallNanoseconds()
                     Output.write(rows.isEmpty && format == .table ? "no flows in this window\n" : renderer.render(rows))
                 } else {
                     let groups = try store.groups(by: by, in: w)
@@ -115,6 +161,66 @@ extension Telltale {
                 }
                 Output.flush()
             } catch {
+                Output.error("telltale: \(error)")
+                throw ExitCode(1)
+            }
+        }
+
+        /// Finished flows after a point, once each, in finished order; with --follow, until a signal.
+        private func finished(_ store: FlowStore) throws {
+            let start = SystemClock.wallNanoseconds()
+            let w = window.window(now: start)
+            var renderer = FlowRenderer(format: format)
+            renderer.openedAt = start
+            let stop = Atomic<Bool>(false)
+            if follow { Signals.install(stop: { stop.store(true, ordering: .releasing) }, reload: nil) }
+            let interval = (try? Quantity.duration(pollInterval)) ?? 500_000_000
+            do {
+                var cursor: Int64
+                if let after {
+                    switch try store.sequence(ofFlow: after) {
+                    case .none:
+                        Output.error("telltale: --after: no flow \(after) in \(store.path) (never written, or deleted by retention); resume with --after-seq or --since instead")
+                        throw ExitCode(1)
+                    case .some(.none):
+                        Output.error("telltale: --after: flow \(after) has not finished yet, so it was never printed by --follow")
+                        throw ExitCode(1)
+                    case .some(.some(let n)):
+                        cursor = n
+                    }
+                } else if let afterSequence {
+                    cursor = afterSequence
+                } else if let from = w.from {
+                    cursor = try store.sequence(beforeFlowsEndingAt: from)
+                } else if follow {
+                    cursor = try store.lastSequence()
+                } else {
+                    cursor = 0
+                }
+                Output.write(renderer.header())
+                Output.flush()
+                var printed = 0
+                while !stop.load(ordering: .acquiring) {
+                    let rows = try store.finishedFlows(after: cursor, endingFrom: w.from, limit: 1_000)
+                    for row in rows {
+                        Output.write(renderer.streamRow(row, index: printed))
+                        printed += 1
+                    }
+                    if let last = rows.last?.sequence { cursor = last }
+                    Output.flush()
+                    if rows.count == 1_000 { continue }
+                    if !follow { break }
+                    // Sleep in short steps so that a signal ends the loop promptly.
+                    var slept: Int64 = 0
+                    while slept < interval && !stop.load(ordering: .acquiring) {
+                        let step = min(interval - slept, 100_000_000)
+                        usleep(UInt32(step / 1_000))
+                        slept += step
+                    }
+                }
+                Output.write(renderer.footer(rowCount: printed, closedAt: SystemClock.wallNanoseconds()))
+                Output.flush()
+            } catch let error as StoreError {
                 Output.error("telltale: \(error)")
                 throw ExitCode(1)
             }
