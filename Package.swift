@@ -80,11 +80,13 @@ let package = Package(
             swiftSettings: strict,
             plugins: ["EmbedBPF"]
         ),
+        // Flows and figures for the engines a fleet already runs: IPFIX, Prometheus metrics.
+        .target(name: "Export", dependencies: ["Reporting", "PacketParsing"], swiftSettings: strict),
         .target(
             name: "Monitor",
             dependencies: [
                 "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution", "CLinux",
-                "Policy", "Alerting", "Posix",
+                "Policy", "Alerting", "Posix", "Export",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -116,7 +118,7 @@ let package = Package(
             name: "telltale",
             dependencies: [
                 // What the commands print and read; the pipeline itself comes composed from Monitor.
-                "Monitor", "Capture", "Flows", "PacketParsing", "Reporting", "FlowStore", "Policy", "Posix",
+                "Monitor", "Capture", "Flows", "PacketParsing", "Reporting", "FlowStore", "Policy", "Posix", "Export",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -219,6 +221,11 @@ let package = Package(
         .testTarget(
             name: "LiveTests",
             dependencies: ["telltale", "Capture", "PacketParsing", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ExportTests",
+            dependencies: ["Export", "Reporting", "Flows", "PacketParsing", "FlowStore", "telltale", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "FuzzTests", dependencies: ["fuzz", "TestSupport"], swiftSettings: strict),
