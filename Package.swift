@@ -213,7 +213,7 @@ let package = Package(
         .testTarget(
             name: "MonitorTests",
             dependencies: [
-                "Monitor", "FlowStore", "Reporting", "Policy", "Capture", "Flows", "PacketParsing",
+                "Monitor", "FlowStore", "Reporting", "Policy", "Capture", "Flows", "PacketParsing", "Export",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
