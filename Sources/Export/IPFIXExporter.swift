@@ -43,7 +43,8 @@ public final class IPFIXExporter {
             flowsDropped += Int64(rows.count)
             return
         }
-        let withTemplates = lastTemplates.map { now - $0 >= templateRefresh } ?? true
+        // TCP: once per connection; UDP: again every `templateRefresh`.
+        let withTemplates = lastTemplates.map { transport == .udp && now - $0 >= templateRefresh } ?? true
         let exportTime = UInt32(truncatingIfNeeded: now / 1_000_000_000)
         if rows.isEmpty {
             if transport == .udp && withTemplates {

@@ -142,12 +142,13 @@ import TestSupport
         try #require(all.count >= 5)
         let resumed = try Self.flows(try TestProcess.run([telltale, "report", "--db", "\(dir)/t.db", "--by", "flow", "--after", all[2].uid, "--format", "ndjson"]).output)
         #expect(resumed.map(\.uid) == all.dropFirst(3).map(\.uid))
-        let unknown = try TestProcess.run([telltale, "report", "--db", "\(dir)/t.db", "--by", "flow", "--after", "CNoSuchFlow1", "--format", "ndjson"])
-        #expect(unknown.status == 1 && unknown.error.contains("no flow CNoSuchFlow1"))
+        let unknown = try TestProcess.run([telltale, "report", "--db", "\(dir)/t.db", "--by", "flow", "--after", "C00000000001", "--format", "ndjson"])
+        #expect(unknown.status == 1 && unknown.error.contains("no flow C00000000001"), "\(unknown.status) \(unknown.error)")
 
         // nfdump read the IPFIX export: each flow is two one-way records with the report's bytes.
         let files = try FileManager.default.contentsOfDirectory(atPath: "\(dir)/nf").filter { $0.hasPrefix("nfcapd.2") }
-        try #require(!files.isEmpty, "nfcapd wrote no file: \(nfcapd.error)")
+        let listing = (try? FileManager.default.contentsOfDirectory(atPath: "\(dir)/nf")) ?? []
+        try #require(!files.isEmpty, "nfcapd wrote no file: \(listing) \(nfcapd.output) \(nfcapd.error) \(daemon.error)")
         var records: [String: Int] = [:]
         for file in files {
             let dump = try TestProcess.run(["nfdump", "-q", "-N", "-r", "\(dir)/nf/\(file)", "-o", "fmt:%sa %sp %da %dp %pr %byt"])
