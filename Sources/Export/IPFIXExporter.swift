@@ -7,7 +7,8 @@ public import Reporting
 /// stage's); a send never waits longer than the socket's one-second timeout.
 ///
 /// UDP: every message stands alone; the templates go out in the first message and again every
-/// `templateRefresh` (RFC 7011, 8.4), so a collector started later learns them. TCP: the templates
+/// `templateRefresh` (RFC 7011, 8.4), and in the next message after a send was refused, so a
+/// collector started later, or restarted, learns them. TCP: the templates
 /// go out once per connection; a lost connection is retried at most every five seconds, and the
 /// flows of the meantime are counted as dropped.
 public final class IPFIXExporter {
@@ -104,6 +105,10 @@ public final class IPFIXExporter {
                 if transport == .tcp {
                     close(descriptor)
                     descriptor = -1
+                } else {
+                    // A refused datagram means the collector was not there (or restarted): it has lost
+                    // the templates, so the next message carries them again.
+                    lastTemplates = nil
                 }
                 return false
             }

@@ -59,7 +59,7 @@ public final class ExportStage: Sendable {
                 collector: collector, transport: settings.ipfixTransport, templateRefresh: settings.ipfixTemplateRefresh,
                 encoder: IPFIXEncoder(
                     observationDomain: settings.ipfixObservationDomain, enterpriseNumber: settings.ipfixEnterpriseNumber,
-                    observerHostname: ProcessInfo.processInfo.hostName))
+                    observerHostname: ExportStage.machineName()))
         }
         // The exporter and the metrics belong to the thread from here on.
         nonisolated(unsafe) let ownedExporter = exporter
@@ -100,6 +100,13 @@ public final class ExportStage: Sendable {
         }
         thread.name = "telltale-export"
         thread.start()
+    }
+
+    /// This machine's name from gethostname(2): never through a resolver, which could send a query.
+    static func machineName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Queues written flows for the exports; never blocks (a full queue drops, counted).

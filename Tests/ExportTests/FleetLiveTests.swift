@@ -27,7 +27,7 @@ import TestSupport
     static func query(_ expression: String) throws -> [[String: Any]] {
         let script = """
             import sys, urllib.parse, urllib.request
-            url = "http://127.0.0.1:19090/api/v1/query?query=" + urllib.parse.quote(sys.argv[1])
+            url = "http://127.0.0.1:29090/api/v1/query?query=" + urllib.parse.quote(sys.argv[1])
             print(urllib.request.urlopen(url, timeout=5).read().decode())
             """
         let outcome = try TestProcess.run(["python3", "-c", script, expression])
@@ -36,6 +36,14 @@ import TestSupport
             let data = object["data"] as? [String: Any], let result = data["result"] as? [[String: Any]]
         else { return [] }
         return result
+    }
+
+    /// `arguments` run with no signal blocked: the test runner's threads block SIGTERM and SIGINT, and
+    /// a spawned program inherits that mask, so it would never see `stop()` (nfcapd writes its file
+    /// only when it gets SIGTERM).
+    static func unblocked(_ arguments: [String]) -> [String] {
+        ["python3", "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execvp(sys.argv[1], sys.argv[1:])"]
+            + arguments
     }
 
     static func sample(_ result: [[String: Any]]) -> Double? {
@@ -58,17 +66,17 @@ import TestSupport
         try """
             interfaces: [lo]
             database: \(dir)/t.db
-            filter: "tcp port 18091"
+            filter: "tcp port 28091"
             flush_interval: 100ms
             timeouts: {tcp_closed: 100ms, udp_idle: 300ms}
             alerts: {log: false, desktop: false}
             export:
               metrics:
                 textfile: \(dir)/textfile/telltale.prom
-                listen: 127.0.0.1:19477
+                listen: 127.0.0.1:29477
                 interval: 1s
               ipfix:
-                collector: 127.0.0.1:19995
+                collector: 127.0.0.1:24739
                 transport: udp
                 template_refresh: 5s
             """.write(toFile: "\(dir)/telltale.yaml", atomically: true, encoding: .utf8)
@@ -76,24 +84,28 @@ import TestSupport
             global: {scrape_interval: 1s, evaluation_interval: 1s}
             scrape_configs:
               - job_name: node
-                static_configs: [{targets: ["127.0.0.1:19100"]}]
+                static_configs: [{targets: ["127.0.0.1:29100"]}]
               - job_name: telltale
-                static_configs: [{targets: ["127.0.0.1:19477"]}]
+                static_configs: [{targets: ["127.0.0.1:29477"]}]
             """.write(toFile: "\(dir)/prometheus.yml", atomically: true, encoding: .utf8)
 
-        let nfcapd = try TestProcess.Background(["nfcapd", "-w", "\(dir)/nf", "-p", "19995", "-b", "127.0.0.1", "-t", "60"], directory: dir, name: "nfcapd")
+        let nfcapd = try TestProcess.Background(Self.unblocked(["nfcapd", "-w", "\(dir)/nf", "-p", "24739", "-b", "127.0.0.1", "-t", "60"]), directory: dir, name: "nfcapd")
         defer { nfcapd.stop() }
-        let node = try TestProcess.Background([
-            "prometheus-node-exporter", "--web.listen-address=127.0.0.1:19100", "--collector.disable-defaults",
+        try #require(nfcapd.waitFor("Bound to", seconds: 10), "nfcapd did not start: \(nfcapd.error)")
+        let node = try TestProcess.Background(Self.unblocked([
+            "prometheus-node-exporter", "--web.listen-address=127.0.0.1:29100", "--collector.disable-defaults",
             "--collector.textfile", "--collector.textfile.directory=\(dir)/textfile",
-        ], directory: dir, name: "node")
+        ]), directory: dir, name: "node")
         defer { node.stop() }
-        let prometheus = try TestProcess.Background([
+        let prometheus = try TestProcess.Background(Self.unblocked([
             "prometheus", "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/tsdb",
-            "--web.listen-address=127.0.0.1:19090",
-        ], directory: dir, name: "prometheus")
+            "--web.listen-address=127.0.0.1:29090",
+        ]), directory: dir, name: "prometheus")
         defer { prometheus.stop() }
-        let server = try TestProcess.Background(["python3", "-m", "http.server", "18091", "--bind", "127.0.0.1", "--directory", dir + "/nf"], directory: dir, name: "http")
+        // The interpreter itself, not a wrapper script: stopping the process must stop the server.
+        let python = try TestProcess.run(["python3", "-c", "import sys; print(sys.executable)"]).output
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let server = try TestProcess.Background(Self.unblocked([python, "-m", "http.server", "28091", "--bind", "127.0.0.1", "--directory", dir + "/nf"]), directory: dir, name: "http")
         defer { server.stop() }
 
         let daemon = try TestProcess.Background([telltale, "daemon", "--config", "\(dir)/telltale.yaml"], directory: dir, name: "daemon")
@@ -106,7 +118,7 @@ import TestSupport
         // Traffic: curl to the local web server, after it is up.
         var reached = 0
         for _ in 0..<100 where reached < 5 {
-            if (try TestProcess.run(["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:18091/"])).status == 0 { reached += 1 } else { usleep(100_000) }
+            if (try TestProcess.run(["curl", "-s", "-o", "/dev/null", "http://127.0.0.1:28091/"])).status == 0 { reached += 1 } else { usleep(100_000) }
         }
         try #require(reached == 5)
         let followed = DaemonWait.until(seconds: 20) { ((try? Self.flows(follow.output)) ?? []).filter { $0.exe?.hasSuffix("/curl") == true }.count >= 5 }
@@ -160,7 +172,7 @@ import TestSupport
             }
         }
         for flow in all {
-            #expect(records["\(flow.localPort)>\(flow.remotePort)"] == flow.bytesOut, "out of \(flow.uid)")
+            #expect(records["\(flow.localPort)>\(flow.remotePort)"] == flow.bytesOut, "out of \(flow.uid): \(records) \(daemon.error)")
             #expect(records["\(flow.remotePort)>\(flow.localPort)"] == (flow.bytesIn > 0 ? flow.bytesIn : nil), "in of \(flow.uid)")
         }
     }
