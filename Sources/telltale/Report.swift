@@ -210,6 +210,9 @@ extension Telltale {
                     Output.flush()
                     if rows.count == 1_000 { continue }
                     if !follow { break }
+                    // A reader that went away (`| head`, a shipper that died) ends the follow.
+                    var output = pollfd(fd: 1, events: 0, revents: 0)
+                    if poll(&output, 1, 0) > 0 && output.revents & Int16(POLLERR | POLLHUP) != 0 { break }
                     // Sleep in short steps so that a signal ends the loop promptly.
                     var slept: Int64 = 0
                     while slept < interval && !stop.load(ordering: .acquiring) {
