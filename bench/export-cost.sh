@@ -58,7 +58,7 @@ alerts: {log: false, desktop: false}
 log_level: info"
 printf '%s\n' "$base" > "$dir/plain.yaml"
 mkdir -p "$dir/textfile" "$dir/nf"
-printf '%s\nexport:\n  metrics: {textfile: %s, listen: "127.0.0.1:19478", interval: 5s}\n  ipfix: {collector: "127.0.0.1:19996", transport: udp}\n' \
+printf '%s\nexport:\n  metrics: {textfile: %s, listen: "127.0.0.1:24752", interval: 5s}\n  ipfix: {collector: "127.0.0.1:24750", transport: udp}\n' \
   "$base" "$dir/textfile/telltale.prom" > "$dir/export.yaml"
 
 tck=$(getconf CLK_TCK)
@@ -95,10 +95,15 @@ load() {  # SHAPE: long | new
   sender=$!
 }
 
-collector_start() { nfcapd -w "$dir/nf" -p "$1" -b 127.0.0.1 -t 3600 > "$dir/nfcapd.log" 2>&1 & collector_pid=$!; sleep 0.5; }
+collector_start() {
+  nfcapd -w "$dir/nf" -p "$1" -b 127.0.0.1 -t 3600 -B 4194304 > "$dir/nfcapd.log" 2>&1 &
+  collector_pid=$!
+  sleep 0.5
+  kill -0 "$collector_pid" 2>/dev/null || { cat "$dir/nfcapd.log" >&2; exit 1; }
+}
 collector_stop() {  # prints the flows and bytes nfcapd received
   stop_pid "$collector_pid"; collector_pid=""
-  nfdump -q -N -R "$dir/nf" -o "fmt:%byt" 2>/dev/null | awk '{ n++; b += $1 } END { printf "%d records, %d bytes", n, b }'
+  nfdump -q -N -R "$dir/nf" -o "fmt:%byt" 2>/dev/null | awk '$1 ~ /^[0-9]+$/ { n++; b += $1 } END { printf "%d records, %d bytes", n, b }'
   rm -f "$dir"/nf/nfcapd.*
 }
 
@@ -114,7 +119,7 @@ for shape in long new; do
   measure "telltale, no export ($shape)" "$daemon_pid" "$seconds"
   wait "$sender"; stop_pid "$daemon_pid"; daemon_pid=""
 
-  collector_start 19996
+  collector_start 24750
   start_daemon "$shape-export" export
   load "$shape"; sleep 3
   measure "telltale, IPFIX + metrics ($shape)" "$daemon_pid" "$seconds"
@@ -124,8 +129,8 @@ for shape in long new; do
   finished=$(sqlite3 "$dir/$shape-export.db" 'SELECT count(*) FROM flows WHERE seq IS NOT NULL')
   echo "  collector: $(collector_stop); the daemon finished $finished flows; export drops: $dropped"
 
-  collector_start 19997
-  softflowd -d -i "$host_if" -n 127.0.0.1:19997 -v 10 -t udp=2s -t maxlife=3s -P udp > "$dir/softflowd.log" 2>&1 &
+  collector_start 24751
+  softflowd -d -i "$host_if" -n 127.0.0.1:24751 -v 10 -t udp=2s -t maxlife=3s -P udp > "$dir/softflowd.log" 2>&1 &
   peer_pid=$!
   sleep 1
   load "$shape"; sleep 3

@@ -55,7 +55,12 @@ public final class IPFIXExporter {
         }
         let messages = encoder.messages(rows, exportTime: exportTime, withTemplates: withTemplates)
         var ok = true
-        for message in messages where ok { ok = write(message) }
+        for (index, message) in messages.enumerated() where ok {
+            ok = write(message)
+            // UDP has no flow control: a burst of hundreds of datagrams (flows ending together) would
+            // overflow a collector's receive buffer, so at most 16 go out per millisecond.
+            if transport == .udp && index % 16 == 15 { usleep(1_000) }
+        }
         if ok {
             if withTemplates { lastTemplates = now }
             flowsSent += Int64(rows.count)
