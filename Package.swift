@@ -85,11 +85,13 @@ let package = Package(
             swiftSettings: strict,
             plugins: ["EmbedBPF"]
         ),
+        // Flows and figures for the engines a fleet already runs: IPFIX, Prometheus metrics.
+        .target(name: "Export", dependencies: ["Reporting", "PacketParsing"], swiftSettings: strict),
         .target(
             name: "Monitor",
             dependencies: [
                 "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution", "CLinux",
-                "Policy", "Alerting", "Posix",
+                "Policy", "Alerting", "Posix", "Export",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -127,7 +129,7 @@ let package = Package(
             name: "telltale",
             dependencies: [
                 // What the commands print and read; the pipeline itself comes composed from Monitor.
-                "Monitor", "Capture", "Flows", "PacketParsing", "Reporting", "FlowStore", "Policy", "Posix", "Alerting",
+                "Monitor", "Capture", "Flows", "PacketParsing", "Reporting", "FlowStore", "Policy", "Posix", "Alerting", "Export",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -222,7 +224,7 @@ let package = Package(
         .testTarget(
             name: "MonitorTests",
             dependencies: [
-                "Monitor", "FlowStore", "Reporting", "Policy", "Capture", "Flows", "PacketParsing", "Posix",
+                "Monitor", "FlowStore", "Reporting", "Policy", "Capture", "Flows", "PacketParsing", "Posix", "Export",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -230,6 +232,11 @@ let package = Package(
         .testTarget(
             name: "LiveTests",
             dependencies: ["telltale", "telltale-chat", "telltale-llama", "Capture", "FlowStore", "Flows", "PacketParsing", "Posix", "Reporting", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ExportTests",
+            dependencies: ["Export", "Reporting", "Flows", "PacketParsing", "FlowStore", "telltale", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "FuzzTests", dependencies: ["fuzz", "TestSupport"], swiftSettings: strict),

@@ -74,6 +74,7 @@ extension FlowStore {
         r.verdict = row["verdict"]
         r.rule = row["rule"]
         r.attributionSource = row["attribution_source"]
+        r.sequence = row["seq"]
         r.process = process(row, prefix: "", uidColumn: "puid")
         r.peerProcess = process(row, prefix: "peer_", uidColumn: "peer_uid")
         return r

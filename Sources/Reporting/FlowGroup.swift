@@ -83,6 +83,9 @@ public struct GroupRenderer: Sendable {
                 ].map { FlowRow.csvQuote(Sanitizer.clean($0)) }.joined(separator: ",") + "\n"
             }
             return out
+        case .zeek, .zeekJSON:
+            // Zeek's layout has no groups; the commands refuse it before getting here.
+            return ""
         case .json, .ndjson:
             var parts: [String] = []
             for g in groups {

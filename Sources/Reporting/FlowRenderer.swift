@@ -1,9 +1,12 @@
 import Flows
 import PacketParsing
 
-/// Renders flows in every output format: a table for people, JSON, NDJSON and CSV for programs.
+/// Renders flows in every output format: a table for people, JSON, NDJSON and CSV for programs,
+/// Zeek's conn.log layout for pipelines that ingest Zeek.
 public struct FlowRenderer: Sendable {
     public var format: OutputFormat
+    /// When the output began, for the Zeek TSV `#open` and `#close` lines (nanoseconds since the epoch).
+    public var openedAt: Int64 = 0
     /// Colour and terminal-width trimming, only when printing to a terminal.
     public var terminal: Bool
     public var terminalWidth: Int
@@ -19,7 +22,8 @@ public struct FlowRenderer: Sendable {
         switch format {
         case .csv: FlowRow.csvHeader.joined(separator: ",") + "\n"
         case .json: "[\n"
-        case .ndjson, .table: ""
+        case .zeek: ZeekConnLog.header(openedAt: openedAt)
+        case .ndjson, .table, .zeekJSON: ""
         }
     }
 
@@ -38,13 +42,18 @@ public struct FlowRenderer: Sendable {
             return row.csvFields.map { FlowRow.csvQuote(Sanitizer.clean($0)) }.joined(separator: ",") + "\n"
         case .table:
             return table([row], includeHeader: index == 0)
+        case .zeek:
+            return ZeekConnLog.tsvLine(row)
+        case .zeekJSON:
+            return ZeekConnLog.jsonLine(row)
         }
     }
 
     /// The text that closes the output.
-    public func footer(rowCount: Int) -> String {
+    public func footer(rowCount: Int, closedAt: Int64? = nil) -> String {
         switch format {
         case .json: rowCount == 0 ? "]\n" : "\n]\n"
+        case .zeek: ZeekConnLog.footer(closedAt: closedAt ?? openedAt)
         default: ""
         }
     }

@@ -131,7 +131,7 @@ public struct BucketRenderer: Sendable {
         switch format {
         case .table:
             if series.isEmpty { return "no flows in this window\n" }
-            let first = Timestamp.rfc3339(buckets.start(0)), last = Timestamp.rfc3339(buckets.start(buckets.count - 1))
+            let first = Timestamp.local(buckets.start(0)), last = Timestamp.local(buckets.start(buckets.count - 1))
             var out = "\(buckets.count) buckets of \(BucketRenderer.widthText(buckets.width)) from \(first) to \(last) (last bucket start)\n"
             var rows: [[String]] = []
             for s in series {
@@ -155,6 +155,9 @@ public struct BucketRenderer: Sendable {
                 }
             }
             return out
+        case .zeek, .zeekJSON:
+            // Zeek's layouts list flows; `report` refuses them with --every before rendering.
+            return ""
         case .json, .ndjson:
             var parts: [String] = []
             for s in series {

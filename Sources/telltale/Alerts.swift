@@ -28,6 +28,12 @@ extension Telltale {
         @Option(name: .shortAndLong, help: "Output format: table, json, ndjson or csv.")
         var format: OutputFormat = .table
 
+        func validate() throws {
+            if format.isFlowOnly {
+                throw ValidationError("--format \(format.rawValue) is a layout for flows (report --by flow); alerts print as table, json, ndjson or csv")
+            }
+        }
+
         func run() throws {
             let store = try database.open()
             let alerts: [AlertRecord]
@@ -64,7 +70,7 @@ extension Telltale {
 
         static func render(_ alerts: [AlertRecord], format: OutputFormat) -> String {
             switch format {
-            case .ndjson:
+            case .ndjson, .zeekJSON:
                 return alerts.map { json($0) + "\n" }.joined()
             case .json:
                 return "[" + alerts.map(json).joined(separator: ",\n") + "]\n"
@@ -72,7 +78,7 @@ extension Telltale {
                 // The same quoting as flows (fields are already sanitized): RFC 4180, formulas defused.
                 return ([columns.joined(separator: ",")] + alerts.map { fields($0).map(FlowRow.csvQuote).joined(separator: ",") })
                     .joined(separator: "\n") + "\n"
-            case .table:
+            case .table, .zeek:
                 if alerts.isEmpty { return "no alerts in this window\n" }
                 let shown = Array(columns.prefix(8))
                 let rows = alerts.map { Array(fields($0, localTime: true).prefix(8)) }

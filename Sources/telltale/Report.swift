@@ -2,9 +2,11 @@ import Foundation
 import Glibc
 public import ArgumentParser
 public import FlowStore
+import Flows
 import Monitor
 import Posix
 import Reporting
+import Synchronization
 
 extension Grouping: ExpressibleByArgument {}
 
@@ -101,9 +103,18 @@ extension Telltale {
                   telltale report --every 1h --since 1d          bytes per program per hour, with sparklines
                   telltale report --every 1d --since 7d --by role --format csv
                   telltale report --html report.html --since 7d  one self-contained page with charts
+                  telltale report --by flow --follow --format ndjson
+                  telltale report --by flow --follow --after C0dNmbB6GHRa --format ndjson
 
                 With --every, the window defaults to the last 24 buckets; a flow's bytes are spread over \
                 the buckets its lifetime overlaps.
+
+                With --follow, flows are printed as they finish, each once, in the order the database \
+                numbered them when they ended (the "seq" key): open flows are not printed until they \
+                end. Without --since, --from or --after it starts with flows finishing from now on. \
+                --after UID (or --after-seq N) resumes after a flow printed before, so a shipper that \
+                restarts prints nothing twice and misses nothing; without --follow it prints what \
+                finished since then and exits.
                 """
         )
 
@@ -116,7 +127,7 @@ extension Telltale {
         @Option(help: "With --by flow: at most this many flows (the newest).")
         var limit: Int = 10_000
 
-        @Option(name: .shortAndLong, help: "Output format: table, json, ndjson or csv.")
+        @Option(name: .shortAndLong, help: "Output format: table, json, ndjson, csv; with --by flow also zeek (conn.log TSV) or zeek-json.")
         var format: OutputFormat = .table
 
         @Option(help: "Bytes per group in buckets of this length (1h, 1d, 15m, ...), with a sparkline per row on a terminal.")
@@ -124,6 +135,18 @@ extension Telltale {
 
         @Option(help: "Write a self-contained HTML report with charts to FILE (loads nothing from anywhere).")
         var html: String?
+
+        @Flag(help: "With --by flow: keep printing flows as they finish (each once), until interrupted.")
+        var follow = false
+
+        @Option(help: ArgumentHelp("With --by flow: only flows that finished after this flow (its uid).", valueName: "uid"))
+        var after: String?
+
+        @Option(name: .customLong("after-seq"), help: ArgumentHelp("With --by flow: only flows that finished after this number (the \"seq\" key).", valueName: "n"))
+        var afterSequence: Int64?
+
+        @Option(name: .customLong("poll-interval"), help: "With --follow: how often to look for finished flows.")
+        var pollInterval: String = "500ms"
 
         func validate() throws {
             if let every {
@@ -133,6 +156,24 @@ extension Telltale {
                 if by == .flow { throw ValidationError("--every groups by process, role or destination, not flow") }
             }
             if html != nil && by == .flow { throw ValidationError("--html draws its own charts; give --by process, role or destination, or leave --by out") }
+            if format.isFlowOnly && by != .flow {
+                throw ValidationError("--format \(format.rawValue) lists flows: add --by flow")
+            }
+            let resumes = follow || after != nil || afterSequence != nil
+            guard resumes else { return }
+            if by != .flow { throw ValidationError("--follow, --after and --after-seq list flows: add --by flow") }
+            if after != nil && afterSequence != nil { throw ValidationError("--after and --after-seq both set where to resume; give one") }
+            if follow && (format == .table || format == .json) {
+                throw ValidationError("--follow prints one flow a line: use --format ndjson, csv, zeek or zeek-json")
+            }
+            if window.to != nil { throw ValidationError("--to ends the window; --follow and --after read flows as they finish") }
+            if let afterSequence, afterSequence < 0 { throw ValidationError("--after-seq: expected a number of zero or more") }
+            if let after, FlowRecord.uid(fromText: after) == nil {
+                throw ValidationError("--after: '\(after)' is not a flow uid (like C0dNmbB6GHRa)")
+            }
+            let interval: Int64
+            do { interval = try Quantity.duration(pollInterval) } catch { throw ValidationError("--poll-interval: \(error)") }
+            if interval < 10_000_000 || interval > 60_000_000_000 { throw ValidationError("--poll-interval: expected 10ms to 60s") }
         }
 
         /// The window, and for buckets its default: the last 24 buckets.
@@ -144,6 +185,7 @@ extension Telltale {
 
         func run() throws {
             let store = try database.open()
+            if follow || after != nil || afterSequence != nil { return try finished(store) }
             let now = SystemClock.wallNanoseconds()
             let bucket = every.flatMap { try? Quantity.duration($0) }
             let w = resolvedWindow(now: now, bucket: bucket)
@@ -168,7 +210,8 @@ extension Telltale {
             do {
                 if by == .flow {
                     let rows = try store.flows(in: w, limit: limit)
-                    let renderer = FlowRenderer(format: format, terminal: Output.isTerminal, terminalWidth: Output.terminalWidth)
+                    var renderer = FlowRenderer(format: format, terminal: Output.isTerminal, terminalWidth: Output.terminalWidth)
+                    renderer.openedAt = SystemClock.wallNanoseconds()
                     Output.write(rows.isEmpty && format == .table ? "no flows in this window\n" : renderer.render(rows))
                 } else {
                     let groups = try store.groups(by: by, in: w)
@@ -186,6 +229,69 @@ extension Telltale {
                 }
                 Output.flush()
             } catch {
+                Output.error("telltale: \(error)")
+                throw ExitCode(1)
+            }
+        }
+
+        /// Finished flows after a point, once each, in finished order; with --follow, until a signal.
+        private func finished(_ store: FlowStore) throws {
+            let start = SystemClock.wallNanoseconds()
+            let w = window.window(now: start)
+            var renderer = FlowRenderer(format: format)
+            renderer.openedAt = start
+            let stop = Atomic<Bool>(false)
+            if follow { Signals.install(stop: { stop.store(true, ordering: .releasing) }, reload: nil) }
+            let interval = (try? Quantity.duration(pollInterval)) ?? 500_000_000
+            do {
+                var cursor: Int64
+                if let after {
+                    switch try store.sequence(ofFlow: after) {
+                    case .none:
+                        Output.error("telltale: --after: no flow \(after) in \(store.path) (never written, or deleted by retention); resume with --after-seq or --since instead")
+                        throw ExitCode(1)
+                    case .some(.none):
+                        Output.error("telltale: --after: flow \(after) has not finished yet, so it was never printed by --follow")
+                        throw ExitCode(1)
+                    case .some(.some(let n)):
+                        cursor = n
+                    }
+                } else if let afterSequence {
+                    cursor = afterSequence
+                } else if let from = w.from {
+                    cursor = try store.sequence(beforeFlowsEndingAt: from)
+                } else if follow {
+                    cursor = try store.lastSequence()
+                } else {
+                    cursor = 0
+                }
+                Output.write(renderer.header())
+                Output.flush()
+                var printed = 0
+                while !stop.load(ordering: .acquiring) {
+                    let rows = try store.finishedFlows(after: cursor, endingFrom: w.from, limit: 1_000)
+                    for row in rows {
+                        Output.write(renderer.streamRow(row, index: printed))
+                        printed += 1
+                    }
+                    if let last = rows.last?.sequence { cursor = last }
+                    Output.flush()
+                    if rows.count == 1_000 { continue }
+                    if !follow { break }
+                    // A reader that went away (`| head`, a shipper that died) ends the follow.
+                    var output = pollfd(fd: 1, events: 0, revents: 0)
+                    if poll(&output, 1, 0) > 0 && output.revents & Int16(POLLERR | POLLHUP) != 0 { break }
+                    // Sleep in short steps so that a signal ends the loop promptly.
+                    var slept: Int64 = 0
+                    while slept < interval && !stop.load(ordering: .acquiring) {
+                        let step = min(interval - slept, 100_000_000)
+                        usleep(UInt32(step / 1_000))
+                        slept += step
+                    }
+                }
+                Output.write(renderer.footer(rowCount: printed, closedAt: SystemClock.wallNanoseconds()))
+                Output.flush()
+            } catch let error as StoreError {
                 Output.error("telltale: \(error)")
                 throw ExitCode(1)
             }
