@@ -116,7 +116,7 @@ sleep 8  # past the baseline and the first rates
 tmux -L "$tmux_socket" capture-pane -p -t top | head -6 | sed 's/^/  | /'
 measure "$seconds" "(1) daemon, 10,000 open flows (for scale)" "$daemon_pid" \
   "(2) top reading the daemon's database, 1 refresh/s" "$top_pid"
-tmux -L "$tmux_socket" capture-pane -p -t top | tail -1 | sed 's/^/  | /'
+tmux -L "$tmux_socket" capture-pane -p -t top | sed -n '4p;$p' | sed 's/^/  | /'
 tmux -L "$tmux_socket" kill-server
 kill -TERM "$daemon_pid"; wait "$daemon_pid" || true; daemon_pid=""
 
@@ -125,14 +125,14 @@ top_pid=$(start_top --source capture -i "$host_if" --interval 1)
 sleep 8
 tmux -L "$tmux_socket" capture-pane -p -t top | head -6 | sed 's/^/  | /'
 measure "$seconds" "(3) top capturing by itself, 1 refresh/s" "$top_pid"
-tmux -L "$tmux_socket" capture-pane -p -t top | tail -1 | sed 's/^/  | /'
+tmux -L "$tmux_socket" capture-pane -p -t top | sed -n '4p;$p' | sed 's/^/  | /'
 tmux -L "$tmux_socket" kill-server
 
-echo "(4) nethogs -t at the same load, ${seconds}s"
-nethogs -t -d 1 "$host_if" > "$dir/nethogs.out" 2>&1 &
+echo "(4) nethogs -t -C at the same load, ${seconds}s"
+nethogs -t -C -d 1 "$host_if" > "$dir/nethogs.out" 2>&1 &
 peer_pid=$!
 sleep 8
-measure "$seconds" "(4) nethogs -t -d 1 (peer)" "$peer_pid"
+measure "$seconds" "(4) nethogs -t -C -d 1 (peer; -C counts UDP too)" "$peer_pid"
 kill "$peer_pid"; wait "$peer_pid" 2>/dev/null || true; peer_pid=""
 echo "  nethogs printed $(grep -c . "$dir/nethogs.out") lines"
 

@@ -31,6 +31,28 @@ public enum TopSort: String, Sendable, CaseIterable {
     }
 }
 
+/// A flow's counters as a source reports them: all `top` needs of a flow whose row it has seen.
+public struct FlowCounters: Sendable, Equatable {
+    public var uid: String
+    public var start: Int64
+    public var end: Int64
+    public var bytesOut: Int64
+    public var bytesIn: Int64
+    public var isOpen: Bool
+    /// The rules flagged the flow as an alert.
+    public var alert: Bool
+
+    public init(uid: String, start: Int64, end: Int64, bytesOut: Int64, bytesIn: Int64, isOpen: Bool, alert: Bool) {
+        self.uid = uid
+        self.start = start
+        self.end = end
+        self.bytesOut = bytesOut
+        self.bytesIn = bytesIn
+        self.isOpen = isOpen
+        self.alert = alert
+    }
+}
+
 /// One row of `top`: a program (role, destination) with its rates and totals since `top` started.
 public struct TopEntry: Sendable, Equatable {
     /// The group's key: an executable path, a role, a destination.
@@ -74,9 +96,10 @@ public struct TopEntry: Sendable, Equatable {
 /// per-destination totals and rates. Pure: flows in, rows out; the caller owns the clock.
 ///
 /// Flows arrive as rows with cumulative counters (an open flow's update, a flow's end, a row the
-/// daemon checkpointed), any number of times; only what grew since the last sight is counted. Rates
-/// come from samples of each group's total, stamped with the time of the newest packet behind it, so
-/// a source that reports every few seconds still gives steady rates.
+/// daemon checkpointed), any number of times; only what grew since the last sight is counted. What
+/// grew is spread over packet time since the flow's previous report, in half-second bins, and a rate
+/// is the bins of the last `window` ending `lag` ago: 10,000 flows checkpointed at staggered moments
+/// every few seconds still add up to steady, right rates.
 public struct TopModel: Sendable {
     /// How far back a rate looks (nanoseconds).
     public var window: Int64
@@ -96,12 +119,31 @@ public struct TopModel: Sendable {
         var alert: Bool
         var counted: Bool
         var isOpen: Bool
+        var identity: Identity
     }
 
-    struct Sample: Sendable {
-        var time: Int64
-        var bytesOut: Int64
-        var bytesIn: Int64
+    /// Where a flow's bytes go in each view: kept from its first row, so later reports need only
+    /// its counters.
+    struct Identity: Sendable {
+        var program: (key: String, label: String, related: String)
+        var role: (key: String, label: String, related: String)
+        var destination: (key: String, label: String, related: String)
+        var attributed: Bool
+
+        init(_ row: FlowRow) {
+            program = TopModel.grouping(row, view: .program)
+            role = TopModel.grouping(row, view: .role)
+            destination = TopModel.grouping(row, view: .destination)
+            attributed = row.process != nil
+        }
+
+        func grouping(_ view: TopView) -> (key: String, label: String, related: String) {
+            switch view {
+            case .program: program
+            case .role: role
+            case .destination: destination
+            }
+        }
     }
 
     struct Group: Sendable {
@@ -111,10 +153,33 @@ public struct TopModel: Sendable {
         var flows = 0
         var alerts = 0
         var unattributed = false
-        var lastData: Int64
-        var samples: [Sample]
+        /// Bytes per half second of packet time (bin index = time / binWidth), out and in, for the
+        /// last few seconds: each report's bytes are spread over the time since the flow's previous
+        /// report, so flows reported at different moments add up to the right rate.
+        var bins: [Int64: (out: Double, in: Double)] = [:]
         var related: [String: Int64] = [:]
+
+        mutating func spread(out: Int64, in bytesIn: Int64, from: Int64, to: Int64, binWidth: Int64, oldest: Int64) {
+            let from = max(from, oldest)
+            guard to > from else {
+                let bin = max(to, oldest) / binWidth
+                bins[bin, default: (0, 0)].out += Double(out)
+                bins[bin, default: (0, 0)].in += Double(bytesIn)
+                return
+            }
+            let total = Double(to - from)
+            var bin = from / binWidth
+            while bin * binWidth < to {
+                let overlap = Double(min(to, (bin + 1) * binWidth) - max(from, bin * binWidth))
+                bins[bin, default: (0, 0)].out += Double(out) * overlap / total
+                bins[bin, default: (0, 0)].in += Double(bytesIn) * overlap / total
+                bin += 1
+            }
+        }
     }
+
+    /// The length of a rate bin.
+    static let binWidth: Int64 = 500_000_000
 
     private var flowStates: [String: FlowState] = [:]
     private var groups: [TopView: [String: Group]] = [:]
@@ -130,19 +195,47 @@ public struct TopModel: Sendable {
     /// Flows tracked now (open, or seen lately).
     public var trackedFlows: Int { flowStates.count }
 
+    /// Whether a flow's row was seen (its counters alone are then enough).
+    public func knows(_ uid: String) -> Bool { flowStates[uid] != nil }
+
     /// Folds in rows as the source hands them out. The first call is the baseline when
     /// `firstIsBaseline`: what flows carried before `top` started is not counted.
     public mutating func absorb(_ rows: [FlowRow], now: Int64, firstIsBaseline: Bool = true) {
         absorb(reported: rows.map { ($0, true) }, now: now, firstIsBaseline: firstIsBaseline)
     }
 
-    /// Folds in rows with whether each flow is still open: an ended flow is forgotten sooner.
-    public mutating func absorb(reported rows: [(row: FlowRow, isOpen: Bool)], now: Int64, firstIsBaseline: Bool = true) {
+    /// Folds in whole rows (flows seen for the first time, or any) with whether each flow is still
+    /// open (an ended flow is forgotten sooner), and bare counters of flows already known.
+    public mutating func absorb(
+        reported rows: [(row: FlowRow, isOpen: Bool)], counters: [FlowCounters] = [], now: Int64, firstIsBaseline: Bool = true
+    ) {
+        var items: [(FlowCounters, Identity)] = []
+        items.reserveCapacity(rows.count + counters.count)
+        for (row, isOpen) in rows {
+            let c = FlowCounters(
+                uid: row.uid, start: row.start, end: row.end, bytesOut: row.bytesOut, bytesIn: row.bytesIn, isOpen: isOpen,
+                alert: row.verdict == "alert")
+            items.append((c, flowStates[row.uid]?.identity ?? Identity(row)))
+        }
+        for c in counters {
+            guard let identity = flowStates[c.uid]?.identity else { continue }
+            items.append((c, identity))
+        }
+        fold(items, now: now, firstIsBaseline: firstIsBaseline)
+    }
+
+    private mutating func fold(_ items: [(FlowCounters, Identity)], now: Int64, firstIsBaseline: Bool) {
         let baseline = firstIsBaseline && !sawFirst
         sawFirst = true
         var touched: [TopView: Set<String>] = [:]
-        for (row, isOpen) in rows {
+        for (row, identity) in items {
             let previous = flowStates[row.uid]
+            // Unchanged since the last report: nothing to fold.
+            if let previous, previous.bytesOut == row.bytesOut, previous.bytesIn == row.bytesIn, previous.end >= row.end,
+                previous.alert || !row.alert, previous.isOpen == row.isOpen
+            {
+                continue
+            }
             var deltaOut = row.bytesOut, deltaIn = row.bytesIn
             if let previous {
                 deltaOut = max(0, row.bytesOut - previous.bytesOut)
@@ -151,46 +244,42 @@ public struct TopModel: Sendable {
                 deltaOut = 0
                 deltaIn = 0
             }
-            let isAlert = row.verdict == "alert"
-            let newAlert = isAlert && previous?.alert != true && (!baseline || previous != nil)
+            let newAlert = row.alert && previous?.alert != true && (!baseline || previous != nil)
             let firstBytes = (deltaOut + deltaIn > 0) && previous?.counted != true
             flowStates[row.uid] = FlowState(
                 bytesOut: max(row.bytesOut, previous?.bytesOut ?? 0), bytesIn: max(row.bytesIn, previous?.bytesIn ?? 0),
-                end: max(row.end, previous?.end ?? 0), alert: isAlert || previous?.alert == true,
-                counted: previous?.counted == true || firstBytes, isOpen: isOpen)
+                end: max(row.end, previous?.end ?? 0), alert: row.alert || previous?.alert == true,
+                counted: previous?.counted == true || firstBytes, isOpen: row.isOpen, identity: identity)
             let delta = deltaOut + deltaIn
             bytes += delta
-            if row.process != nil { attributedBytes += delta }
+            if identity.attributed { attributedBytes += delta }
             guard delta > 0 || previous == nil || newAlert else { continue }
             for view in TopView.allCases {
-                let (key, label, related) = TopModel.grouping(row, view: view)
-                var group = groups[view, default: [:]][key]
-                    ?? Group(
-                        label: label, lastData: row.start,
-                        // A group seen first after the start had nothing at its first packet.
-                        samples: [Sample(time: baseline ? row.end : min(row.start, row.end), bytesOut: 0, bytesIn: 0)])
+                let (key, label, related) = identity.grouping(view)
+                // Taken out and put back, so the group's storage is not shared while it changes.
+                var group = groups[view, default: [:]].removeValue(forKey: key) ?? Group(label: label)
                 group.totalOut += deltaOut
                 group.totalIn += deltaIn
                 if firstBytes { group.flows += 1 }
                 if newAlert { group.alerts += 1 }
-                if row.process == nil && view != .destination { group.unattributed = true }
+                if !identity.attributed && view != .destination { group.unattributed = true }
                 if delta > 0 { group.related[related, default: 0] += delta }
-                if delta > 0 || baseline { group.lastData = max(group.lastData, row.end) }
+                if delta > 0 {
+                    // Bytes of a flow seen first now count from its start; later ones from its previous report.
+                    group.spread(
+                        out: deltaOut, in: deltaIn, from: previous?.end ?? row.start, to: row.end, binWidth: TopModel.binWidth,
+                        oldest: now - lag - window - 60_000_000_000)
+                }
                 groups[view, default: [:]][key] = group
                 touched[view, default: []].insert(key)
             }
         }
         for (view, keys) in touched {
             for key in keys {
-                guard var group = groups[view]?[key] else { continue }
-                let sample = Sample(time: group.lastData, bytesOut: group.totalOut, bytesIn: group.totalIn)
-                if let last = group.samples.last, last.time >= sample.time {
-                    group.samples[group.samples.count - 1] = Sample(time: last.time, bytesOut: sample.bytesOut, bytesIn: sample.bytesIn)
-                } else {
-                    group.samples.append(sample)
-                }
-                // Keep one sample at or before the window's start, and those after it.
-                while group.samples.count > 2, group.samples[1].time <= group.lastData - window { group.samples.removeFirst() }
+                guard var group = groups[view]?.removeValue(forKey: key) else { continue }
+                // Bins older than any window still to be shown are dropped.
+                let oldest = (now - lag - window) / TopModel.binWidth - 1
+                if group.bins.count > 16 { group.bins = group.bins.filter { $0.key >= oldest } }
                 // Bounded related lists: a program talking to 10,000 destinations keeps its top ones.
                 if group.related.count > 64 {
                     let kept = group.related.sorted { $0.value > $1.value }.prefix(32)
@@ -263,15 +352,17 @@ public struct TopModel: Sendable {
         return out
     }
 
-    /// Bytes per second out and in over the last `window`: from the newest sample at or before the
-    /// window's start to the group's newest data, or to `now - lag` when the group has gone quiet.
+    /// Bytes per second out and in over `window`, ending `lag` before `now` (by then every packet
+    /// of that stretch has been reported).
     func rates(_ g: Group, now: Int64) -> (Double, Double) {
-        let effectiveNow = max(g.lastData, now - lag)
-        guard let latest = g.samples.last else { return (0, 0) }
-        let reference = g.samples.last(where: { $0.time <= effectiveNow - window }) ?? g.samples[0]
-        let span = effectiveNow - reference.time
-        guard span >= 500_000_000 else { return (0, 0) }
-        let seconds = Double(span) / 1e9
-        return (Double(latest.bytesOut - reference.bytesOut) / seconds, Double(latest.bytesIn - reference.bytesIn) / seconds)
+        let hi = (now - lag) / TopModel.binWidth
+        let bins = max(1, window / TopModel.binWidth)
+        var out = 0.0, bytesIn = 0.0
+        for (bin, v) in g.bins where bin >= hi - bins && bin < hi {
+            out += v.out
+            bytesIn += v.in
+        }
+        let seconds = Double(bins * TopModel.binWidth) / 1e9
+        return (out / seconds, bytesIn / seconds)
     }
 }

@@ -159,7 +159,7 @@ import TestSupport
 
         // d: per destination, with the programs beside it.
         try tmux.keys("d")
-        screen = try tmux.waitFor(seconds: 5) { $0.contains { $0.contains("DESTINATI") } }
+        screen = try tmux.waitFor(seconds: 5) { $0.first?.contains("per destination") == true }
         #expect(screen[0].contains("per destination"), "\(screen.joined(separator: "\n"))")
         #expect(screen.contains { $0.contains("127.0.0.1") && $0.contains("beta-") }, "\(screen.joined(separator: "\n"))")
 
@@ -169,7 +169,7 @@ import TestSupport
         #expect(screen.contains { $0.contains("telltale top: keys") })
         try tmux.keys("x")
         try tmux.keys("p")
-        screen = try tmux.waitFor(seconds: 5) { $0.contains { $0.contains("PROGRAM") } }
+        screen = try tmux.waitFor(seconds: 5) { s in s.first?.contains("per program") == true && !s.contains { $0.contains("telltale top: keys") } }
         #expect(!screen.contains { $0.contains("telltale top: keys") })
 
         // 200x50: laid out again to the new size.

@@ -41,7 +41,7 @@ func seconds(_ s: Double) -> Int64 { Int64(s * 1e9) }
             let reported = Double((t / 3) * 3)  // the latest checkpoint
             model.absorb([topRow("a", exe: "/usr/bin/alpha", start: 90, end: reported, out: Int64(500_000 + (reported - 100) * 50_000))], now: seconds(Double(t)))
             let entries = model.entries(.program, now: seconds(Double(t)))
-            if t >= 110 {
+            if t >= 112 {  // the window [t-11, t-5) holds only packets after the start
                 #expect(abs(entries[0].rateOut - 50_000) < 50_000 * 0.1, "t=\(t) rate \(entries[0].rateOut)")
             }
             lastRate = entries[0].rateOut
@@ -53,6 +53,26 @@ func seconds(_ s: Double) -> Int64 { Int64(s * 1e9) }
         // checkpoint was at 129 s.
         #expect(entry.totalOut == 29 * 50_000)
         #expect(lastRate > 0)
+    }
+
+    @Test func flowsReportedAtStaggeredMomentsAddUpToTheirRate() {
+        // 300 flows of 1,000 bytes a second each, each reported every 3 s but at its own moment.
+        var model = TopModel(started: 0, window: seconds(6), lag: seconds(5))
+        model.absorb([], now: 0)
+        var reported = Array(repeating: 0.0, count: 300)
+        for tenth in 1...400 {
+            let t = Double(tenth) / 10
+            var rows: [FlowRow] = []
+            for i in 0..<300 where Int(t * 10) % 30 == i % 30 {
+                reported[i] = t
+                rows.append(topRow("f\(i)", exe: "/bin/load", start: 0, end: t, out: Int64(t * 1000)))
+            }
+            model.absorb(rows, now: seconds(t))
+            if t >= 15, tenth % 10 == 0 {
+                let rate = model.entries(.program, now: seconds(t))[0].rateOut
+                #expect(abs(rate - 300_000) < 300_000 * 0.05, "t=\(t): \(rate)")
+            }
+        }
     }
 
     @Test func aQuietProgramsRateDecaysToZero() {
@@ -87,7 +107,7 @@ func seconds(_ s: Double) -> Int64 { Int64(s * 1e9) }
         #expect(destinations[0].label == "telemetry.example (internet)")
         #expect(destinations[0].totalOut == 710)
         #expect(Set(destinations[0].related) == ["llama-server", "curl"])
-        #expect(model.entries(.program, filter: "TELEMETRY", now: seconds(1)).map(\.label) == ["llama-server", "curl"])
+        #expect(model.entries(.program, sort: .total, filter: "TELEMETRY", now: seconds(1)).map(\.label) == ["llama-server", "curl"])
         #expect(model.entries(.program, flaggedOnly: true, now: seconds(1)).count == 2)
         #expect(model.bytes == 1060 && model.attributedBytes == 1010)
     }
