@@ -26,6 +26,7 @@ packages=(
   libbpf-dev                                        # build: the socket-event programs and their loader
   iproute2 ethtool iputils-ping curl openssl        # live tests: namespaces, real peers
   dnsutils python3 procps                           # live tests: dig, scripted peers, ps
+  nftables                                          # live tests: a container routed and masqueraded
   tcpdump softflowd tshark nethogs                  # benchmark peers and cross-checks
 )
 

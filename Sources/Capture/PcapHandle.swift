@@ -103,6 +103,9 @@ public final class PcapHandle {
         /// block). Immediate suits attribution by polling, which must look while a socket exists.
         public var immediate = true
         public var blockTimeout: Int32 = 20
+        /// Keep whole only the packets naming may need, and the headers of the rest (see
+        /// `SnapProgram`): bulk payload is then never copied into the ring.
+        public var trimsPayload = true
         public init() {}
     }
 
@@ -133,14 +136,83 @@ public final class PcapHandle {
             default: throw CaptureError(.activate, source: interface, message: message)
             }
         }
+        // The cooked v2 header of `any` carries each packet's interface, which tells a routed packet's
+        // copies apart; v1 does not.
+        if pcap_datalink(created) == 113 { _ = pcap_set_datalink(created, 276) }
         let handle = PcapHandle(source: interface, handle: created, nanoseconds: nano)
         if pcap_setnonblock(created, 1, &errorBuffer) != 0 {
             throw CaptureError(.activate, source: interface, message: String(cString: errorBuffer))
         }
-        if let filter = options.filter {
+        let snap = options.trimsPayload
+            ? SnapProgram.instructions(linkType: handle.linkType, snapLength: UInt32(max(options.snapLength, 0))) : nil
+        switch (options.filter, snap) {
+        case (let filter?, let snap?):
+            guard let spliced = SnapProgram.splice(filter: try handle.compile(filter), snap: snap) else {
+                try handle.setFilter(filter)
+                break
+            }
+            try handle.install(spliced)
+        case (let filter?, nil):
             try handle.setFilter(filter)
+        case (nil, let snap?):
+            try handle.install(snap)
+        case (nil, nil):
+            break
         }
         return handle
+    }
+
+    /// Compiles a filter expression (tcpdump syntax) into its instructions for this handle's link type.
+    ///
+    /// The corresponding C function is `pcap_compile`.
+    public func compile(_ expression: String) throws(CaptureError) -> [FilterInstruction] {
+        var program = bpf_program()
+        guard pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
+            throw CaptureError(.filter, source: source, message: String(cString: pcap_geterr(handle)))
+        }
+        defer { pcap_freecode(&program) }
+        // pcap_compile filled bf_insns with bf_len instructions; they stay valid until pcap_freecode.
+        let instructions = UnsafeBufferPointer(start: program.bf_insns, count: Int(program.bf_len))
+        return instructions.map { FilterInstruction(code: $0.code, jumpTrue: $0.jt, jumpFalse: $0.jf, value: $0.k) }
+    }
+
+    /// Compiles a filter expression for frames of `linkType` without a capture (to inspect it).
+    ///
+    /// The corresponding C functions are `pcap_open_dead` and `pcap_compile`.
+    public static func compile(_ expression: String, linkType: LinkType, snapLength: Int32 = 262_144) throws(CaptureError) -> [FilterInstruction] {
+        guard let dead = pcap_open_dead(Int32(bitPattern: linkType.fileLinkType), snapLength) else {
+            throw CaptureError(.filter, source: "\(linkType)", message: "pcap_open_dead failed")
+        }
+        return try PcapHandle(source: "\(linkType)", handle: dead, nanoseconds: true, isFile: true).compile(expression)
+    }
+
+    /// Installs a classic BPF program as the capture filter; libpcap hands it to the kernel, whose
+    /// socket filter then keeps as many bytes of each packet as the program returns.
+    ///
+    /// The corresponding C function is `pcap_setfilter`.
+    public func install(_ instructions: [FilterInstruction]) throws(CaptureError) {
+        var raw = instructions.map { bpf_insn(code: $0.code, jt: $0.jumpTrue, jf: $0.jumpFalse, k: $0.value) }
+        let status = raw.withUnsafeMutableBufferPointer { buffer in
+            var program = bpf_program(bf_len: UInt32(buffer.count), bf_insns: buffer.baseAddress)
+            // pcap_setfilter copies the instructions; the buffer only has to live for the call.
+            return pcap_setfilter(handle, &program)
+        }
+        guard status == 0 else {
+            throw CaptureError(.filter, source: source, message: String(cString: pcap_geterr(handle)))
+        }
+    }
+
+    /// What a program returns for a frame (its snap length; 0 rejects), as libpcap's own interpreter
+    /// runs it on the frame as captured.
+    ///
+    /// The corresponding C function is `bpf_filter`.
+    public static func evaluate(_ instructions: [FilterInstruction], frame: [UInt8], wireLength: Int? = nil) -> UInt32 {
+        let raw = instructions.map { bpf_insn(code: $0.code, jt: $0.jumpTrue, jf: $0.jumpFalse, k: $0.value) }
+        return raw.withUnsafeBufferPointer { program in
+            frame.withUnsafeBufferPointer { bytes in
+                bpf_filter(program.baseAddress, bytes.baseAddress, UInt32(wireLength ?? frame.count), UInt32(frame.count))
+            }
+        }
     }
 
     /// Compiles and installs a BPF filter expression.

@@ -42,6 +42,18 @@ public struct FlowRecord: Sendable, Equatable {
     public var originatorLinkDirection: PacketSummary.LinkDirection = .unknown
     /// Fragments counted into this flow.
     public var fragments: Int64 = 0
+    /// The interface whose copies of each side's packets are counted (0: the capture names none).
+    /// A routed or bridged packet crosses several interfaces of this machine and is captured on
+    /// each; only the copy on the interface where the flow's side was first seen counts.
+    public var originatorInterface: Int32 = 0
+    public var responderInterface: Int32 = 0
+    /// Whether this flow is another flow's packets after address translation (a container's flow on
+    /// its way out, masqueraded): its packets are copies, counted in the other flow, and the flow
+    /// itself is never handed out.
+    public var isTranslatedCopy = false
+    /// Whether the flow's packets cross this machine between two of its interfaces (routed or
+    /// bridged: a container's or a virtual machine's flow), rather than start or end here.
+    public var isRouted = false
     /// The owning process as attribution found it (pid and start time; pid 0 while unknown), kept in
     /// the record so that naming needs no table of its own.
     public var ownerPid: Int32 = 0
@@ -97,6 +109,7 @@ public struct FlowRecord: Sendable, Equatable {
         swap(&originatorBytes, &responderBytes)
         swap(&originatorPackets, &responderPackets)
         swap(&originatorTCP, &responderTCP)
+        swap(&originatorInterface, &responderInterface)
         originatorLinkDirection = switch originatorLinkDirection {
         case .incoming: .outgoing
         case .outgoing: .incoming
