@@ -28,7 +28,10 @@ public struct FlowPipeline: Sendable {
             let started = table.counters.flowsStarted
             // A copy of a packet already counted (another interface, or after address translation)
             // counts nowhere: not in a flow, not in the totals, not twice for names.
-            guard table.ingest(packet) else { return }
+            guard table.ingest(packet) else {
+                counters.copies += 1
+                return
+            }
             counters.ipPackets += 1
             counters.ipBytes += Int64(packet.ipLength)
             if names != nil {
