@@ -255,6 +255,16 @@ public struct FlowTable: Sendable {
         remove(positions: expired.map(\.position))
     }
 
+    /// Brings the flows in `started` up to date with what the packets after their first said about
+    /// them: a flow seen again on a second interface is routed, which decides its local end.
+    public mutating func refreshStarted() {
+        for position in started.indices where !started[position].isRouted {
+            if let live = index.find(started[position].key, in: records), records[Int(live)].isRouted {
+                started[position].isRouted = true
+            }
+        }
+    }
+
     /// Records the owner attribution found for an open flow; false when the flow has ended already.
     @discardableResult
     public mutating func setOwner(pid: Int32, startTime: UInt64, of key: FlowKey) -> Bool {

@@ -69,6 +69,7 @@ public struct LiveSession {
                 }
             }
             if !pipeline.table.started.isEmpty {
+                pipeline.table.refreshStarted()
                 // New flows leave at once: attribution must look while the socket still exists.
                 pipeline.nameStartedFlows()
                 onStart(pipeline.table.started)
