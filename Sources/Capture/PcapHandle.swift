@@ -143,62 +143,37 @@ public final class PcapHandle {
         if pcap_setnonblock(created, 1, &errorBuffer) != 0 {
             throw CaptureError(.activate, source: interface, message: String(cString: errorBuffer))
         }
-        let snap = options.trimsPayload
-            ? SnapProgram.instructions(linkType: handle.linkType, snapLength: UInt32(max(options.snapLength, 0))) : nil
-        switch (options.filter, snap) {
-        case (let filter?, let snap?):
-            guard let spliced = SnapProgram.splice(filter: try handle.compile(filter), snap: snap) else {
-                try handle.setFilter(filter)
-                break
-            }
-            try handle.install(spliced)
-        case (let filter?, nil):
+        if let filter = options.filter {
+            // A filter of the user's goes through libpcap, which fits it to cooked captures; packets
+            // are then kept whole.
             try handle.setFilter(filter)
-        case (nil, let snap?):
-            try handle.install(snap)
-        case (nil, nil):
-            break
+        } else if options.trimsPayload {
+            // Cooked sockets hand the kernel's filter the packet from its network header on, and
+            // libpcap adds the cooked header after the cut.
+            let cooked = handle.linkType == .linuxCooked || handle.linkType == .linuxCookedV2
+            if let snap = SnapProgram.instructions(
+                linkType: cooked ? .raw : handle.linkType, snapLength: UInt32(max(options.snapLength, 0))) {
+                try handle.attachToSocket(snap)
+            }
         }
         return handle
     }
 
-    /// Compiles a filter expression (tcpdump syntax) into its instructions for this handle's link type.
+    /// Attaches a classic BPF program to the capture's socket directly, behind libpcap: libpcap
+    /// never runs it again on the packets it already cut (its own filter would, on packets already in
+    /// the ring, and reject every one whose cut removed a byte the program reads).
     ///
-    /// The corresponding C function is `pcap_compile`.
-    public func compile(_ expression: String) throws(CaptureError) -> [FilterInstruction] {
-        var program = bpf_program()
-        guard pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) == 0 else {
-            throw CaptureError(.filter, source: source, message: String(cString: pcap_geterr(handle)))
-        }
-        defer { pcap_freecode(&program) }
-        // pcap_compile filled bf_insns with bf_len instructions; they stay valid until pcap_freecode.
-        let instructions = UnsafeBufferPointer(start: program.bf_insns, count: Int(program.bf_len))
-        return instructions.map { FilterInstruction(code: $0.code, jumpTrue: $0.jt, jumpFalse: $0.jf, value: $0.k) }
-    }
-
-    /// Compiles a filter expression for frames of `linkType` without a capture (to inspect it).
-    ///
-    /// The corresponding C functions are `pcap_open_dead` and `pcap_compile`.
-    public static func compile(_ expression: String, linkType: LinkType, snapLength: Int32 = 262_144) throws(CaptureError) -> [FilterInstruction] {
-        guard let dead = pcap_open_dead(Int32(bitPattern: linkType.fileLinkType), snapLength) else {
-            throw CaptureError(.filter, source: "\(linkType)", message: "pcap_open_dead failed")
-        }
-        return try PcapHandle(source: "\(linkType)", handle: dead, nanoseconds: true, isFile: true).compile(expression)
-    }
-
-    /// Installs a classic BPF program as the capture filter; libpcap hands it to the kernel, whose
-    /// socket filter then keeps as many bytes of each packet as the program returns.
-    ///
-    /// The corresponding C function is `pcap_setfilter`.
-    public func install(_ instructions: [FilterInstruction]) throws(CaptureError) {
-        var raw = instructions.map { bpf_insn(code: $0.code, jt: $0.jumpTrue, jf: $0.jumpFalse, k: $0.value) }
+    /// The corresponding C function is `setsockopt` with `SO_ATTACH_FILTER`.
+    func attachToSocket(_ instructions: [FilterInstruction]) throws(CaptureError) {
+        var raw = instructions.map { sock_filter(code: $0.code, jt: $0.jumpTrue, jf: $0.jumpFalse, k: $0.value) }
         let status = raw.withUnsafeMutableBufferPointer { buffer in
-            var program = bpf_program(bf_len: UInt32(buffer.count), bf_insns: buffer.baseAddress)
-            // pcap_setfilter copies the instructions; the buffer only has to live for the call.
-            return pcap_setfilter(handle, &program)
+            var program = sock_fprog(len: UInt16(buffer.count), filter: buffer.baseAddress)
+            // The kernel copies the program; the buffer only has to live for the call.
+            return setsockopt(pcap_get_selectable_fd(handle), SOL_SOCKET, SO_ATTACH_FILTER, &program,
+                              socklen_t(MemoryLayout<sock_fprog>.size))
         }
         guard status == 0 else {
-            throw CaptureError(.filter, source: source, message: String(cString: pcap_geterr(handle)))
+            throw CaptureError(.filter, source: source, message: "cannot attach the snap program: " + String(cString: strerror(errno)))
         }
     }
 

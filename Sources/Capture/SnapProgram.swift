@@ -30,9 +30,9 @@ public struct FilterInstruction: Sendable, Equatable {
 /// header); IP fragments, ICMP and anything not TCP or UDP over IPv4/IPv6 without extension headers
 /// (rare and small). Everything else keeps its IP and TCP/UDP headers.
 ///
-/// The program addresses the packet as libpcap shows it (with its link header); libpcap moves the
-/// offsets for the kernel on cooked captures. On cooked and raw links it reads the IP version from
-/// the network header itself, never the link header, so that every load translates.
+/// The program addresses the packet from its link header (as libpcap shows it); a cooked socket's
+/// filter sees it from the network header on, which is the `.raw` layout. Without a link header it
+/// reads the IP version from the network header itself.
 public enum SnapProgram {
     /// The program for frames of `linkType`, keeping at most `snapLength` bytes; nil for link types
     /// whose network header is not at a fixed offset.
@@ -149,28 +149,6 @@ public enum SnapProgram {
         a.label("full")
         a.returnValue(full)
         return a.resolved()
-    }
-
-    /// `filter` (a compiled capture filter) followed by the snap program: where the filter accepts a
-    /// packet, the snap program decides how much of it to keep. Nil when the filter accepts packets
-    /// in a way this cannot splice (a return of the accumulator).
-    public static func splice(filter: [FilterInstruction], snap: [FilterInstruction]) -> [FilterInstruction]? {
-        var out: [FilterInstruction] = []
-        out.reserveCapacity(filter.count + snap.count)
-        for (position, instruction) in filter.enumerated() {
-            guard instruction.code & 0x07 == Op.ret else {
-                out.append(instruction)
-                continue
-            }
-            guard instruction.code == Op.ret | Op.constant else { return nil }
-            if instruction.value == 0 {
-                out.append(instruction)
-            } else {
-                // Jump past the rest of the filter to the snap program's first instruction.
-                out.append(FilterInstruction(code: Op.jump | Op.always, value: UInt32(filter.count - position - 1)))
-            }
-        }
-        return out + snap
     }
 }
 
