@@ -15,8 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-3}"
-read -ra udp_rates <<< "${UDP_RATES:-25000 50000 100000 150000 200000 300000 400000}"
-read -ra tcp_rates <<< "${TCP_RATES:-25 50 100 200 300 400 600}"
+read -ra udp_rates <<< "${UDP_RATES:-50000 100000 200000 300000 400000 600000 800000}"
+read -ra tcp_rates <<< "${TCP_RATES:-50 100 200 300 400 600 800 1000}"
 [ "$(id -u)" = 0 ] || { echo "capture-rate: needs root (namespaces, capture)" >&2; exit 1; }
 command -v tcpdump >/dev/null && command -v nethogs >/dev/null || bash scripts/setup.sh --no-llama
 swift build -c release --product telltale >/dev/null
@@ -56,7 +56,7 @@ load() {  # load udp RATE | load tcp RATE
 # Each prints the packets the capture dropped (kernel and queues) while one step of load ran.
 drops_tcpdump() {
   tcpdump -i any -w /dev/null 2> "$dir/tcpdump.err" & local pid=$!
-  sleep 1; load "$@" > /dev/null; sleep 0.5
+  sleep 1; load "$@" > "$dir/load.out"; sleep 0.5
   kill -INT "$pid"; wait "$pid" 2>/dev/null || true
   sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$dir/tcpdump.err"
 }
@@ -109,11 +109,13 @@ record() {  # record KEY DROPS RATE
 for kind in udp tcp; do
   if [ "$kind" = udp ]; then rates=("${udp_rates[@]}"); unit="datagrams/s"; else rates=("${tcp_rates[@]}"); unit="MB/s"; fi
   echo "== $kind stream ($unit), $seconds s a step: packets dropped per tool (nethogs: share of the bytes it counted)"
-  printf '%10s %10s %10s %10s %10s\n' rate tcpdump daemon run nethogs
+  printf '%10s %12s %10s %10s %10s %10s\n' rate "sender held" tcpdump daemon run nethogs
   for tool in tcpdump daemon run; do held[$kind/$tool]=0; done
   for rate in "${rates[@]}"; do
     t=$(drops_tcpdump "$kind" "$rate"); d=$(drops_daemon "$kind" "$rate"); r=$(drops_run "$kind" "$rate"); n=$(share_nethogs "$kind" "$rate")
-    printf '%10s %10s %10s %10s %10s\n' "$rate" "$t" "$d" "$r" "$n"
+    # What the sender achieved in the tcpdump step (it falls behind its pace when the machine cannot keep up).
+    held_rate=$(sed -n 's/.*(\([0-9.]*\)\(\/s\| MB\/s\))$/\1/p' "$dir/load.out")
+    printf '%10s %12s %10s %10s %10s %10s\n' "$rate" "$held_rate" "$t" "$d" "$r" "$n"
     record "$kind/tcpdump" "$t" "$rate"; record "$kind/daemon" "$d" "$rate"; record "$kind/run" "$r" "$rate"
   done
   td=${held[$kind/tcpdump]}

@@ -36,10 +36,11 @@ import TestSupport
                 let source = UInt16(frame[34]) << 8 | UInt16(frame[35]), destination = UInt16(frame[36]) << 8 | UInt16(frame[37])
                 guard source == port || destination == port else { return }
                 let decoded = try? PacketDecoder(linkType: .ethernet).decode(frame, wireLength: wire)
-                payloadBytes += decoded?.payloadLength ?? 0
+                if destination == port { payloadBytes += decoded?.payloadLength ?? 0 }
                 let flags = frame.count > 47 ? frame[47] : 0
                 if flags & 0x07 != 0 {
-                    #expect(frame.count == wire, "a handshake segment was cut: \(frame.count) of \(wire)")
+                    // Whole up to the snap length (loopback segments reach 64 KiB; a FIN may carry data).
+                    #expect(frame.count == min(wire, Int(options.snapLength)), "a handshake segment was cut: \(frame.count) of \(wire)")
                     whole += 1
                 } else if wire > 1000 {
                     #expect(frame.count <= 14 + 20 + 60, "a bulk segment kept \(frame.count) of \(wire) bytes")
@@ -50,7 +51,8 @@ import TestSupport
             usleep(20_000)
         }
         #expect(cut > 0 && whole >= 3, "cut \(cut), whole \(whole)")
-        // Every payload byte is accounted for from the headers, though none was captured.
-        #expect(payloadBytes == 2_000_000)
+        // Every payload byte is accounted for from the headers, though none was captured (a
+        // retransmitted segment on a busy machine counts again, as on the wire).
+        #expect(payloadBytes >= 2_000_000 && payloadBytes < 2_200_000, "\(payloadBytes) payload bytes")
     }
 }
