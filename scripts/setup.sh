@@ -26,6 +26,7 @@ packages=(
   libbpf-dev                                        # build: the socket-event programs and their loader
   iproute2 ethtool iputils-ping curl openssl        # live tests: namespaces, real peers
   dnsutils python3 procps                           # live tests: dig, scripted peers, ps
+  nftables                                          # live tests: a container routed and masqueraded
   tcpdump softflowd tshark nethogs                  # benchmark peers and cross-checks
   libnotify-bin dbus python3-dbus python3-gi        # desktop alerts (notify-send); tests: a session bus and a notification server
   tmux chromium                                     # live tests: top driven in a terminal, the HTML report rendered

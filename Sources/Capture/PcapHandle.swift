@@ -103,6 +103,9 @@ public final class PcapHandle {
         /// block). Immediate suits attribution by polling, which must look while a socket exists.
         public var immediate = true
         public var blockTimeout: Int32 = 20
+        /// Keep whole only the packets naming may need, and the headers of the rest (see
+        /// `SnapProgram`): bulk payload is then never copied into the ring.
+        public var trimsPayload = true
         public init() {}
     }
 
@@ -133,14 +136,58 @@ public final class PcapHandle {
             default: throw CaptureError(.activate, source: interface, message: message)
             }
         }
+        // The cooked v2 header of `any` carries each packet's interface, which tells a routed packet's
+        // copies apart; v1 does not.
+        if pcap_datalink(created) == 113 { _ = pcap_set_datalink(created, 276) }
         let handle = PcapHandle(source: interface, handle: created, nanoseconds: nano)
         if pcap_setnonblock(created, 1, &errorBuffer) != 0 {
             throw CaptureError(.activate, source: interface, message: String(cString: errorBuffer))
         }
         if let filter = options.filter {
+            // A filter of the user's goes through libpcap, which fits it to cooked captures; packets
+            // are then kept whole.
             try handle.setFilter(filter)
+        } else if options.trimsPayload {
+            // Cooked sockets hand the kernel's filter the packet from its network header on, and
+            // libpcap adds the cooked header after the cut.
+            let cooked = handle.linkType == .linuxCooked || handle.linkType == .linuxCookedV2
+            if let snap = SnapProgram.instructions(
+                linkType: cooked ? .raw : handle.linkType, snapLength: UInt32(max(options.snapLength, 0))) {
+                try handle.attachToSocket(snap)
+            }
         }
         return handle
+    }
+
+    /// Attaches a classic BPF program to the capture's socket directly, behind libpcap: libpcap
+    /// never runs it again on the packets it already cut (its own filter would, on packets already in
+    /// the ring, and reject every one whose cut removed a byte the program reads).
+    ///
+    /// The corresponding C function is `setsockopt` with `SO_ATTACH_FILTER`.
+    func attachToSocket(_ instructions: [FilterInstruction]) throws(CaptureError) {
+        var raw = instructions.map { sock_filter(code: $0.code, jt: $0.jumpTrue, jf: $0.jumpFalse, k: $0.value) }
+        let status = raw.withUnsafeMutableBufferPointer { buffer in
+            var program = sock_fprog(len: UInt16(buffer.count), filter: buffer.baseAddress)
+            // The kernel copies the program; the buffer only has to live for the call.
+            return setsockopt(pcap_get_selectable_fd(handle), SOL_SOCKET, SO_ATTACH_FILTER, &program,
+                              socklen_t(MemoryLayout<sock_fprog>.size))
+        }
+        guard status == 0 else {
+            throw CaptureError(.filter, source: source, message: "cannot attach the snap program: " + String(cString: strerror(errno)))
+        }
+    }
+
+    /// What a program returns for a frame (its snap length; 0 rejects), as libpcap's own interpreter
+    /// runs it on the frame as captured.
+    ///
+    /// The corresponding C function is `bpf_filter`.
+    public static func evaluate(_ instructions: [FilterInstruction], frame: [UInt8], wireLength: Int? = nil) -> UInt32 {
+        let raw = instructions.map { bpf_insn(code: $0.code, jt: $0.jumpTrue, jf: $0.jumpFalse, k: $0.value) }
+        return raw.withUnsafeBufferPointer { program in
+            frame.withUnsafeBufferPointer { bytes in
+                bpf_filter(program.baseAddress, bytes.baseAddress, UInt32(wireLength ?? frame.count), UInt32(frame.count))
+            }
+        }
     }
 
     /// Compiles and installs a BPF filter expression.

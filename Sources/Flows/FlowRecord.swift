@@ -21,8 +21,11 @@ public struct FlowRecord: Sendable, Equatable {
     /// A unique id for the flow, rendered as `uid` (see `FlowRecord.uidText`).
     public var uid: UInt64
     public let key: FlowKey
-    public var originatorAddress: IPAddress
-    public var responderAddress: IPAddress
+    /// Whether the originator is the key's low endpoint. The addresses live in the key only: a
+    /// record that held them again took 48 bytes more per open flow.
+    private var originatorIsLow: Bool
+    public var originatorAddress: IPAddress { originatorIsLow ? key.lowAddress : key.highAddress }
+    public var responderAddress: IPAddress { originatorIsLow ? key.highAddress : key.lowAddress }
     public var originatorPort: UInt16
     public var responderPort: UInt16
     /// Nanoseconds since the Unix epoch.
@@ -42,6 +45,18 @@ public struct FlowRecord: Sendable, Equatable {
     public var originatorLinkDirection: PacketSummary.LinkDirection = .unknown
     /// Fragments counted into this flow.
     public var fragments: Int64 = 0
+    /// The interface whose copies of each side's packets are counted (0: the capture names none).
+    /// A routed or bridged packet crosses several interfaces of this machine and is captured on
+    /// each; only the copy on the interface where the flow's side was first seen counts.
+    public var originatorInterface: Int32 = 0
+    public var responderInterface: Int32 = 0
+    /// Whether this flow is another flow's packets after address translation (a container's flow on
+    /// its way out, masqueraded): its packets are copies, counted in the other flow, and the flow
+    /// itself is never handed out.
+    public var isTranslatedCopy = false
+    /// Whether the flow's packets cross this machine between two of its interfaces (routed or
+    /// bridged: a container's or a virtual machine's flow), rather than start or end here.
+    public var isRouted = false
     /// The owning process as attribution found it (pid and start time; pid 0 while unknown), kept in
     /// the record so that naming needs no table of its own.
     public var ownerPid: Int32 = 0
@@ -52,7 +67,14 @@ public struct FlowRecord: Sendable, Equatable {
     /// The destination's name, from what was observed (DNS, SNI, QUIC SNI, HTTP Host), if any.
     public var hostname: String?
     /// Where `hostname` came from: `dns`, `dns-global`, `sni`, `quic-sni` or `http-host`.
-    public var nameSource: String?
+    public var nameSource: String? {
+        get { nameSourceCode == 0 ? nil : FlowRecord.nameSources[Int(nameSourceCode) - 1] }
+        set { nameSourceCode = newValue.flatMap { FlowRecord.nameSources.firstIndex(of: $0) }.map { UInt8($0 + 1) } ?? 0 }
+    }
+    /// `nameSource` as one byte: its position in `nameSources` plus one, zero for none.
+    private var nameSourceCode: UInt8 = 0
+    /// Every source a name can have; another value is not kept.
+    public static let nameSources = ["dns", "dns-global", "sni", "quic-sni", "http-host"]
     /// Whether the flow's ClientHello was encrypted (ECH): `hostname` is then the public name.
     public var encryptedClientHello = false
 
@@ -63,8 +85,7 @@ public struct FlowRecord: Sendable, Equatable {
     public init(uid: UInt64, key: FlowKey, first p: PacketSummary) {
         self.uid = uid
         self.key = key
-        originatorAddress = p.source
-        responderAddress = p.destination
+        originatorIsLow = p.source == key.lowAddress
         if p.ipProtocol == IPProtocolNumber.icmp || p.ipProtocol == IPProtocolNumber.icmpv6 {
             originatorPort = 0
             responderPort = 0
@@ -92,11 +113,12 @@ public struct FlowRecord: Sendable, Equatable {
 
     /// Swaps originator and responder, as Zeek does when the first packet seen was a SYN-ACK.
     public mutating func flipRoles() {
-        swap(&originatorAddress, &responderAddress)
+        originatorIsLow.toggle()
         swap(&originatorPort, &responderPort)
         swap(&originatorBytes, &responderBytes)
         swap(&originatorPackets, &responderPackets)
         swap(&originatorTCP, &responderTCP)
+        swap(&originatorInterface, &responderInterface)
         originatorLinkDirection = switch originatorLinkDirection {
         case .incoming: .outgoing
         case .outgoing: .incoming

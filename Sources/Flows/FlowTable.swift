@@ -14,6 +14,12 @@ public struct FlowTable: Sendable {
         public var flowsEvicted: Int64 = 0
         /// Later fragments whose first fragment was never seen: counted into a portless flow.
         public var orphanFragments: Int64 = 0
+        /// Packets not counted because they were another copy of a packet already counted: the same
+        /// packet on a second interface of this machine (routed or bridged), or after address
+        /// translation.
+        public var copies: Int64 = 0
+        /// Flows recognised as another flow after address translation (never handed out).
+        public var translatedFlows: Int64 = 0
         public init() {}
     }
 
@@ -37,6 +43,8 @@ public struct FlowTable: Sendable {
     var fragmentPorts: [FragmentKey: (UInt16, UInt16)] = [:]
     var uidGenerator: SplitMix64
     var nextSweep: Int64 = .min
+    /// Recent incoming packets by fingerprint, to know a translated copy on its way out.
+    var arrivals = ArrivalIndex()
 
     
     struct FragmentKey: Hashable, Sendable {
@@ -63,9 +71,10 @@ public struct FlowTable: Sendable {
     /// The open flows, in no particular order.
     public var openFlows: some Collection<FlowRecord> { records }
 
-    /// Counts one decoded packet into its flow, expiring idle flows as packet time advances.
-    
-    public mutating func ingest(_ packet: PacketSummary) {
+    /// Counts one decoded packet into its flow, expiring idle flows as packet time advances. Returns
+    /// false when the packet was a copy of one already counted (see `Counters.copies`).
+    @discardableResult
+    public mutating func ingest(_ packet: PacketSummary) -> Bool {
         counters.packets += 1
         if packet.timestamp >= nextSweep {
             expire(now: packet.timestamp)
@@ -73,12 +82,34 @@ public struct FlowTable: Sendable {
         var p = packet
         if p.isFragment { resolveFragmentPorts(&p) }
         let (key, _) = FlowKey.of(p)
+        if p.copyFingerprint != 0 && p.linkDirection == .incoming {
+            arrivals.note(p, key: key)
+        }
         if let position = index.find(key, in: records) {
-            FlowTable.update(&records[Int(position)], with: p)
-            return
+            if records[Int(position)].isTranslatedCopy {
+                if p.timestamp > records[Int(position)].end { records[Int(position)].end = p.timestamp }
+                counters.copies += 1
+                return false
+            }
+            guard FlowTable.update(&records[Int(position)], with: p) else {
+                counters.copies += 1
+                return false
+            }
+            return true
         }
         if records.count >= capacity { evictOldest() }
         var record = FlowRecord(uid: nextUID(), key: key, first: p)
+        if p.copyFingerprint != 0 && p.linkDirection == .outgoing, let inside = arrivals.forwardedCopy(of: p) {
+            // The first packet of this flow came in on another interface a moment ago with other
+            // addresses: the flow is a translated flow's outside half, already counted there.
+            if let position = index.find(inside, in: records) { records[Int(position)].isRouted = true }
+            record.isTranslatedCopy = true
+            counters.copies += 1
+            counters.translatedFlows += 1
+            records.append(record)
+            index.insert(Int32(records.count - 1), in: records)
+            return false
+        }
         if record.isICMP && ICMPKind.isReply(p.icmpType, v6: p.ipProtocol == IPProtocolNumber.icmpv6) {
             // The first packet seen is a reply: its receiver asked. Turn the record before counting:
             // on loopback both ends share an address and the reply's type alone puts it on the
@@ -96,11 +127,25 @@ public struct FlowTable: Sendable {
         if reportsStarts { started.append(record) }
         records.append(record)
         index.insert(Int32(records.count - 1), in: records)
+        return true
     }
 
-    
-    static func update(_ r: inout FlowRecord, with p: PacketSummary) {
+    /// Counts a packet into its flow; false when it is a copy of a packet counted on another interface.
+    @discardableResult
+    static func update(_ r: inout FlowRecord, with p: PacketSummary) -> Bool {
         let fromOriginator = r.isFromOriginator(p)
+        if p.interfaceIndex != 0 {
+            let counted = fromOriginator ? r.originatorInterface : r.responderInterface
+            if counted != p.interfaceIndex {
+                // A packet on a second interface while the first still carries the flow is the same
+                // packet crossing this machine; after a second of silence the flow has moved instead.
+                if counted != 0 && p.timestamp &- r.end < FlowTimeouts.second {
+                    r.isRouted = true
+                    return false
+                }
+                if fromOriginator { r.originatorInterface = p.interfaceIndex } else { r.responderInterface = p.interfaceIndex }
+            }
+        }
         if fromOriginator {
             r.originatorBytes += Int64(p.ipLength)
             r.originatorPackets += 1
@@ -111,7 +156,7 @@ public struct FlowTable: Sendable {
         if p.timestamp > r.end { r.end = p.timestamp }
         if p.timestamp < r.start { r.start = p.timestamp }
         if p.isFragment { r.fragments += 1 }
-        guard p.ipProtocol == IPProtocolNumber.tcp, !p.isLaterFragment else { return }
+        guard p.ipProtocol == IPProtocolNumber.tcp, !p.isLaterFragment else { return true }
         let flags = p.tcpFlags
         let syn = flags & 0x02 != 0, ack = flags & 0x10 != 0, fin = flags & 0x01 != 0, rst = flags & 0x04 != 0
         if syn && ack {
@@ -134,6 +179,7 @@ public struct FlowTable: Sendable {
             r.history.record(.reset, fromOriginator: fromOriginator)
             if fromOriginator { r.originatorTCP.reset = true } else { r.responderTCP.reset = true }
         }
+        return true
     }
 
     /// Gives later fragments the ports of their first fragment, so that all fragments of a datagram
@@ -192,7 +238,7 @@ public struct FlowTable: Sendable {
             let record = records[position]
             if now &- record.end >= idleLimit(record) {
                 expired.append((record.start, position))
-            } else if timeouts.active > 0, updates < maximumUpdatesPerSweep, now &- record.lastReported >= timeouts.active,
+            } else if timeouts.active > 0, !record.isTranslatedCopy, updates < maximumUpdatesPerSweep, now &- record.lastReported >= timeouts.active,
                       record.end > record.lastReported {
                 updates += 1
                 records[position].lastReported = now
@@ -200,13 +246,23 @@ public struct FlowTable: Sendable {
             }
         }
         guard !expired.isEmpty else { return }
-        for (_, position) in expired.sorted(by: { $0.start < $1.start }) {
+        for (_, position) in expired.sorted(by: { $0.start < $1.start }) where !records[position].isTranslatedCopy {
             var done = records[position]
             done.endReason = done.isClosed ? .closed : .idle
             ended.append(done)
             counters.flowsEnded += 1
         }
         remove(positions: expired.map(\.position))
+    }
+
+    /// Brings the flows in `started` up to date with what the packets after their first said about
+    /// them: a flow seen again on a second interface is routed, which decides its local end.
+    public mutating func refreshStarted() {
+        for position in started.indices where !started[position].isRouted {
+            if let live = index.find(started[position].key, in: records), records[Int(live)].isRouted {
+                started[position].isRouted = true
+            }
+        }
     }
 
     /// Records the owner attribution found for an open flow; false when the flow has ended already.
@@ -241,7 +297,7 @@ public struct FlowTable: Sendable {
     /// Pushes out the least recently active tenth of the table.
     mutating func evictOldest() {
         let victims = records.indices.map { (records[$0].end, $0) }.sorted { $0.0 < $1.0 }.prefix(max(1, capacity / 10))
-        for (_, position) in victims {
+        for (_, position) in victims where !records[position].isTranslatedCopy {
             var record = records[position]
             record.endReason = .evicted
             ended.append(record)
@@ -281,7 +337,7 @@ public struct FlowTable: Sendable {
     public mutating func endAll(reason: FlowRecord.EndReason = .shutdown) {
         var rest = Array(records)
         rest.sort { $0.start < $1.start }
-        for var record in rest {
+        for var record in rest where !record.isTranslatedCopy {
             record.endReason = record.isClosed ? .closed : reason
             ended.append(record)
             counters.flowsEnded += 1

@@ -46,7 +46,9 @@ extension FlowRecord {
         case (false, true): return FlowOrientation(direction: .inbound, originatorIsLocal: false)
         case (false, false): break
         }
-        switch originatorLinkDirection {
+        // A routed flow came in on one interface and left by another: the link's direction says
+        // nothing about which end is this machine's (a container's), so the scopes decide.
+        switch isRouted ? .unknown : originatorLinkDirection {
         case .outgoing: return FlowOrientation(direction: .outbound, originatorIsLocal: true)
         case .incoming: return FlowOrientation(direction: .inbound, originatorIsLocal: false)
         case .unknown: break

@@ -25,6 +25,8 @@ public final class CaptureThread: Sendable {
     public let intervals = HandOff<CaptureInterval>(capacity: 10_000)
     public let stop = StopSignal()
     private let done = Atomic<Bool>(false)
+    /// Set once the thread has opened its loop and read the ring for the first time.
+    private let draining = Atomic<Bool>(false)
     private let counters = Mutex((PipelineCounters(), CaptureStatistics()))
 
     /// Starts capturing. The capture object is the thread's from here on: the caller must not use it.
@@ -69,7 +71,8 @@ public final class CaptureThread: Sendable {
             }, onStart: { records in
                 attribution?.flowsStarted(records)
                 if reportsStarts { self.started.push(records) }
-            }, owners: attribution?.owners, exited: { attribution?.attributor.takeExitedProcesses() ?? [] }) { ended, updated in
+            }, owners: attribution?.owners, exited: { attribution?.attributor.takeExitedProcesses() ?? [] },
+            polling: { self.draining.store(true, ordering: .releasing) }) { ended, updated in
                 flows.push(updated.map { Handed(record: $0, isOpen: true) })
                 flows.push(ended.map { Handed(record: $0, isOpen: false) })
             }
@@ -79,6 +82,16 @@ public final class CaptureThread: Sendable {
         }
         thread.name = "telltale-capture"
         thread.start()
+    }
+
+    /// Waits until the thread reads the capture (at most `timeoutMilliseconds`); false on timeout.
+    public func waitUntilDraining(timeoutMilliseconds: Int = 5_000) -> Bool {
+        let deadline = SystemClock.monotonicNanoseconds() + Int64(timeoutMilliseconds) * 1_000_000
+        while !draining.load(ordering: .acquiring) {
+            if isFinished || SystemClock.monotonicNanoseconds() >= deadline { return draining.load(ordering: .acquiring) }
+            usleep(1_000)
+        }
+        return true
     }
 
     /// Whether the capture has ended and handed out every flow.

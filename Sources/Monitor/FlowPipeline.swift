@@ -25,10 +25,15 @@ public struct FlowPipeline: Sendable {
         do {
             var packet = try decoder.decode(frame, wireLength: wireLength)
             packet.timestamp = timestamp
+            let started = table.counters.flowsStarted
+            // A copy of a packet already counted (another interface, or after address translation)
+            // counts nowhere: not in a flow, not in the totals, not twice for names.
+            guard table.ingest(packet) else {
+                counters.copies += 1
+                return
+            }
             counters.ipPackets += 1
             counters.ipBytes += Int64(packet.ipLength)
-            let started = table.counters.flowsStarted
-            table.ingest(packet)
             if names != nil {
                 // Only DNS needs the owner on the packet path: the answer is credited to the asker.
                 let isDNS = packet.sourcePort == 53 || packet.destinationPort == 53 || packet.sourcePort == 5353

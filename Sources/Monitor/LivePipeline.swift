@@ -137,6 +137,12 @@ public final class LivePipeline: Sendable {
         return batch
     }
 
+    /// Waits until the capture thread reads the ring (packets from here on are captured from their
+    /// first byte); false when it did not start within `timeoutMilliseconds`.
+    public func waitUntilDraining(timeoutMilliseconds: Int = 5_000) -> Bool {
+        capturing.waitUntilDraining(timeoutMilliseconds: timeoutMilliseconds)
+    }
+
     /// Stops attribution (capture must have ended: `stop` fired and the last batch taken).
     public func close() { attribution?.stop() }
 

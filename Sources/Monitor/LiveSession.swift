@@ -46,13 +46,20 @@ public struct LiveSession {
         onStart: ([FlowRecord]) -> Void = { _ in },
         owners: HandOff<FlowOwner>? = nil,
         exited: () -> [Int32] = { [] },
+        polling: () -> Void = {},
         sink: (_ ended: [FlowRecord], _ updated: [FlowRecord]) -> Void
     ) {
         let started = SystemClock.wallNanoseconds()
         var lastSweep = started
+        var first = true
         while !stop.isTriggered {
-            _ = capture.poll(stop: stop, timeoutMilliseconds: 200) { linkType, frame, wire, time in
+            // The first poll returns at once: whoever waits for the capture to drain hears of it now.
+            _ = capture.poll(stop: stop, timeoutMilliseconds: first ? 0 : 200) { linkType, frame, wire, time in
                 pipeline.process(frame, wireLength: wire, timestamp: time, linkType: linkType)
+            }
+            if first {
+                first = false
+                polling()
             }
             if let owners {
                 for owner in owners.take() {
@@ -62,6 +69,7 @@ public struct LiveSession {
                 }
             }
             if !pipeline.table.started.isEmpty {
+                pipeline.table.refreshStarted()
                 // New flows leave at once: attribution must look while the socket still exists.
                 pipeline.nameStartedFlows()
                 onStart(pipeline.table.started)

@@ -82,7 +82,12 @@ public final class ObservedRun {
         defer { pipeline.close() }
         guard let worker = pipeline.attribution else { throw RunError(message: "attribution is off") }
         var decided: [LivePipeline.Decided] = []
-        usleep(100_000)  // the capture is polling before the command's first packet
+        // The ring is open from the pipeline's start; the command starts only once the capture thread
+        // drains it, so a burst from its first instruction meets a reader, not a ring filling alone.
+        guard pipeline.waitUntilDraining() else {
+            pipeline.stop.trigger()
+            throw RunError(message: "the capture did not start within 5 seconds")
+        }
 
         let start = SystemClock.wallNanoseconds()
         var command = options.command

@@ -13,6 +13,9 @@ public struct PipelineCounters: Sendable, Equatable {
     /// Frames whose headers hold impossible values.
     public var malformed: Int64 = 0
     public var unsupportedLinkType: Int64 = 0
+    /// IP packets not counted because they were a copy of one already counted: the same packet on
+    /// another interface of this machine (routed or bridged), or after address translation.
+    public var copies: Int64 = 0
 
     public init() {}
 

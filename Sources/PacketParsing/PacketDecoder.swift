@@ -122,6 +122,8 @@ public struct PacketDecoder: Sendable {
         s.destination = IPAddress(v4: dst)
         s.ipProtocol = proto
         s.ipLength = length
+        s.hopLimit = r.u8(start + 8) ?? 0
+        if linkType == .linuxCookedV2 { s.copyFingerprint = UInt64(identification) << 32 | UInt64(length) }
         let fragmentOffset = fragmentField & 0x1fff
         let moreFragments = fragmentField & 0x2000 != 0
         if fragmentOffset != 0 || moreFragments {
@@ -142,6 +144,10 @@ public struct PacketDecoder: Sendable {
               let dstHigh = r.u64(start + 24), let dstLow = r.u64(start + 32)
         else { throw .truncated(.ipv6) }
         guard first >> 4 == 6 else { throw .malformed(.ipv6) }
+        s.hopLimit = r.u8(start + 7) ?? 0
+        if linkType == .linuxCookedV2, let word = r.u32(start) {
+            s.copyFingerprint = UInt64(word & 0x000f_ffff) << 32 | UInt64(payloadLength) | 1 << 63
+        }
         s.source = IPAddress(v6High: srcHigh, low: srcLow)
         s.destination = IPAddress(v6High: dstHigh, low: dstLow)
         var length = Int(payloadLength) + 40
@@ -241,6 +247,32 @@ public struct PacketDecoder: Sendable {
         default:
             s.payloadLength = max(0, end - offset)
         }
+        if s.copyFingerprint != 0 { s.copyFingerprint = Self.fingerprint(r, transportAt: offset, seed: s.copyFingerprint, transport: s.ipProtocol) }
+    }
+
+    /// Folds into `seed` the transport fields that address translation does not rewrite: not the
+    /// ports, checksums or an ICMP identifier. Reads only what was captured.
+    static func fingerprint(_ r: ByteReader, transportAt offset: Int, seed: UInt64, transport: UInt8) -> UInt64 {
+        var h = seed ^ UInt64(transport) << 56
+        @inline(__always) func fold(_ word: UInt64) {
+            h = (h ^ word) &* 0x9e37_79b9_7f4a_7c15
+            h ^= h >> 29
+        }
+        switch transport {
+        case IPProtocolNumber.tcp:
+            fold(r.u64(offset + 4) ?? 0)  // sequence and acknowledgement numbers
+            fold(UInt64(r.u32(offset + 12) ?? 0))  // data offset, flags, window
+            fold(r.u64(r.u8(offset + 12).map { offset + Int($0 >> 4) * 4 } ?? offset) ?? 0)
+        case IPProtocolNumber.udp, IPProtocolNumber.udpLite:
+            fold(UInt64(r.u16(offset + 4) ?? 0))
+            fold(r.u64(offset + 8) ?? UInt64(r.u32(offset + 8) ?? 0))
+        case IPProtocolNumber.icmp, IPProtocolNumber.icmpv6:
+            fold(UInt64(r.u16(offset) ?? 0) << 16 | UInt64(r.u16(offset + 6) ?? 0))
+            fold(r.u64(offset + 8) ?? 0)
+        default:
+            fold(r.u64(offset) ?? 0)
+        }
+        return h | 1  // never zero: zero means "no fingerprint"
     }
 }
 

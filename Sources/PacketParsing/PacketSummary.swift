@@ -40,6 +40,13 @@ public struct PacketSummary: Sendable, Equatable {
     public var linkDirection: LinkDirection = .unknown
     /// Interface index from a Linux cooked v2 header, or zero.
     public var interfaceIndex: Int32 = 0
+    /// The IPv4 time to live or IPv6 hop limit.
+    public var hopLimit: UInt8 = 0
+    /// On captures that name each packet's interface (cooked v2): a hash of the fields that address
+    /// translation leaves alone (IP length and identification or flow label, TCP sequence and
+    /// acknowledgement numbers, flags and window, the first payload bytes), so that the copy of a
+    /// routed packet on its way out can be matched with the copy that came in. Zero elsewhere.
+    public var copyFingerprint: UInt64 = 0
 
     public init() {}
 

@@ -94,7 +94,9 @@ extension Telltale {
             printer.finish()
             let (c, s) = pipeline.snapshot
             Output.error(
-                "telltale: \(c.frames) frames, \(c.ipPackets) IP packets, \(c.notIP) not IP, \(c.damaged) damaged;"
+                "telltale: \(c.frames) frames, \(c.ipPackets) IP packets"
+                    + (c.copies > 0 ? " (and \(c.copies) copies of them routed through this machine, counted once)" : "")
+                    + ", \(c.notIP) not IP, \(c.damaged) damaged;"
                     + " kernel: \(s.received) received, \(s.dropped) dropped, \(s.interfaceDropped) dropped by the interface")
             if let state = pipeline.attributionState {
                 let share = printer.bytes == 0 ? 100 : (Double(printer.attributedBytes) / Double(printer.bytes) * 1000).rounded() / 10

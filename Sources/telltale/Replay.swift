@@ -36,7 +36,9 @@ extension Telltale {
             if !quiet {
                 Output.error(
                     "telltale: \(printer.printed) flows from \(c.frames) frames in \(replay.filesRead) of \(files.count) files"
-                        + " (\(c.ipPackets) IP packets, \(c.notIP) not IP, \(c.damaged) damaged skipped"
+                        + " (\(c.ipPackets) IP packets"
+                        + (c.copies > 0 ? ", \(c.copies) copies of them on another interface counted once" : "")
+                        + ", \(c.notIP) not IP, \(c.damaged) damaged skipped"
                         + (c.unsupportedLinkType > 0 ? ", \(c.unsupportedLinkType) of an unsupported link type" : "")
                         + ")")
             }

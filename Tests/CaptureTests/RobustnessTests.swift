@@ -99,10 +99,11 @@ import TestSupport
         let c = pipeline.counters
         #expect(c.frames == Int64(perLink * linkTypes.count))
         #expect(c.frames >= 300_000)
-        #expect(c.frames == c.ipPackets + c.notIP + c.damaged + c.unsupportedLinkType)
+        #expect(c.frames == c.ipPackets + c.copies + c.notIP + c.damaged + c.unsupportedLinkType)
         #expect(c.unsupportedLinkType == Int64(perLink))
         #expect(c.ipPackets > 0 && c.damaged > 0 && c.notIP > 0)
-        #expect(pipeline.table.counters.packets == c.ipPackets)
+        #expect(pipeline.table.counters.packets == c.ipPackets + c.copies)
+        #expect(pipeline.table.counters.copies == c.copies)
         #expect(maxCount <= capacity)
         #expect(pipeline.table.counters.flowsEvicted > 0)
         #expect(Int64(endedTotal) == pipeline.table.counters.flowsStarted)
