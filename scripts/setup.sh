@@ -27,6 +27,7 @@ packages=(
   iproute2 ethtool iputils-ping curl openssl        # live tests: namespaces, real peers
   dnsutils python3 procps                           # live tests: dig, scripted peers, ps
   tcpdump softflowd tshark nethogs                  # benchmark peers and cross-checks
+  dpkg-dev patchelf lintian debootstrap             # the Debian package: scripts/package-deb.sh, check-deb.sh
 )
 
 missing=()
