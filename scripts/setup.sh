@@ -32,6 +32,7 @@ packages=(
   tmux chromium                                     # live tests: top driven in a terminal, the HTML report rendered
   prometheus prometheus-node-exporter nfdump jq     # fleet exports: promtool and a scrape, an IPFIX collector
   clickhouse-server clickhouse-client               # fleet exports: the ClickHouse recipe
+  dpkg-dev patchelf lintian debootstrap             # the Debian package: scripts/package-deb.sh, check-deb.sh
 )
 
 missing=()
