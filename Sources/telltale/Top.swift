@@ -57,7 +57,7 @@ extension Telltale {
         @Flag(help: "Print one snapshot after --duration seconds and exit (no full screen).")
         var once = false
 
-        @Option(help: "With --once: seconds to watch before the snapshot (rates need a few).")
+        @Option(help: "With --once: seconds to watch before the snapshot (rates need a few: about 12 from the daemon's database, 8 capturing).")
         var duration: Double = 5
 
         @Option(name: .shortAndLong, help: "With --once: table or json.")
