@@ -113,6 +113,17 @@ grep -q '/usr/share/telltale/models/tiny.gguf' "$work/infer.log" || { cat "$work
 grep -qi 'verdict' "$work/infer.log" || { cat "$work/infer.log" >&2; fail "infer printed no verdict"; }
 echo "check-deb: infer exited $status (0 clean, 3 violation)"
 
+step "telltale infer --chat (the chatbot client and the runtime on loopback)"
+status=0
+flock /tmp/telltale-live.lock chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+  LANG=C.UTF-8 sh -c 'cd /root && exec telltale infer --chat --max-tokens 16' >"$work/chat.log" 2>&1 || status=$?
+if [ "$status" -ne 0 ] && [ "$status" -ne 3 ]; then cat "$work/chat.log" >&2; fail "telltale infer --chat exited $status"; fi
+grep -q 'telltale-chat\[' "$work/chat.log" && grep -q 'model-runtime' "$work/chat.log" \
+  || { cat "$work/chat.log" >&2; fail "infer --chat did not show the client's flow to the runtime with its role"; }
+[ -s "$root/usr/lib/systemd/user/telltale-notify.service" ] || fail "the notify user unit is missing"
+in_root sh -c 'MANWIDTH=80 man -P cat telltale-chat' >/dev/null 2>&1 || fail "man telltale-chat"
+echo "check-deb: infer --chat exited $status"
+
 step "telltale daemon with the default rules, while bash asks telltale-llama --serve on loopback"
 status=0
 asked=$(date +%s)

@@ -22,8 +22,8 @@ for tool in dpkg-deb dpkg-shlibdeps patchelf swift python3; do
 done
 
 scratch=.build-deb
-upstream_version=$(sed -n 's/^ *version: "\([0-9][0-9.]*\)",$/\1/p' Sources/telltale/Telltale.swift | head -n 1)
-[ -n "$upstream_version" ] || { echo "package-deb: no version in Sources/telltale/Telltale.swift" >&2; exit 1; }
+upstream_version=$(sed -n 's/^public let telltaleVersion = "\([0-9][0-9.]*\)"$/\1/p' Sources/Posix/Version.swift | head -n 1)
+[ -n "$upstream_version" ] || { echo "package-deb: no version in Sources/Posix/Version.swift" >&2; exit 1; }
 revision=$(sed -n '1s/^telltale (\(.*\)) .*/\1/p' packaging/deb/changelog)
 [ "${revision%-*}" = "$upstream_version" ] || {
   echo "package-deb: packaging/deb/changelog is at $revision, the program at $upstream_version: add a changelog entry" >&2
@@ -33,10 +33,10 @@ version=$revision
 arch=$(dpkg --print-architecture)
 
 started=$(date +%s)
-echo "package-deb: building telltale and telltale-llama (release, Swift runtime linked statically)…"
+echo "package-deb: building telltale, telltale-llama and telltale-chat (release, Swift runtime linked statically)…"
 # Full RELRO (-z relro -z now), as Debian's hardened builds link.
 static=(-c release --static-swift-stdlib --scratch-path "$scratch" -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now)
-for product in telltale telltale-llama; do
+for product in telltale telltale-llama telltale-chat; do
   swift build "${static[@]}" --product "$product" 2>&1 | tail -n 1
 done
 bin=$(swift build "${static[@]}" --show-bin-path)
@@ -52,7 +52,7 @@ generate_manual=$(swift build --scratch-path "$scratch" --show-bin-path)/generat
 release_date=$(date -u -d "$(sed -n 's/^ -- .*>  //p' packaging/deb/changelog | head -n 1)" +%F)
 manuals="$scratch/manuals"
 rm -rf "$manuals"
-for exe in telltale telltale-llama; do
+for exe in telltale telltale-llama telltale-chat; do
   mkdir -p "$manuals/$exe"
   "$generate_manual" "$bin/$exe" --output-directory "$manuals/$exe" --section 1 --date "$release_date" \
     --authors "the Telltale authors"
@@ -66,13 +66,13 @@ rm -rf "$scratch/package"
 mkdir -p "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/telltale"
 
 # The executables, stripped, looking for libllama in the private directory.
-for exe in telltale telltale-llama; do
+for exe in telltale telltale-llama telltale-chat; do
   install -m 0755 "$bin/$exe" "$root/usr/bin/$exe"
   strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/$exe"
 done
-if ldd "$root/usr/bin/telltale" "$root/usr/bin/telltale-llama" | grep -q 'libswift\|libFoundation\|libdispatch'; then
+if ldd "$root/usr/bin/telltale" "$root/usr/bin/telltale-llama" "$root/usr/bin/telltale-chat" | grep -q 'libswift\|libFoundation\|libdispatch'; then
   echo "package-deb: an executable still needs the Swift runtime's shared libraries:" >&2
-  ldd "$root/usr/bin/telltale" "$root/usr/bin/telltale-llama" >&2
+  ldd "$root/usr/bin/telltale" "$root/usr/bin/telltale-llama" "$root/usr/bin/telltale-chat" >&2
   exit 1
 fi
 
@@ -94,7 +94,7 @@ while [ "${#queue[@]}" -gt 0 ]; do
     [ -e "$llama_libdir/$needed" ] && queue+=("$needed")
   done
 done
-for exe in telltale telltale-llama; do
+for exe in telltale telltale-llama telltale-chat; do
   if [ -n "$(patchelf --print-needed "$root/usr/bin/$exe" | grep -F -x -f <(printf '%s\n' "${!seen[@]}") || true)" ]; then
     patchelf --set-rpath /usr/lib/telltale "$root/usr/bin/$exe"
   else
@@ -104,6 +104,8 @@ done
 
 # The unit, the configuration and the rules.
 install -D -m 0644 systemd/telltale.service "$root/lib/systemd/system/telltale.service"
+# The per-user companion (telltale notify): a user unit, enabled by each user who wants it.
+install -D -m 0644 systemd/telltale-notify.service "$root/usr/lib/systemd/user/telltale-notify.service"
 install -D -m 0644 config/telltale.yaml "$root/etc/telltale/telltale.yaml"
 install -d -m 0755 "$root/etc/telltale/rules.d/lists"
 install -m 0644 rules/*.yaml "$root/etc/telltale/rules.d/"
@@ -116,7 +118,7 @@ install -d -m 0755 "$root/usr/share/man/man1"
 for page in "$manuals"/*/*.1; do
   sed 's/^$/.Pp/' "$page" | gzip -9n >"$root/usr/share/man/man1/$(basename "$page").gz"
 done
-for exe in telltale telltale-llama; do
+for exe in telltale telltale-llama telltale-chat; do
   [ -e "$root/usr/share/man/man1/$exe.1.gz" ] || { echo "package-deb: no man page for $exe in $manuals" >&2; exit 1; }
   install -d -m 0755 "$root/usr/share/bash-completion/completions" "$root/usr/share/zsh/vendor-completions" \
     "$root/usr/share/fish/vendor_completions.d"
@@ -142,7 +144,7 @@ work="$scratch/package/shlibdeps"
 mkdir -p "$work/debian"
 printf 'Source: telltale\n\nPackage: telltale\nArchitecture: any\n' >"$work/debian/control"
 shlibs=$(cd "$work" && dpkg-shlibdeps -O -l"$PWD/../telltale/usr/lib/telltale" \
-  "../telltale/usr/bin/telltale" "../telltale/usr/bin/telltale-llama" ../telltale/usr/lib/telltale/*.so* \
+  "../telltale/usr/bin/telltale" "../telltale/usr/bin/telltale-llama" "../telltale/usr/bin/telltale-chat" ../telltale/usr/lib/telltale/*.so* \
   | sed -n 's/^shlibs:Depends=//p')
 [ -n "$shlibs" ] || { echo "package-deb: dpkg-shlibdeps found no dependency" >&2; exit 1; }
 installed_size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
