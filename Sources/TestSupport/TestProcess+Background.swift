@@ -35,11 +35,15 @@ extension TestProcess {
             return !process.isRunning
         }
 
-        /// Ends the program if it still runs (test cleanup).
+        /// Ends the program if it still runs (test cleanup): SIGTERM, then SIGKILL after 5 s, since a
+        /// program started from a thread that blocks SIGTERM inherits that mask and may never see it.
         public func stop() {
             if process.isRunning {
                 process.terminate()
-                _ = waitForExit(seconds: 5)
+                if !waitForExit(seconds: 5) {
+                    kill(process.processIdentifier, SIGKILL)
+                    _ = waitForExit(seconds: 5)
+                }
             }
         }
     }
