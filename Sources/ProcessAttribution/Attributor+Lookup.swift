@@ -234,13 +234,22 @@ extension Attributor {
 
     /// Reads, for each other network namespace with a known process, its tables for one protocol.
     private func readForeignTables(ipProtocol: UInt8, own: UInt64?, now: Int64) -> ForeignTables {
-        let byNamespace = processes.withLock { table -> [UInt64: [Int32]] in
+        var byNamespace = processes.withLock { table -> [UInt64: [Int32]] in
             var groups: [UInt64: [Int32]] = [:]
             for record in table.records.values {
                 guard let netns = record.identity.netns, netns != own else { continue }
                 groups[netns, default: []].append(record.identity.pid)
             }
             return groups
+        }
+        // Processes the table does not hold yet (their exec event still queued, under load) may be
+        // the only ones in a namespace made a moment ago: find their namespaces from /proc itself.
+        var known = Set(byNamespace.values.joined())
+        processes.withLock { table in for pid in table.records.keys { known.insert(pid) } }
+        for pid in proc.pids() where !known.contains(pid) {
+            guard let link = proc.readLink("\(pid)/ns/net"), let netns = ProcText.inode(inLink: link, kind: "net"), netns != own,
+                  byNamespace[netns] == nil else { continue }
+            byNamespace[netns] = [pid]
         }
         var namespaces: [(pids: [Int32], entries: [SocketEntry])] = []
         for (_, pids) in byNamespace {
