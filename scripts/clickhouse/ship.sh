@@ -49,12 +49,22 @@ exec 3< <(exec "$telltale" report --db "$db" --by flow --follow --format ndjson 
 report=$!
 # SIGTERM/SIGINT end the report; what it printed is still inserted before the script exits.
 trap 'kill -TERM "$report" 2>/dev/null || true' TERM INT
+# A read that times out keeps what it read of a line in $line (bash): that part waits in $partial
+# for the rest of its line, or a line split by a pause of the writer would be lost.
+partial=
 while true; do
   if IFS= read -r -t 1 line <&3; then
-    printf '%s\n' "$line" >> "$batch"
+    printf '%s\n' "$partial$line" >> "$batch"
+    partial=
     lines=$((lines + 1))
-  elif [ $? -le 128 ]; then
-    break   # the report ended: stopped, or it failed (its message is on standard error)
+  else
+    status=$?
+    partial+=$line
+    if [ "$status" -le 128 ]; then
+      # the report ended: stopped, or it failed (its message is on standard error)
+      if [ -n "$partial" ]; then printf '%s\n' "$partial" >> "$batch"; fi
+      break
+    fi
   fi
   if [ "$lines" -ge 5000 ] || [ "$SECONDS" -ge "$deadline" ]; then
     flush
