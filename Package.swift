@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "telltale", targets: ["telltale"]),
         .executable(name: "telltale-llama", targets: ["telltale-llama"]),
+        .executable(name: "telltale-chat", targets: ["telltale-chat"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -30,6 +31,8 @@ let package = Package(
         // libbpf loader and ring-buffer reader for bpf/socket_events.bpf.c (embedded by EmbedBPF).
         .target(name: "CBPF", linkerSettings: [.linkedLibrary("bpf")]),
         .plugin(name: "EmbedBPF", capability: .buildTool()),
+        // The default rule pack (rules/) built into the Policy module.
+        .plugin(name: "EmbedRules", capability: .buildTool()),
 
         // The POSIX edges every adapter shares: child processes, clocks, file digests, errno.
         .target(
@@ -53,7 +56,8 @@ let package = Package(
         .target(
             name: "Policy",
             dependencies: ["PacketParsing", .product(name: "Yams", package: "Yams")],
-            swiftSettings: strict
+            swiftSettings: strict,
+            plugins: ["EmbedRules"]
         ),
         .target(
             name: "Alerting",
@@ -70,6 +74,7 @@ let package = Package(
             dependencies: [
                 "Reporting", "Flows", "PacketParsing",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -80,11 +85,13 @@ let package = Package(
             swiftSettings: strict,
             plugins: ["EmbedBPF"]
         ),
+        // Flows and figures for the engines a fleet already runs: IPFIX, Prometheus metrics.
+        .target(name: "Export", dependencies: ["Reporting", "PacketParsing"], swiftSettings: strict),
         .target(
             name: "Monitor",
             dependencies: [
                 "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution", "CLinux",
-                "Policy", "Alerting", "Posix",
+                "Policy", "Alerting", "Posix", "Export",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -106,17 +113,23 @@ let package = Package(
         .executableTarget(
             name: "telltale-llama",
             dependencies: [
-                "LlamaRunner", "LlamaServer",
+                "LlamaRunner", "LlamaServer", "Posix",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        // A minimal chatbot client of the runtime's API: the main job's "chat UI" under observation.
+        .executableTarget(
+            name: "telltale-chat",
+            dependencies: ["Posix", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "telltale",
             dependencies: [
                 // What the commands print and read; the pipeline itself comes composed from Monitor.
-                "Monitor", "Capture", "Flows", "PacketParsing", "Reporting", "FlowStore", "Policy", "Posix",
+                "Monitor", "Capture", "Flows", "PacketParsing", "Reporting", "FlowStore", "Policy", "Posix", "Alerting", "Export",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -211,14 +224,19 @@ let package = Package(
         .testTarget(
             name: "MonitorTests",
             dependencies: [
-                "Monitor", "FlowStore", "Reporting", "Policy", "Capture", "Flows", "PacketParsing",
+                "Monitor", "FlowStore", "Reporting", "Policy", "Capture", "Flows", "PacketParsing", "Posix", "Export",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "LiveTests",
-            dependencies: ["telltale", "Capture", "PacketParsing", "TestSupport"],
+            dependencies: ["telltale", "telltale-chat", "telltale-llama", "Capture", "FlowStore", "Flows", "PacketParsing", "Posix", "Reporting", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ExportTests",
+            dependencies: ["Export", "Reporting", "Flows", "PacketParsing", "FlowStore", "telltale", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "FuzzTests", dependencies: ["fuzz", "TestSupport"], swiftSettings: strict),

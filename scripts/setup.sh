@@ -28,6 +28,11 @@ packages=(
   dnsutils python3 procps                           # live tests: dig, scripted peers, ps
   nftables                                          # live tests: a container routed and masqueraded
   tcpdump softflowd tshark nethogs                  # benchmark peers and cross-checks
+  libnotify-bin dbus python3-dbus python3-gi        # desktop alerts (notify-send); tests: a session bus and a notification server
+  tmux chromium                                     # live tests: top driven in a terminal, the HTML report rendered
+  prometheus prometheus-node-exporter nfdump jq     # fleet exports: promtool and a scrape, an IPFIX collector
+  clickhouse-server clickhouse-client               # fleet exports: the ClickHouse recipe
+  dpkg-dev patchelf lintian debootstrap             # the Debian package: scripts/package-deb.sh, check-deb.sh
 )
 
 missing=()
@@ -51,6 +56,11 @@ fi
 if ! python3 -c 'import aioquic' >/dev/null 2>&1; then
   echo "setup: installing aioquic"
   python3 -m pip install --quiet aioquic || python3 -m pip install --quiet --break-system-packages aioquic
+fi
+# The conn.log reader of the Zeek-layout tests.
+if ! python3 -c 'import parsezeeklogs' >/dev/null 2>&1; then
+  echo "setup: installing parsezeeklogs"
+  python3 -m pip install --quiet parsezeeklogs==3.0.1 || python3 -m pip install --quiet --break-system-packages parsezeeklogs==3.0.1
 fi
 echo "setup: system packages ready"
 

@@ -31,12 +31,10 @@ public struct DesktopSink: AlertSink {
 
     public func deliver(_ alert: AlertRecord, json: String) -> Bool {
         guard let notify = ChildProcess.find("notify-send") else { return false }
-        let urgency = alert.severity == "high" || alert.severity == "critical" ? "critical" : "normal"
-        let title = "Telltale: \(alert.severity) alert"
-        let body = alert.summary + "\n" + alert.message
+        let arguments = DesktopSink.notifySendArguments(alert)
         var any = false
         for session in sessions() {
-            let notifyArguments = ["env", "DBUS_SESSION_BUS_ADDRESS=unix:path=\(session.bus)", notify, "-a", "Telltale", "-u", urgency, title, body]
+            let notifyArguments = ["env", "DBUS_SESSION_BUS_ADDRESS=unix:path=\(session.bus)", notify] + arguments
             let command: [String]
             if geteuid() == session.uid {
                 command = notifyArguments
@@ -50,5 +48,21 @@ public struct DesktopSink: AlertSink {
             if ChildProcess.run(command, input: "", timeout: timeout) == 0 { any = true }
         }
         return any
+    }
+
+    /// notify-send's arguments for an alert (after the program's path): application name, urgency
+    /// (critical for high and critical severities), title and body. Every text is cleaned first.
+    public static func notifySendArguments(_ alert: AlertRecord) -> [String] {
+        let urgency = alert.severity == "high" || alert.severity == "critical" ? "critical" : "normal"
+        let title = "Telltale: \(Sanitizer.clean(alert.severity)) alert"
+        let body = Sanitizer.clean(alert.summary) + "\n" + Sanitizer.clean(alert.message)
+        return ["-a", "Telltale", "-i", "security-high", "-u", urgency, title, body]
+    }
+
+    /// Shows one alert in the session of the caller (its $DBUS_SESSION_BUS_ADDRESS) with
+    /// notify-send. False when notify-send is missing, fails or hangs.
+    public static func notifyCurrentSession(_ alert: AlertRecord, timeout: Double = 5) -> Bool {
+        guard let notify = ChildProcess.find("notify-send") else { return false }
+        return ChildProcess.run([notify] + notifySendArguments(alert), input: "", timeout: timeout) == 0
     }
 }

@@ -42,9 +42,29 @@ extension FlowStore: AlertStore {
         if let to = window.to { conditions.append("time <= ?"); arguments += [to] }
         var sql = "SELECT * FROM alerts WHERE \(conditions.isEmpty ? "1" : conditions.joined(separator: " AND ")) ORDER BY time DESC, id DESC"
         if let limit { sql += " LIMIT \(max(0, limit))" }
+        return try fetchAlerts(sql, arguments, newestFirst: true)
+    }
+
+    /// Alerts stored after the one with row id `id`, in the order they were stored (at most `limit`).
+    /// A follower keeps the last id it saw and asks again: each alert once, none skipped.
+    public func alerts(afterID id: Int64, limit: Int = 1000) throws(StoreError) -> [AlertRecord] {
+        try fetchAlerts("SELECT * FROM alerts WHERE id > ? ORDER BY id LIMIT \(max(0, limit))", [id], newestFirst: false)
+    }
+
+    /// The row id of the newest alert (0 when there is none).
+    public func lastAlertID() throws(StoreError) -> Int64 {
         do {
-            let rows = try pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
-            return rows.reversed().map { row in
+            return try pool.read { db in try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM alerts") ?? 0 }
+        } catch {
+            throw FlowStore.storeError(error, operation: "read alerts", path: path)
+        }
+    }
+
+    private func fetchAlerts(_ sql: String, _ arguments: StatementArguments, newestFirst: Bool) throws(StoreError) -> [AlertRecord] {
+        do {
+            let fetched = try pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
+            let rows = newestFirst ? Array(fetched.reversed()) : fetched
+            return rows.map { row in
                 let tags: String = row["tags"] ?? ""
                 let delivered: String = row["delivered"] ?? ""
                 return AlertRecord(

@@ -74,6 +74,7 @@ extension FlowStore {
         r.verdict = row["verdict"]
         r.rule = row["rule"]
         r.attributionSource = row["attribution_source"]
+        r.sequence = row["seq"]
         r.process = process(row, prefix: "", uidColumn: "puid")
         r.peerProcess = process(row, prefix: "peer_", uidColumn: "peer_uid")
         return r
@@ -98,18 +99,84 @@ extension FlowStore {
         return p
     }
 
-    /// Flows of the window summed by process, role or destination, most bytes out first.
-    public func groups(by grouping: Grouping, in window: TimeWindow) throws(StoreError) -> [FlowGroup] {
-        let keyExpression: String
+    /// The SQL expression naming a flow's group (flows `f`, hostnames `h`, processes `p`, executables `e`).
+    static func groupKey(_ grouping: Grouping) -> String {
         switch grouping {
         case .process:
-            keyExpression = "CASE WHEN e.path IS NOT NULL THEN e.path WHEN p.comm IS NOT NULL THEN p.comm "
+            "CASE WHEN e.path IS NOT NULL THEN e.path WHEN p.comm IS NOT NULL THEN p.comm "
                 + "ELSE '(unattributed: ' || coalesce(f.unattributed_reason, 'no process') || ')' END"
         case .role:
-            keyExpression = "CASE WHEN p.id IS NULL THEN '(unattributed)' ELSE coalesce(p.role, 'other') END"
+            "CASE WHEN p.id IS NULL THEN '(unattributed)' ELSE coalesce(p.role, 'other') END"
         case .destination, .flow:
-            keyExpression = "coalesce(h.name, f.remote_addr)"
+            "coalesce(h.name, f.remote_addr)"
         }
+    }
+
+    /// Each flow of the window as its group, its lifetime and its bytes: what `report --every`
+    /// spreads over buckets of time.
+    public func spans(by grouping: Grouping, in window: TimeWindow) throws(StoreError) -> [FlowSpan] {
+        let (clause, arguments) = FlowStore.windowClause(window)
+        let sql = """
+            SELECT \(FlowStore.groupKey(grouping)) AS k, f.start, f."end", f.bytes_out, f.bytes_in
+            FROM flows f
+            LEFT JOIN hostnames h ON h.id = f.hostname_id
+            LEFT JOIN processes p ON p.id = f.process_id
+            LEFT JOIN executables e ON e.id = p.executable_id
+            WHERE \(clause)
+            """
+        do {
+            return try pool.read { db in
+                try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                    FlowSpan(key: row["k"] ?? "?", start: row["start"], end: row["end"], bytesOut: row["bytes_out"], bytesIn: row["bytes_in"])
+                }
+            }
+        } catch {
+            throw FlowStore.storeError(error, operation: "read flow spans", path: path)
+        }
+    }
+
+    /// Bytes per destination scope in the window, most first, with the number of destinations.
+    public func scopeTotals(in window: TimeWindow) throws(StoreError) -> [(scope: String, bytesOut: Int64, bytesIn: Int64, destinations: Int)] {
+        let (clause, arguments) = FlowStore.windowClause(window)
+        let sql = """
+            SELECT f.scope AS s, sum(f.bytes_out) AS bo, sum(f.bytes_in) AS bi,
+                count(DISTINCT coalesce(h.name, f.remote_addr)) AS d
+            FROM flows f LEFT JOIN hostnames h ON h.id = f.hostname_id
+            WHERE \(clause) GROUP BY f.scope ORDER BY sum(f.bytes_out + f.bytes_in) DESC
+            """
+        do {
+            return try pool.read { db in
+                try Row.fetchAll(db, sql: sql, arguments: arguments).map { row -> (scope: String, bytesOut: Int64, bytesIn: Int64, destinations: Int) in
+                    let scope: String = row["s"] ?? "?"
+                    let bytesOut: Int64 = row["bo"] ?? 0
+                    let bytesIn: Int64 = row["bi"] ?? 0
+                    let destinations: Int = row["d"] ?? 0
+                    return (scope, bytesOut, bytesIn, destinations)
+                }
+            }
+        } catch {
+            throw FlowStore.storeError(error, operation: "read scopes", path: path)
+        }
+    }
+
+    /// The first start and last end of the flows in the window (nil without flows).
+    public func extent(in window: TimeWindow) throws(StoreError) -> (first: Int64, last: Int64)? {
+        let (clause, arguments) = FlowStore.windowClause(window)
+        do {
+            return try pool.read { db in
+                guard let row = try Row.fetchOne(db, sql: "SELECT min(start) AS a, max(\"end\") AS b FROM flows f WHERE \(clause)", arguments: arguments),
+                    let a: Int64 = row["a"], let b: Int64 = row["b"]
+                else { return nil }
+                return (a, b)
+            }
+        } catch {
+            throw FlowStore.storeError(error, operation: "read extent", path: path)
+        }
+    }
+
+    /// Flows of the window summed by process, role or destination, most bytes out first.
+    public func groups(by grouping: Grouping, in window: TimeWindow) throws(StoreError) -> [FlowGroup] {
+        let keyExpression = FlowStore.groupKey(grouping)
         let (clause, arguments) = FlowStore.windowClause(window)
         let sql = """
             WITH w AS (

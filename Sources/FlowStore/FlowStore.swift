@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 public import Reporting
 #if canImport(Glibc)
 import Glibc
@@ -27,8 +28,14 @@ public final class FlowStore: Sendable {
         configuration.busyMode = .timeout(10)
         configuration.label = "telltale"
         configuration.prepareDatabase { db in
+            // The -wal and -shm files stay when the last connection closes (the WAL emptied, by
+            // journal_size_limit), so a reader that may not create files beside the database (a member
+            // of its group, in the daemon's state directory) can still open it once the daemon stopped.
+            // Set on every connection: whichever closes last decides.
+            var persist: Int32 = 1
+            _ = sqlite3_file_control(db.sqliteConnection, nil, SQLITE_FCNTL_PERSIST_WAL, &persist)
             if !db.configuration.readonly {
-                try db.execute(sql: "PRAGMA synchronous = NORMAL")
+                try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 16777216")
             }
         }
         if !existed {

@@ -51,8 +51,8 @@ public final class FlowWriter {
                     INSERT INTO flows (uid, start, "end", proto, ip_protocol, ip_version, local_addr, local_port,
                         remote_addr, remote_port, direction, scope, bytes_out, bytes_in, packets_out, packets_in,
                         conn_state, history, community_id, icmp_id, hostname_id, name_source, process_id,
-                        unattributed_reason, verdict, rule, open, session_id, peer_process_id, attribution_source)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        unattributed_reason, verdict, rule, open, session_id, peer_process_id, attribution_source, seq)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(uid) DO UPDATE SET
                         start = min(start, excluded.start), "end" = max("end", excluded."end"),
                         bytes_out = excluded.bytes_out, bytes_in = excluded.bytes_in,
@@ -68,8 +68,13 @@ public final class FlowWriter {
                             THEN excluded.unattributed_reason ELSE NULL END,
                         verdict = CASE WHEN verdict = 'alert' THEN verdict ELSE excluded.verdict END,
                         rule = coalesce(excluded.rule, rule), open = excluded.open,
-                        session_id = coalesce(excluded.session_id, session_id)
+                        session_id = coalesce(excluded.session_id, session_id),
+                        seq = coalesce(seq, excluded.seq)
                     """)
+                // The finished order continues from the largest number committed, read inside this write
+                // transaction: writers are serialized, so numbers only grow in commit order, whichever
+                // process writes (the daemon, `run`, `replay`), and a reader never sees a smaller one later.
+                var lastSequence = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM flows") ?? 0
                 for entry in entries {
                     let r = entry.row
                     var hostnameID: Int64?
@@ -88,13 +93,18 @@ public final class FlowWriter {
                     if let p = r.peerProcess {
                         peerID = try self.processID(db, p, newExecutables: &newExecutables, newProcesses: &newProcesses)
                     }
+                    var sequence: Int64?
+                    if !entry.isOpen {
+                        lastSequence += 1
+                        sequence = lastSequence
+                    }
                     let values: [(any DatabaseValueConvertible)?] = [
                         r.uid, r.start, r.end, r.proto, Int(r.ipProtocol), r.ipVersion, r.localAddress,
                         r.localPort, r.remoteAddress, r.remotePort, r.direction.rawValue, r.scope.rawValue,
                         r.bytesOut, r.bytesIn, r.packetsOut, r.packetsIn, r.connState, r.history,
                         r.communityID, r.icmpIdentifier, hostnameID, r.nameSource, processID,
                         r.unattributedReason, r.verdict, r.rule, entry.isOpen ? 1 : 0, entry.sessionID, peerID,
-                        r.attributionSource,
+                        r.attributionSource, sequence,
                     ]
                     upsert.setUncheckedArguments(StatementArguments(values))
                     try upsert.execute()

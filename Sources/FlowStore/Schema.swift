@@ -141,6 +141,16 @@ enum Schema {
                 ALTER TABLE daemon_state ADD COLUMN event_dropped INTEGER NOT NULL DEFAULT 0;
                 """)
         }
+        migrator.registerMigration("v5-finished-order") { db in
+            // `seq` numbers flows in the order they finished (were written ended), across every writer:
+            // what `report --follow` and the exports resume from. Open flows have none yet. Flows that
+            // ended before this migration are numbered in the order they were first written.
+            try db.execute(sql: """
+                ALTER TABLE flows ADD COLUMN seq INTEGER;
+                UPDATE flows SET seq = rowid WHERE open = 0;
+                CREATE UNIQUE INDEX flows_seq ON flows(seq);
+                """)
+        }
         return migrator
     }
 }

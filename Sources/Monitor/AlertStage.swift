@@ -11,6 +11,8 @@ public struct AlertStage {
     /// Flows that have raised their alert already (an open flow is judged again at each update).
     private var alerted = Set<String>()
     private let submit: (AlertRecord) -> Void
+    /// Alerts raised since the start, by severity (the metrics' `telltale_alerts_total`).
+    public private(set) var raised: [String: Int64] = [:]
 
     public init(center: AlertCenter) {
         submit = { _ = center.submit($0) }
@@ -37,7 +39,9 @@ public struct AlertStage {
 
     private mutating func raiseOnce(_ flow: LivePipeline.Decided) {
         guard let decision = flow.decision, decision.verdict == .alert, alerted.insert(flow.row.uid).inserted else { return }
-        submit(AlertStage.alert(flow.row, decision))
+        let alert = AlertStage.alert(flow.row, decision)
+        raised[alert.severity, default: 0] += 1
+        submit(alert)
     }
 
     /// The alert for a flow the rules flagged.

@@ -3,6 +3,7 @@ public import FlowStore
 public import Flows
 public import Logging
 import CLinux
+import Export
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -76,6 +77,14 @@ public final class Daemon: Sendable {
         running.withLock { $0 = pipeline.stop }
         if stopRequested.load(ordering: .acquiring) { pipeline.stop.trigger() }
         let started = SystemClock.wallNanoseconds()
+        var housekeeping = Housekeeping(
+            store: store, notifier: notifier, logger: logger, started: started, interfaces: configuration.interfaces,
+            attribution: attribution)
+        // The state is in the database before anyone is told the daemon is ready: `status` or `top`
+        // started at READY sees a running daemon, not none.
+        housekeeping.tick(
+            now: started, force: true, counters: PipelineCounters(), statistics: CaptureStatistics(), written: 0,
+            storeState: "ok", eventDropped: 0, retention: configuration, retentionAllowed: false)
         logger.info("capturing", metadata: [
             "interfaces": "\(configuration.interfaces.joined(separator: ","))", "database": "\(store.path)",
             "pcap": "\(PcapHandle.libraryVersion)", "attribution": "\(attribution)",
@@ -83,10 +92,10 @@ public final class Daemon: Sendable {
         notifier.notify("READY=1\nSTATUS=capturing on \(configuration.interfaces.joined(separator: ", ")); attribution: \(attribution)")
 
         var storing = StoreStage(writer: FlowWriter(store: store), flushInterval: configuration.flushInterval)
+        let exporting = try Daemon.exportStage(configuration, logger: logger)
+        defer { exporting?.finish() }
+        var lastWrite: Int64 = 0
         var alerting = AlertStage(center: alerts)
-        var housekeeping = Housekeeping(
-            store: store, notifier: notifier, logger: logger, started: started, interfaces: configuration.interfaces,
-            attribution: attribution)
         while true {
             let batch = pipeline.next(waitMilliseconds: 100)
             let now = SystemClock.wallNanoseconds()
@@ -98,8 +107,14 @@ public final class Daemon: Sendable {
             // seen before it when there was one.
             alerting.started(batch.started)
             alerting.written(batch.flows)
-            storing.add(batch.flows.map { ($0.row, $0.isOpen) }, intervals: batch.intervals)
-            switch storing.flush(now: now, force: batch.isLast, queueDropped: pipeline.queueDropped) {
+            let written = batch.flows.map { ($0.row, $0.isOpen) }
+            storing.add(written, intervals: batch.intervals)
+            // The exports get the same flows, on their own thread; a full queue there drops, counted.
+            exporting?.submit(written)
+            let outcome = storing.flush(now: now, force: batch.isLast, queueDropped: pipeline.queueDropped)
+            if case .written = outcome { lastWrite = now }
+            if case .resumed = outcome { lastWrite = now }
+            switch outcome {
             case .resumed:
                 logger.notice("writing resumed", metadata: ["database": "\(store.path)"])
                 notifier.notify("STATUS=capturing; writing resumed")
@@ -117,6 +132,23 @@ public final class Daemon: Sendable {
                 break
             }
             let (counters, statistics) = pipeline.snapshot
+            if let exporting {
+                var health = DaemonHealth()
+                health.started = started
+                health.frames = counters.frames
+                health.received = Int64(statistics.received)
+                health.kernelDropped = Int64(statistics.dropped)
+                health.interfaceDropped = Int64(statistics.interfaceDropped)
+                health.flowQueueDropped = pipeline.queueDropped + storing.dropped
+                health.socketEventsDropped = pipeline.eventsDropped
+                health.flowsWritten = storing.written
+                health.flowsWaiting = Int64(storing.waiting)
+                health.storeState = storing.state
+                health.lastWrite = lastWrite
+                health.attribution = attribution
+                health.alertsBySeverity = alerting.raised
+                exporting.update(health)
+            }
             housekeeping.tick(
                 now: now, force: batch.isLast, counters: counters, statistics: statistics, written: storing.written,
                 storeState: storing.state, eventDropped: pipeline.eventsDropped, retention: configuration)
@@ -128,6 +160,23 @@ public final class Daemon: Sendable {
             "frames": "\(c.frames)", "flows_written": "\(storing.written)", "kernel_dropped": "\(s.dropped)",
             "queue_dropped": "\(pipeline.queueDropped + storing.dropped)", "socket_events_dropped": "\(pipeline.eventsDropped)",
         ])
+    }
+
+    /// The export stage, when an export is configured; an endpoint that cannot open stops the daemon.
+    static func exportStage(_ configuration: DaemonConfiguration, logger: Logger) throws -> ExportStage? {
+        let settings = configuration.export
+        guard settings.isEnabled else { return nil }
+        do {
+            let stage = try ExportStage(settings: settings, logger: logger)
+            logger.info("exporting", metadata: [
+                "metrics_textfile": "\(settings.metricsTextfile ?? "-")",
+                "metrics_listen": "\(settings.metricsListen?.description ?? "-")",
+                "ipfix": "\(settings.ipfixCollector.map { "\($0) over \(settings.ipfixTransport.rawValue)" } ?? "-")",
+            ])
+            return stage
+        } catch {
+            throw DaemonError(message: "export: \(error); nothing was started")
+        }
     }
 
     /// The learning-mode baseline, when one is configured; an unreadable one stops the daemon.
@@ -147,8 +196,14 @@ public final class Daemon: Sendable {
     /// The rules in force at the start; a broken pack stops the daemon with every problem listed.
     static func loadRules(_ configuration: DaemonConfiguration, logger: Logger) throws -> RuleEngine? {
         guard let rulesPath = Daemon.rulesPath(configuration) else {
-            logger.notice("no rules (no /etc/telltale/rules.d, no --rules): flows are recorded unrated and no alert is raised")
-            return nil
+            do {
+                let engine = RuleEngine(rules: try DefaultRulePack.ruleSet())
+                let set = engine.ruleSet
+                logger.notice("no rules directory (no /etc/telltale/rules.d, no --rules): applying \(DefaultRulePack.location) (\(set.roles.count) roles, \(set.rules.count) rules); install them as /etc/telltale/rules.d to edit them")
+                return engine
+            } catch {
+                throw DaemonError(message: "\(DefaultRulePack.location) are broken; nothing was started:\n" + error.problems.map(\.description).joined(separator: "\n"))
+            }
         }
         do {
             let engine = try RuleEngine(directory: rulesPath)
@@ -187,7 +242,12 @@ public final class Daemon: Sendable {
         pipeline.enricher.updateLocalNetwork(LocalNetwork.thisMachine(extra: configuration.localNetworks))
         if let engine = pipeline.enricher.ruleEngine {
             do {
-                pipeline.enricher.ruleEngine = try engine.reloaded()
+                // The built-in pack gives way to a rules directory installed since the start.
+                if engine.path == nil, let path = Daemon.rulesPath(configuration) {
+                    pipeline.enricher.ruleEngine = try RuleEngine(directory: path)
+                } else {
+                    pipeline.enricher.ruleEngine = try engine.reloaded()
+                }
                 logger.info("rules reloaded")
             } catch {
                 logger.error("rules reload failed; the previous rules stay in force:\n\(error.problems.map(\.description).joined(separator: "\n"))")
@@ -206,8 +266,10 @@ public final class Daemon: Sendable {
             if fresh.interfaces != current.interfaces || fresh.filter != current.filter
                 || fresh.snapLength != current.snapLength || fresh.database != current.database
                 || fresh.timeouts != current.timeouts || fresh.kernelEvents != current.kernelEvents
+                || fresh.export != current.export
             {
-                logger.notice("reload: interfaces, filter, snaplen, database, timeouts and kernel_events take effect at the next restart")
+                logger.notice("reload: interfaces, filter, snaplen, database, timeouts, kernel_events and export take effect at the next restart")
+                fresh.export = current.export
                 fresh.kernelEvents = current.kernelEvents
                 fresh.interfaces = current.interfaces
                 fresh.filter = current.filter

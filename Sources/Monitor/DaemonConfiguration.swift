@@ -1,3 +1,4 @@
+public import Export
 public import Flows
 public import PacketParsing
 import Policy
@@ -23,6 +24,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var timeouts = FlowTimeouts()
     public var localNetworks: [IPNetwork] = []
     public var logLevel = "info"
+    /// How log lines are written: with journald's syslog priority prefixes, plain, or chosen by
+    /// whether standard error is the journal.
+    public var logFormat: PriorityLogHandler.Format = .auto
     /// The rules directory (or file); nil: /etc/telltale/rules.d when it exists, else no rules.
     public var rules: String?
     /// A learning-mode baseline (`telltale rules learn`): flows outside it are alerts too.
@@ -34,6 +38,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var alertCommand: [String] = []
     /// Attribute flows from the kernel's socket events (BPF) when they can load; false: polling only.
     public var kernelEvents = true
+    /// Metrics and IPFIX: off unless configured.
+    public var export = ExportStage.Settings()
 
     public init() {}
 
@@ -49,7 +55,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     static let keys: Set<String> = [
         "interfaces", "filter", "snaplen", "database", "flush_interval", "retention", "timeouts", "local_networks",
-        "log_level", "rules", "alerts", "kernel_events", "baseline",
+        "log_level", "log_format", "rules", "alerts", "kernel_events", "baseline", "export",
     ]
 
     /// Parses the YAML text of a configuration file on top of the defaults (use `load(file:)` for a file).
@@ -151,6 +157,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
                 guard let level = value.string, levels.contains(level) else { throw fail(value, "log_level: expected one of \(levels.joined(separator: ", "))") }
                 config.logLevel = level
+            case "log_format":
+                guard let text = value.string, let format = PriorityLogHandler.Format(rawValue: text) else {
+                    throw fail(value, "log_format: expected auto, journal or plain")
+                }
+                config.logFormat = format
             case "baseline":
                 if value.null != nil { config.baseline = nil; continue }
                 guard let path = value.string, !path.isEmpty else { throw fail(value, "baseline: expected a file path (telltale rules learn writes one)") }
@@ -185,11 +196,88 @@ public struct DaemonConfiguration: Sendable, Equatable {
                         throw fail(k, "alerts: unknown key '\(k.string ?? "?")' (known: log, desktop, webhook, command)")
                     }
                 }
+            case "export":
+                try parseExport(value, into: &config, fail: fail, quantity: quantity)
             default:
                 throw fail(keyNode, "unknown setting '\(key)' (known: \(keys.sorted().joined(separator: ", ")))")
             }
         }
         return config
+    }
+
+    /// The `export` section: `metrics` (textfile, listen, interval, program_labels) and `ipfix`
+    /// (collector, transport, template_refresh, observation_domain, enterprise_number).
+    static func parseExport(
+        _ value: Node, into config: inout DaemonConfiguration, fail: (Node, String) -> Problem,
+        quantity: (Node, String, (String) throws(QuantityError) -> Int64) throws(Problem) -> Int64
+    ) throws(Problem) {
+        guard let section = value.mapping else { throw fail(value, "export: expected metrics and/or ipfix") }
+        func address(_ v: Node, _ key: String) throws(Problem) -> SocketAddress? {
+            if v.null != nil { return nil }
+            guard let text = v.string else { throw fail(v, "\(key): expected an address such as 127.0.0.1:4739") }
+            do { return try SocketAddress.parse(text) } catch { throw fail(v, "\(key): \(error.message)") }
+        }
+        func number(_ v: Node, _ key: String, _ range: ClosedRange<Int>) throws(Problem) -> Int {
+            guard let n = v.int, range.contains(n) else { throw fail(v, "\(key): expected a number from \(range.lowerBound) to \(range.upperBound)") }
+            return n
+        }
+        for (k, v) in section {
+            switch k.string {
+            case "metrics":
+                guard let metrics = v.mapping else { throw fail(v, "export.metrics: expected textfile, listen, interval and/or program_labels") }
+                for (mk, mv) in metrics {
+                    switch mk.string {
+                    case "textfile":
+                        if mv.null != nil { config.export.metricsTextfile = nil; continue }
+                        guard let path = mv.string, path.hasPrefix("/"), path.hasSuffix(".prom") else {
+                            throw fail(mv, "export.metrics.textfile: expected an absolute path ending in .prom (node-exporter's textfile directory)")
+                        }
+                        config.export.metricsTextfile = path
+                    case "listen":
+                        let a = try address(mv, "export.metrics.listen")
+                        if let a, !a.isLocal {
+                            throw fail(mv, "export.metrics.listen: only a loopback address (127.0.0.1:PORT, [::1]:PORT) or unix:/path is served")
+                        }
+                        config.export.metricsListen = a
+                    case "interval":
+                        let d = try quantity(mv, "export.metrics.interval", Quantity.duration)
+                        guard d >= 1_000_000_000 else { throw fail(mv, "export.metrics.interval: expected 1s or longer") }
+                        config.export.metricsInterval = d
+                    case "program_labels":
+                        config.export.programLabels = try number(mv, "export.metrics.program_labels", 1...1000)
+                    default:
+                        throw fail(mk, "export.metrics: unknown key '\(mk.string ?? "?")' (known: textfile, listen, interval, program_labels)")
+                    }
+                }
+            case "ipfix":
+                guard let ipfix = v.mapping else { throw fail(v, "export.ipfix: expected collector, transport, template_refresh, observation_domain and/or enterprise_number") }
+                for (ik, iv) in ipfix {
+                    switch ik.string {
+                    case "collector":
+                        let a = try address(iv, "export.ipfix.collector")
+                        if case .unix = a { throw fail(iv, "export.ipfix.collector: expected an IP address and port, such as 127.0.0.1:4739") }
+                        config.export.ipfixCollector = a
+                    case "transport":
+                        guard let text = iv.string, let t = IPFIXExporter.Transport(rawValue: text) else {
+                            throw fail(iv, "export.ipfix.transport: expected udp or tcp")
+                        }
+                        config.export.ipfixTransport = t
+                    case "template_refresh":
+                        let d = try quantity(iv, "export.ipfix.template_refresh", Quantity.duration)
+                        guard d >= 1_000_000_000 else { throw fail(iv, "export.ipfix.template_refresh: expected 1s or longer") }
+                        config.export.ipfixTemplateRefresh = d
+                    case "observation_domain":
+                        config.export.ipfixObservationDomain = UInt32(try number(iv, "export.ipfix.observation_domain", 0...Int(Int32.max)))
+                    case "enterprise_number":
+                        config.export.ipfixEnterpriseNumber = UInt32(try number(iv, "export.ipfix.enterprise_number", 1...Int(Int32.max)))
+                    default:
+                        throw fail(ik, "export.ipfix: unknown key '\(ik.string ?? "?")' (known: collector, transport, template_refresh, observation_domain, enterprise_number)")
+                    }
+                }
+            default:
+                throw fail(k, "export: unknown key '\(k.string ?? "?")' (known: metrics, ipfix)")
+            }
+        }
     }
 
     static func line(of error: YamlError) -> Int? {

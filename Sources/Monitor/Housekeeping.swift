@@ -34,7 +34,7 @@ public struct Housekeeping {
     /// Does what is due at `now` (everything with `force`, but retention only when due).
     public mutating func tick(
         now: Int64, force: Bool = false, counters: PipelineCounters, statistics: CaptureStatistics, written: Int64,
-        storeState: String, eventDropped: Int64, retention: DaemonConfiguration
+        storeState: String, eventDropped: Int64, retention: DaemonConfiguration, retentionAllowed: Bool = true
     ) {
         if now - lastHeartbeat >= heartbeatInterval || force {
             do {
@@ -47,7 +47,7 @@ public struct Housekeeping {
             }
             lastHeartbeat = now
         }
-        if now - lastRetention >= retentionInterval && storeState == "ok" {
+        if retentionAllowed && now - lastRetention >= retentionInterval && storeState == "ok" {
             do {
                 let deleted = try store.applyRetention(
                     maxAge: retention.retentionMaxAge, maxBytes: retention.retentionMaxBytes, now: now)

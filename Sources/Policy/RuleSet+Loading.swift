@@ -38,22 +38,33 @@ extension RuleSet {
             files = [path]
         }
         var problems: [RulesProblem] = []
+        var texts: [(file: String, text: String)] = []
+        for file in files {
+            do {
+                texts.append((file, try TrustedFile.read(file, checkTrust: checkPermissions)))
+            } catch {
+                problems.append(RulesProblem(file: error.path, line: nil, message: error.message))
+            }
+        }
+        return try assemble(texts, problems: problems) { file, name in
+            let directory = file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            let full = name.hasPrefix("/") ? name : (directory.isEmpty ? name : directory + "/" + name)
+            return readList(full, checkPermissions: checkPermissions)
+        }
+    }
+
+    /// Builds one rule set from rules texts in load order; `list(file, name)` reads a list file a
+    /// text names. Throws every problem found (with `problems` found before), each with file and line.
+    static func assemble(
+        _ texts: [(file: String, text: String)], problems earlier: [RulesProblem] = [],
+        list: @escaping (_ file: String, _ name: String) -> Result<(name: String, text: String), RulesProblem>
+    ) throws(RulesError) -> RuleSet {
+        var problems = earlier
         var set = RuleSet()
         var classReferences: [(String, SourceLocation)] = []
         var roleReferences: [(String, SourceLocation)] = []
-        for file in files {
-            let text: String
-            do {
-                text = try TrustedFile.read(file, checkTrust: checkPermissions)
-            } catch {
-                problems.append(RulesProblem(file: error.path, line: nil, message: error.message))
-                continue
-            }
-            let directory = file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-            var parser = RuleFileParser(file: file) { name in
-                let full = name.hasPrefix("/") ? name : (directory.isEmpty ? name : directory + "/" + name)
-                return readList(full, checkPermissions: checkPermissions)
-            }
+        for (file, text) in texts {
+            var parser = RuleFileParser(file: file) { name in list(file, name) }
             parser.parse(text, into: &set)
             problems += parser.problems
             classReferences += parser.classReferences

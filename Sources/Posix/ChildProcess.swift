@@ -114,6 +114,27 @@ public final class ChildProcess {
         }
     }
 
+    /// Reads one line of the child's standard output (with `output: .pipe`), without its line break;
+    /// nil when the output ends, or `deadline` (monotonic nanoseconds) passes, first.
+    public func readLine(deadline: Int64) -> String? {
+        guard outputDescriptor >= 0 else { return nil }
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let left = deadline - SystemClock.monotonicNanoseconds()
+            guard left > 0 else { return nil }
+            var ready = pollfd(fd: outputDescriptor, events: Int16(POLLIN), revents: 0)
+            let polled = poll(&ready, 1, Int32(clamping: left / 1_000_000 + 1))
+            if polled < 0 && errno == EINTR { continue }
+            guard polled > 0 else { continue }
+            let count = read(outputDescriptor, &byte, 1)
+            if count < 0 && errno == EINTR { continue }
+            guard count == 1 else { return nil }
+            if byte == UInt8(ascii: "\n") { return String(decoding: line, as: UTF8.self) }
+            line.append(byte)
+        }
+    }
+
     /// Reads the child's standard output to its end (with `output: .pipe`).
     public func readOutput() -> [UInt8] {
         guard outputDescriptor >= 0 else { return [] }

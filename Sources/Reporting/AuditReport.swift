@@ -87,9 +87,9 @@ public struct AuditReport: Sendable {
 
     /// The report for a terminal.
     public func text(terminal: Bool = false) -> String {
-        var out = "telltale \(kind): \(Sanitizer.clean(command.joined(separator: " ")))\n"
+        var out = "telltale \(kind): \(Sanitizer.clean(ShellWords.join(command)))\n"
         let seconds = Double(end - start) / 1e9
-        out += "  window     \(Timestamp.rfc3339(start)) → \(Timestamp.rfc3339(end)) (\((seconds * 100).rounded() / 100) s); command exited with status \(exitStatus)\n"
+        out += "  window     \(Timestamp.local(start, milliseconds: true)) → \(Timestamp.local(end, milliseconds: true)) \(Timestamp.localZone(at: start)) (\((seconds * 100).rounded() / 100) s); command exited with status \(exitStatus)\n"
         out += "  capture    \(interfaces.joined(separator: ", ")); \(packets) packets seen, \(dropped) dropped, \(damaged) damaged\n"
         if !attribution.isEmpty {
             out += "  attribution \(attribution); \(eventDropped) socket events dropped\n"
@@ -108,7 +108,7 @@ public struct AuditReport: Sendable {
         }
         let unattributedText = byScope.isEmpty ? "none"
             : byScope.sorted { $0.key < $1.key }.map { "\($0.value.0) \($0.key) (\(ByteCount.text($0.value.1)))" }.joined(separator: ", ")
-        out += "\nthe rest of the machine in the window: \(otherFlows) flows of other processes; unattributed: \(unattributedText)\n\n"
+        out += "\nthe rest of the machine in the window: \(Count.text(otherFlows, "flow")) of other processes; unattributed: \(unattributedText)\n\n"
         for v in violations {
             out += "  ! \(v.proto) to \(destination(v)) [\(v.scope.rawValue)] by \(who(v)): \(ByteCount.text(v.bytesOut)) out, \(ByteCount.text(v.bytesIn)) in\n"
         }
@@ -159,7 +159,7 @@ public struct AuditReport: Sendable {
         var out = "# Telltale \(kind) audit\n\n"
         out += "**\(isClean ? "Clean" : "Violation")** — \(cell(verdictLine))\n\n"
         out += "| | |\n|---|---|\n"
-        out += "| command | `\(cell(command.joined(separator: " ")))` |\n"
+        out += "| command | `\(cell(ShellWords.join(command)))` |\n"
         out += "| window | \(Timestamp.rfc3339(start)) → \(Timestamp.rfc3339(end)) |\n"
         out += "| exit status | \(exitStatus) |\n"
         out += "| capture | \(cell(interfaces.joined(separator: ", "))); \(packets) packets, \(dropped) dropped |\n"
@@ -176,7 +176,7 @@ public struct AuditReport: Sendable {
                 out += "| \(Timestamp.rfc3339(r.start)) | \(r.proto) | \(r.localAddress):\(r.localPort) | \(r.remoteAddress):\(r.remotePort) | \(r.scope.rawValue) | \(cell(r.hostname ?? "")) | \(r.bytesOut) | \(r.bytesIn) | \(cell(who(r))) | \(r.verdict) |\n"
             }
         }
-        out += "\n## The rest of the machine\n\n\(otherFlows) flows of other processes; \(unattributedFlows.count) flows without a process.\n"
+        out += "\n## The rest of the machine\n\n\(Count.text(otherFlows, "flow")) of other processes; \(Count.text(unattributedFlows.count, "flow")) without a process.\n"
         if let completion {
             let lines = completion.split(separator: "\n", omittingEmptySubsequences: false).map { Sanitizer.clean(String($0)) }
             out += "\n## Completion\n\n```\n\(lines.joined(separator: "\n"))\n```\n"

@@ -83,6 +83,9 @@ public struct GroupRenderer: Sendable {
                 ].map { FlowRow.csvQuote(Sanitizer.clean($0)) }.joined(separator: ",") + "\n"
             }
             return out
+        case .zeek, .zeekJSON:
+            // Zeek's layout has no groups; the commands refuse it before getting here.
+            return ""
         case .json, .ndjson:
             var parts: [String] = []
             for g in groups {
@@ -113,7 +116,7 @@ public struct GroupRenderer: Sendable {
         let share = (c.attributedShare * 1000).rounded() / 10
         let events = c.attributedBytes == 0 ? 0 : (Double(c.kernelEventBytes) / Double(c.attributedBytes) * 1000).rounded() / 10
         return "coverage: \(share)% of \(ByteCount.text(c.bytes)) attributed to a process (\(events)% by kernel events) · "
-            + "\(c.flows) flows · capture drops: \(c.dropped) kernel, \(c.interfaceDropped) interface, \(c.queueDropped) queue"
+            + "\(Count.text(c.flows, "flow")) · capture drops: \(c.dropped) kernel, \(c.interfaceDropped) interface, \(c.queueDropped) queue"
             + " (of \(c.received) received) · socket events dropped: \(c.eventDropped)"
     }
 }

@@ -1,9 +1,12 @@
 import Flows
 import PacketParsing
 
-/// Renders flows in every output format: a table for people, JSON, NDJSON and CSV for programs.
+/// Renders flows in every output format: a table for people, JSON, NDJSON and CSV for programs,
+/// Zeek's conn.log layout for pipelines that ingest Zeek.
 public struct FlowRenderer: Sendable {
     public var format: OutputFormat
+    /// When the output began, for the Zeek TSV `#open` and `#close` lines (nanoseconds since the epoch).
+    public var openedAt: Int64 = 0
     /// Colour and terminal-width trimming, only when printing to a terminal.
     public var terminal: Bool
     public var terminalWidth: Int
@@ -19,7 +22,8 @@ public struct FlowRenderer: Sendable {
         switch format {
         case .csv: FlowRow.csvHeader.joined(separator: ",") + "\n"
         case .json: "[\n"
-        case .ndjson, .table: ""
+        case .zeek: ZeekConnLog.header(openedAt: openedAt)
+        case .ndjson, .table, .zeekJSON: ""
         }
     }
 
@@ -38,13 +42,18 @@ public struct FlowRenderer: Sendable {
             return row.csvFields.map { FlowRow.csvQuote(Sanitizer.clean($0)) }.joined(separator: ",") + "\n"
         case .table:
             return table([row], includeHeader: index == 0)
+        case .zeek:
+            return ZeekConnLog.tsvLine(row)
+        case .zeekJSON:
+            return ZeekConnLog.jsonLine(row)
         }
     }
 
     /// The text that closes the output.
-    public func footer(rowCount: Int) -> String {
+    public func footer(rowCount: Int, closedAt: Int64? = nil) -> String {
         switch format {
         case .json: rowCount == 0 ? "]\n" : "\n]\n"
+        case .zeek: ZeekConnLog.footer(closedAt: closedAt ?? openedAt)
         default: ""
         }
     }
@@ -59,11 +68,10 @@ public struct FlowRenderer: Sendable {
 
     /// An aligned table: one line per flow, widths from the content, strings sanitized.
     public func table(_ rows: [FlowRow], includeHeader: Bool) -> String {
-        let headers = ["START", "PROTO", "LOCAL", "DIR", "REMOTE", "SCOPE", "HOST", "OUT", "IN", "PKTS", "STATE", "PROCESS"]
+        let headers = ["START", "PROTO", "LOCAL", "DIR", "REMOTE", "SCOPE", "HOST", "OUT", "IN", "PKTS", "STATE", "PROCESS", "ROLE", "PEER"]
         var lines: [[String]] = []
         for r in rows {
-            let start = Timestamp.rfc3339(r.start)
-            let time = String(start.dropFirst(11).prefix(12))
+            let time = Timestamp.local(r.start, milliseconds: true)
             let arrow = switch r.direction {
             case .outbound: "->"
             case .inbound: "<-"
@@ -71,11 +79,13 @@ public struct FlowRenderer: Sendable {
             }
             let process = r.process.map { p in "\(p.comm ?? p.exe.map(Self.basename) ?? "?")[\(p.pid)]" }
                 ?? (r.unattributedReason.map { "(\($0))" } ?? "-")
+            let role = r.process?.role ?? "-"
+            let peer = r.peerProcess.map { p in "\(p.comm ?? p.exe.map(Self.basename) ?? "?")[\(p.pid)]\(p.role.map { " " + $0 } ?? "")" } ?? "-"
             lines.append([
                 time, r.proto, Self.endpoint(r.localAddress, r.localPort, r.proto), arrow,
                 Self.endpoint(r.remoteAddress, r.remotePort, r.proto), r.scope.rawValue,
                 Sanitizer.clean(r.hostname ?? "-"), ByteCount.text(r.bytesOut), ByteCount.text(r.bytesIn),
-                "\(r.packetsOut)/\(r.packetsIn)", r.connState, Sanitizer.clean(process),
+                "\(r.packetsOut)/\(r.packetsIn)", r.connState, Sanitizer.clean(process), Sanitizer.clean(role), Sanitizer.clean(peer),
             ])
         }
         return TextTable(

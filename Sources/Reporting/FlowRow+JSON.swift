@@ -34,6 +34,7 @@ extension FlowRow {
         w.key("unattributed_reason"); w.string(unattributedReason)
         w.key("verdict"); w.string(verdict)
         w.key("rule"); w.string(rule)
+        w.key("seq"); w.int(sequence)
         w.endObject()
     }
 

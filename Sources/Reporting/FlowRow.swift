@@ -56,6 +56,9 @@ public struct FlowRow: Sendable, Equatable {
     public var unattributedReason: String?
     public var verdict: String
     public var rule: String?
+    /// The flow's place in the order flows finished (the store's `seq`): nil while it is open or
+    /// before it is stored. `report --follow` and the exports resume from it.
+    public var sequence: Int64?
 
     /// Names a protocol number the way the contract does: `tcp`, `udp`, `icmp`, `icmpv6`, `sctp`, or `ip-N`.
     public static func protocolName(_ number: UInt8) -> String {

@@ -47,6 +47,9 @@ public struct JSONWriter {
         if let value { text += value ? "true" : "false" } else { text += "null" }
     }
 
+    /// Writes already-formatted JSON number text (such as exact decimal seconds).
+    public mutating func number(text value: String) { beforeValue(); text += value }
+
     public mutating func null() { beforeValue(); text += "null" }
 
     /// Appends `value` as a JSON string literal, escaping quotes, backslashes and control characters.

@@ -82,3 +82,28 @@ public enum QuantityError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+/// Counted nouns for people: `1 flow`, `2 flows`.
+public enum Count {
+    /// `count` and the noun, in the plural unless the count is one (`plural` when not noun + "s").
+    public static func text(_ count: some BinaryInteger, _ noun: String, plural: String? = nil) -> String {
+        "\(count) \(count == 1 ? noun : plural ?? noun + "s")"
+    }
+}
+
+/// A command line as a shell would take it back: each argument that needs it in single quotes.
+public enum ShellWords {
+    public static func join(_ arguments: [String]) -> String {
+        arguments.map(quote).joined(separator: " ")
+    }
+
+    public static func quote(_ argument: String) -> String {
+        let plain = !argument.isEmpty && argument.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "-_./:=@%+,".unicodeScalars.contains($0)
+        }
+        if plain { return argument }
+        var quoted = "'"
+        for character in argument { quoted += character == "'" ? "'\\''" : String(character) }
+        return quoted + "'"
+    }
+}

@@ -1,5 +1,34 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// RFC 3339 text for nanosecond Unix times, without Foundation's formatters.
 public enum Timestamp {
+    /// `2026-11-29 02:32:33` in this machine's time zone (TZ, else /etc/localtime), for tables
+    /// people read; `milliseconds` adds `.123`. Machine formats keep `rfc3339` (UTC).
+    public static func local(_ nanoseconds: Int64, milliseconds: Bool = false) -> String {
+        let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000
+        var time = time_t(seconds)
+        var parts = tm()
+        guard localtime_r(&time, &parts) != nil else { return rfc3339(nanoseconds) }
+        var text = "\(pad(Int64(parts.tm_year) + 1900, 4))-\(pad(Int64(parts.tm_mon) + 1, 2))-\(pad(Int64(parts.tm_mday), 2)) "
+            + "\(pad(Int64(parts.tm_hour), 2)):\(pad(Int64(parts.tm_min), 2)):\(pad(Int64(parts.tm_sec), 2))"
+        if milliseconds { text += "." + pad((nanoseconds - seconds * 1_000_000_000) / 1_000_000, 3) }
+        return text
+    }
+
+    /// The local zone's abbreviation and offset now, e.g. `CET +0100`, to say which zone a table uses.
+    public static func localZone(at nanoseconds: Int64) -> String {
+        var time = time_t(nanoseconds / 1_000_000_000)
+        var parts = tm()
+        guard localtime_r(&time, &parts) != nil else { return "UTC" }
+        let offset = parts.tm_gmtoff
+        let sign = offset < 0 ? "-" : "+"
+        let minutes = Int64(abs(offset)) / 60
+        let name = parts.tm_zone.map { String(cString: $0) } ?? ""
+        return (name.isEmpty ? "" : name + " ") + sign + pad(minutes / 60, 2) + pad(minutes % 60, 2)
+    }
+
     /// `2026-11-29T01:32:33.123456Z`: UTC with microseconds.
     public static func rfc3339(_ nanoseconds: Int64) -> String {
         let seconds = nanoseconds >= 0 ? nanoseconds / 1_000_000_000 : (nanoseconds - 999_999_999) / 1_000_000_000

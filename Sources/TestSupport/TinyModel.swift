@@ -9,8 +9,9 @@ public enum TinyModel {
 
     private static let generated: Result<String, TestProcess.Failure> = {
         let model = BuiltExecutable.packageRoot.appendingPathComponent("models/tiny.gguf").path
-        if FileManager.default.fileExists(atPath: model) { return .success(model) }
         let script = BuiltExecutable.packageRoot.appendingPathComponent("scripts/make-tiny-model.py").path
+        // A model written by an older generator is written again.
+        if let made = modified(model), let generator = modified(script), made >= generator { return .success(model) }
         let made: TestProcess.Outcome
         do {
             made = try TestProcess.runCombined(["python3", script, "--output", model])
@@ -22,4 +23,8 @@ public enum TinyModel {
         }
         return .success(model)
     }()
+
+    private static func modified(_ path: String) -> Date? {
+        (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+    }
 }

@@ -3,6 +3,7 @@ import Foundation
 import LlamaRunner
 import LlamaServer
 import Logging
+import Posix
 
 /// `telltale-llama`: runs a GGUF model through llama.cpp, once for a prompt or as an
 /// OpenAI-compatible server.
@@ -19,7 +20,8 @@ struct TelltaleLlama: ParsableCommand {
             server-sent events) on 127.0.0.1 unless --host says otherwise.
 
             Exit status: 0 on success, 1 on error (missing or damaged model, failed decode).
-            """
+            """,
+        version: telltaleVersion
     )
 
     @Option(name: .shortAndLong, help: "The GGUF model file.")

@@ -28,6 +28,12 @@ extension Telltale {
         @Option(name: .shortAndLong, help: "Output format: table, json, ndjson or csv.")
         var format: OutputFormat = .table
 
+        func validate() throws {
+            if format.isFlowOnly {
+                throw ValidationError("--format \(format.rawValue) is a layout for flows (report --by flow); alerts print as table, json, ndjson or csv")
+            }
+        }
+
         func run() throws {
             let store = try database.open()
             let alerts: [AlertRecord]
@@ -43,8 +49,9 @@ extension Telltale {
 
         static let columns = ["time", "severity", "process", "role", "destination", "rule", "flow_uid", "delivered", "message"]
 
-        static func fields(_ a: AlertRecord) -> [String] {
-            [Timestamp.rfc3339(a.time), a.severity, a.exe ?? a.process ?? "(unattributed)", a.role ?? "", a.destination, a.rule,
+        /// The fields of a row; `localTime` (tables) shows the time in this machine's zone, CSV keeps UTC.
+        static func fields(_ a: AlertRecord, localTime: Bool = false) -> [String] {
+            [localTime ? Timestamp.local(a.time) : Timestamp.rfc3339(a.time), a.severity, a.exe ?? a.process ?? "(unattributed)", a.role ?? "", a.destination, a.rule,
              a.flowUID ?? "", a.delivered.joined(separator: ","), a.message].map(Sanitizer.clean)
         }
 
@@ -63,7 +70,7 @@ extension Telltale {
 
         static func render(_ alerts: [AlertRecord], format: OutputFormat) -> String {
             switch format {
-            case .ndjson:
+            case .ndjson, .zeekJSON:
                 return alerts.map { json($0) + "\n" }.joined()
             case .json:
                 return "[" + alerts.map(json).joined(separator: ",\n") + "]\n"
@@ -71,10 +78,10 @@ extension Telltale {
                 // The same quoting as flows (fields are already sanitized): RFC 4180, formulas defused.
                 return ([columns.joined(separator: ",")] + alerts.map { fields($0).map(FlowRow.csvQuote).joined(separator: ",") })
                     .joined(separator: "\n") + "\n"
-            case .table:
+            case .table, .zeek:
                 if alerts.isEmpty { return "no alerts in this window\n" }
                 let shown = Array(columns.prefix(8))
-                let rows = alerts.map { Array(fields($0).prefix(8)) }
+                let rows = alerts.map { Array(fields($0, localTime: true).prefix(8)) }
                 var widths = shown.map(\.count)
                 for row in rows { for (i, f) in row.enumerated() { widths[i] = min(60, max(widths[i], f.count)) } }
                 func line(_ cells: [String]) -> String {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Capture
 import Dispatch
+import Export
 import Foundation
 import Logging
 import Monitor
@@ -43,6 +44,9 @@ extension Telltale {
         @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
         var logLevel: String?
 
+        @Option(help: "Log lines: 'journal' (each with its syslog priority, <4> for a warning, as journald reads them), 'plain' (time and level), or 'auto' (journal when standard error is the journal).")
+        var logFormat: String?
+
         @Option(help: "Rules directory or file (default /etc/telltale/rules.d when it exists; the repository's rules/ is the default pack).")
         var rules: String?
 
@@ -52,7 +56,38 @@ extension Telltale {
         @Flag(help: "Attribute flows by polling the socket tables only, without the kernel's socket events (BPF).")
         var noKernelEvents = false
 
+        @Option(name: .customLong("metrics-textfile"), help: ArgumentHelp("Write Prometheus metrics to this file for node-exporter's textfile collector (*.prom).", valueName: "path"))
+        var metricsTextfile: String?
+
+        @Option(name: .customLong("metrics-listen"), help: ArgumentHelp("Serve Prometheus metrics (GET /metrics) on a loopback address or Unix socket: 127.0.0.1:9477, unix:/run/telltale/metrics.sock.", valueName: "address"))
+        var metricsListen: String?
+
+        @Option(name: .customLong("ipfix"), help: ArgumentHelp("Send finished flows to this IPFIX collector, e.g. 192.0.2.10:4739.", valueName: "address"))
+        var ipfixCollector: String?
+
+        @Option(name: .customLong("ipfix-transport"), help: "IPFIX over udp (default) or tcp.")
+        var ipfixTransport: String?
+
         func validate() throws {
+            if let logFormat, PriorityLogHandler.Format(rawValue: logFormat) == nil {
+                throw ValidationError("--log-format: expected auto, journal or plain")
+            }
+            if let metricsTextfile, !(metricsTextfile.hasPrefix("/") && metricsTextfile.hasSuffix(".prom")) {
+                throw ValidationError("--metrics-textfile: expected an absolute path ending in .prom (node-exporter reads only those)")
+            }
+            if let metricsListen {
+                let address: SocketAddress
+                do { address = try SocketAddress.parse(metricsListen) } catch { throw ValidationError("--metrics-listen: \(error.message)") }
+                if !address.isLocal { throw ValidationError("--metrics-listen: only a loopback address or unix:/path is served") }
+            }
+            if let ipfixCollector {
+                let address: SocketAddress
+                do { address = try SocketAddress.parse(ipfixCollector) } catch { throw ValidationError("--ipfix: \(error.message)") }
+                if case .unix = address { throw ValidationError("--ipfix: expected an IP address and port, such as 192.0.2.10:4739") }
+            }
+            if let ipfixTransport, IPFIXExporter.Transport(rawValue: ipfixTransport) == nil {
+                throw ValidationError("--ipfix-transport: expected udp or tcp")
+            }
             if let flushInterval {
                 let interval: Int64
                 do { interval = try Quantity.duration(flushInterval) } catch { throw ValidationError("--flush-interval: \(error)") }
@@ -76,15 +111,17 @@ extension Telltale {
             if let filter { settings.filter = filter }
             if let flushInterval, let d = try? Quantity.duration(flushInterval) { settings.flushInterval = d }
             if let logLevel { settings.logLevel = logLevel }
+            if let logFormat, let format = PriorityLogHandler.Format(rawValue: logFormat) { settings.logFormat = format }
             if let rules { settings.rules = rules }
             if let baseline { settings.baseline = baseline }
             if noKernelEvents { settings.kernelEvents = false }
+            if let metricsTextfile { settings.export.metricsTextfile = metricsTextfile }
+            if let metricsListen { settings.export.metricsListen = try? SocketAddress.parse(metricsListen) }
+            if let ipfixCollector { settings.export.ipfixCollector = try? SocketAddress.parse(ipfixCollector) }
+            if let ipfixTransport, let t = IPFIXExporter.Transport(rawValue: ipfixTransport) { settings.export.ipfixTransport = t }
             let level = Logger.Level(rawValue: settings.logLevel) ?? .info
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
+            let format = settings.logFormat
+            LoggingSystem.bootstrap { _ in PriorityLogHandler(level: level, format: format) }
             let logger = Logger(label: "telltale")
             let directory = (settings.database as NSString).deletingLastPathComponent
             if !directory.isEmpty { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }

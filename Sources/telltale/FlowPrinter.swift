@@ -1,4 +1,5 @@
 import Flows
+import Posix
 import Reporting
 
 /// Prints flows as they end: streaming formats go out at once; the table and JSON are sorted by
@@ -16,7 +17,7 @@ struct FlowPrinter {
         Output.write(renderer.header())
     }
 
-    private var streams: Bool { renderer.format == .ndjson || renderer.format == .csv }
+    private var streams: Bool { [.ndjson, .csv, .zeek, .zeekJSON].contains(renderer.format) }
 
     mutating func add(_ rows: [FlowRow]) {
         for row in rows {
@@ -46,7 +47,7 @@ struct FlowPrinter {
             }
             held.removeAll()
         }
-        Output.write(renderer.footer(rowCount: printed))
+        Output.write(renderer.footer(rowCount: printed, closedAt: SystemClock.wallNanoseconds()))
         Output.flush()
     }
 }

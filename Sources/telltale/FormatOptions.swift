@@ -1,12 +1,13 @@
 public import ArgumentParser
 import PacketParsing
+import Posix
 public import Reporting
 
 extension OutputFormat: ExpressibleByArgument {}
 
 /// Options every flow-printing command shares.
 struct FormatOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "Output format: table, json, ndjson or csv.")
+    @Option(name: .shortAndLong, help: "Output format: table, json, ndjson, csv, zeek (conn.log TSV) or zeek-json.")
     var format: OutputFormat = .table
 
     @Option(
@@ -25,6 +26,8 @@ struct FormatOptions: ParsableArguments {
     var parsedLocalNetworks: [IPNetwork] { localNetworks.compactMap { IPNetwork($0) } }
 
     func renderer() -> FlowRenderer {
-        FlowRenderer(format: format, terminal: Output.isTerminal, terminalWidth: Output.terminalWidth)
+        var renderer = FlowRenderer(format: format, terminal: Output.isTerminal, terminalWidth: Output.terminalWidth)
+        renderer.openedAt = SystemClock.wallNanoseconds()
+        return renderer
     }
 }

@@ -16,16 +16,22 @@ extension Telltale {
                 runner, the machine's unattributed traffic, and the verdict. Exit status: 0 clean, 3 \
                 policy violated, 1 error. Needs root.
 
-                Example:
+                --chat plays a local AI stack instead: telltale-chat, a minimal chatbot client, starts \
+                telltale-llama --serve on a free loopback port, asks it the prompt through its \
+                OpenAI-compatible API, prints the answer and stops it; the audit shows the client's flow \
+                to the runtime on loopback, with both programs and their roles.
+
+                Examples:
                   sudo telltale infer --model models/tiny.gguf --prompt "The quick brown fox" --report audit
+                  sudo telltale infer --chat --prompt "What stays on this machine?"
                 """
         )
 
-        @Option(help: "The GGUF model file (default: $TELLTALE_MODEL, else models/tiny.gguf).")
+        @Option(help: "The GGUF model file (default: $TELLTALE_MODEL, else models/tiny.gguf, else the installed bundled model).")
         var model: String?
 
         @Option(help: "The prompt to complete.")
-        var prompt: String
+        var prompt: String = "The quick brown fox"
 
         @Option(help: "The most tokens to generate.")
         var maxTokens: Int = 64
@@ -39,10 +45,20 @@ extension Telltale {
         @Option(help: "Threads for generation (default: all processors).")
         var threads: Int?
 
+        @Flag(help: "Ask the model through a chatbot client and the runtime's API on loopback (telltale-chat and telltale-llama --serve).")
+        var chat = false
+
         @OptionGroup var observation: ObservationOptions
 
         var modelPath: String {
-            model ?? ProcessInfo.processInfo.environment["TELLTALE_MODEL"] ?? "models/tiny.gguf"
+            if let model { return model }
+            if let chosen = ProcessInfo.processInfo.environment["TELLTALE_MODEL"] { return chosen }
+            let local = "models/tiny.gguf"
+            if FileManager.default.fileExists(atPath: local) { return local }
+            // The package installs the bundled model under the prefix shared with the executable.
+            let installed = Self.executableDirectory.deletingLastPathComponent()
+                .appendingPathComponent("share/telltale/models/tiny.gguf").path
+            return FileManager.default.fileExists(atPath: installed) ? installed : local
         }
 
         func validate() throws {
@@ -52,10 +68,17 @@ extension Telltale {
             }
         }
 
-        /// telltale-llama beside this executable.
-        static var runnerPath: String {
+        /// The directory of this executable.
+        static var executableDirectory: URL {
             let me = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-            return URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("telltale-llama").path
+            return URL(fileURLWithPath: me).deletingLastPathComponent()
+        }
+
+        /// telltale-llama beside this executable.
+        static var runnerPath: String { besideMe("telltale-llama") }
+
+        static func besideMe(_ name: String) -> String {
+            executableDirectory.appendingPathComponent(name).path
         }
 
         func run() throws {
@@ -69,6 +92,17 @@ extension Telltale {
                 "--temperature", String(temperature), "--seed", String(seed), "--json",
             ]
             if let threads { command += ["--threads", String(threads)] }
+            if chat {
+                let client = Self.besideMe("telltale-chat")
+                guard FileManager.default.isExecutableFile(atPath: client) else {
+                    Output.error("telltale: the chat client \(client) is missing; build it with: swift build --product telltale-chat")
+                    throw ExitCode(1)
+                }
+                command = [
+                    client, "--model", modelPath, "--runtime", runner, "--max-tokens", String(maxTokens),
+                    "--temperature", String(temperature), "--json", prompt,
+                ]
+            }
             let outcome = try observation.observe(command, captureOutput: true)
             guard outcome.exitStatus == 0,
                   let summary = try? JSONSerialization.jsonObject(with: Data(outcome.output)) as? [String: Any]
@@ -89,10 +123,12 @@ extension Telltale {
                 }
             }
             report.model = [("path", modelPath)]
+            if chat, let hash = try? FileDigest.sha256(ofFileAt: modelPath) { report.model.append(("sha256", hash)) }
             for key in ["sha256", "architecture", "name", "parameter_count", "vocab_size", "context_length", "file_size"] {
                 if let value = text(modelInfo[key]) { report.model.append((key, value)) }
             }
             report.runtime = [("exe", runner)]
+            if chat, let server = summary["server"] as? String { report.runtime.append(("served", server + " (loopback)")) }
             if let hash = try? FileDigest.sha256(ofFileAt: runner) { report.runtime.append(("sha256", hash)) }
             for key in ["tokens_per_second", "completion_tokens", "prompt_tokens", "threads"] {
                 if let value = text(summary[key]) { report.runtime.append((key, value)) }

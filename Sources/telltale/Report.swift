@@ -1,9 +1,12 @@
+import Foundation
 import Glibc
 public import ArgumentParser
 public import FlowStore
+import Flows
 import Monitor
 import Posix
 import Reporting
+import Synchronization
 
 extension Grouping: ExpressibleByArgument {}
 
@@ -17,8 +20,29 @@ struct DatabaseOption: ParsableArguments {
             return try FlowStore(path: db, readOnly: true)
         } catch {
             Output.error("telltale: \(error)")
+            if let hint = DatabaseOption.accessHint(db) { Output.error("telltale: " + hint) }
             throw ExitCode(1)
         }
+    }
+
+    /// When this user may not read the database: who may, and how to join them; nil otherwise.
+    static func accessHint(_ path: String) -> String? {
+        // access(2) checks the real user and groups, as the open did.
+        guard access(path, R_OK) != 0, errno == EACCES else { return nil }
+        // The file's group, or its directory's when the directory cannot be searched.
+        var info = stat()
+        let directory = if let slash = path.lastIndex(of: "/") {
+            slash == path.startIndex ? "/" : String(path[..<slash])
+        } else {
+            "."
+        }
+        guard stat(path, &info) == 0 || stat(directory, &info) == 0 else { return nil }
+        guard info.st_gid != 0, let group = getgrgid(info.st_gid), let name = group.pointee.gr_name else {
+            return "\(path) is readable by root only: run the command with sudo"
+        }
+        let groupName = String(cString: name)
+        return "\(path) is readable by root and members of the `\(groupName)` group: "
+            + "sudo adduser $USER \(groupName) (then log in again)"
     }
 }
 
@@ -76,6 +100,21 @@ extension Telltale {
                   telltale report --since 1h
                   telltale report --by destination --from 2026-11-29 --format json
                   telltale report --by flow --since 10m --format ndjson
+                  telltale report --every 1h --since 1d          bytes per program per hour, with sparklines
+                  telltale report --every 1d --since 7d --by role --format csv
+                  telltale report --html report.html --since 7d  one self-contained page with charts
+                  telltale report --by flow --follow --format ndjson
+                  telltale report --by flow --follow --after C0dNmbB6GHRa --format ndjson
+
+                With --every, the window defaults to the last 24 buckets; a flow's bytes are spread over \
+                the buckets its lifetime overlaps.
+
+                With --follow, flows are printed as they finish, each once, in the order the database \
+                numbered them when they ended (the "seq" key): open flows are not printed until they \
+                end. Without --since, --from or --after it starts with flows finishing from now on. \
+                --after UID (or --after-seq N) resumes after a flow printed before, so a shipper that \
+                restarts prints nothing twice and misses nothing; without --follow it prints what \
+                finished since then and exits.
                 """
         )
 
@@ -88,16 +127,91 @@ extension Telltale {
         @Option(help: "With --by flow: at most this many flows (the newest).")
         var limit: Int = 10_000
 
-        @Option(name: .shortAndLong, help: "Output format: table, json, ndjson or csv.")
+        @Option(name: .shortAndLong, help: "Output format: table, json, ndjson, csv; with --by flow also zeek (conn.log TSV) or zeek-json.")
         var format: OutputFormat = .table
+
+        @Option(help: "Bytes per group in buckets of this length (1h, 1d, 15m, ...), with a sparkline per row on a terminal.")
+        var every: String?
+
+        @Option(help: "Write a self-contained HTML report with charts to FILE (loads nothing from anywhere).")
+        var html: String?
+
+        @Flag(help: "With --by flow: keep printing flows as they finish (each once), until interrupted.")
+        var follow = false
+
+        @Option(help: ArgumentHelp("With --by flow: only flows that finished after this flow (its uid).", valueName: "uid"))
+        var after: String?
+
+        @Option(name: .customLong("after-seq"), help: ArgumentHelp("With --by flow: only flows that finished after this number (the \"seq\" key).", valueName: "n"))
+        var afterSequence: Int64?
+
+        @Option(name: .customLong("poll-interval"), help: "With --follow: how often to look for finished flows.")
+        var pollInterval: String = "500ms"
+
+        func validate() throws {
+            if let every {
+                let width: Int64
+                do { width = try Quantity.duration(every) } catch { throw ValidationError("--every: \(error)") }
+                if width < 1_000_000_000 { throw ValidationError("--every: buckets must be at least 1s long") }
+                if by == .flow { throw ValidationError("--every groups by process, role or destination, not flow") }
+            }
+            if html != nil && by == .flow { throw ValidationError("--html draws its own charts; give --by process, role or destination, or leave --by out") }
+            if format.isFlowOnly && by != .flow {
+                throw ValidationError("--format \(format.rawValue) lists flows: add --by flow")
+            }
+            let resumes = follow || after != nil || afterSequence != nil
+            guard resumes else { return }
+            if by != .flow { throw ValidationError("--follow, --after and --after-seq list flows: add --by flow") }
+            if after != nil && afterSequence != nil { throw ValidationError("--after and --after-seq both set where to resume; give one") }
+            if follow && (format == .table || format == .json) {
+                throw ValidationError("--follow prints one flow a line: use --format ndjson, csv, zeek or zeek-json")
+            }
+            if window.to != nil { throw ValidationError("--to ends the window; --follow and --after read flows as they finish") }
+            if let afterSequence, afterSequence < 0 { throw ValidationError("--after-seq: expected a number of zero or more") }
+            if let after, FlowRecord.uid(fromText: after) == nil {
+                throw ValidationError("--after: '\(after)' is not a flow uid (like C0dNmbB6GHRa)")
+            }
+            let interval: Int64
+            do { interval = try Quantity.duration(pollInterval) } catch { throw ValidationError("--poll-interval: \(error)") }
+            if interval < 10_000_000 || interval > 60_000_000_000 { throw ValidationError("--poll-interval: expected 10ms to 60s") }
+        }
+
+        /// The window, and for buckets its default: the last 24 buckets.
+        func resolvedWindow(now: Int64, bucket: Int64?) -> TimeWindow {
+            var w = window.window(now: now)
+            if let bucket, w.from == nil, window.since == nil { w.from = now - 24 * bucket }
+            return w
+        }
 
         func run() throws {
             let store = try database.open()
-            let w = window.window(now: SystemClock.wallNanoseconds())
+            if follow || after != nil || afterSequence != nil { return try finished(store) }
+            let now = SystemClock.wallNanoseconds()
+            let bucket = every.flatMap { try? Quantity.duration($0) }
+            let w = resolvedWindow(now: now, bucket: bucket)
+            if let html {
+                try writeHTML(store: store, window: w, bucket: bucket, now: now, path: html)
+                return
+            }
+            if let bucket {
+                do {
+                    let buckets = TimeBuckets(from: w.from ?? now - 24 * bucket, to: w.to ?? now, width: bucket)
+                    let series = buckets.series(try store.spans(by: by, in: w))
+                    Output.write(BucketRenderer(format: format, terminal: Output.isTerminal, groupTitle: by.rawValue).render(series, buckets: buckets))
+                    let line = GroupRenderer.coverageLine(try store.coverage(in: w))
+                    if format == .table { Output.write(line + "\n") } else { Output.error(line) }
+                    Output.flush()
+                } catch {
+                    Output.error("telltale: \(error)")
+                    throw ExitCode(1)
+                }
+                return
+            }
             do {
                 if by == .flow {
                     let rows = try store.flows(in: w, limit: limit)
-                    let renderer = FlowRenderer(format: format, terminal: Output.isTerminal, terminalWidth: Output.terminalWidth)
+                    var renderer = FlowRenderer(format: format, terminal: Output.isTerminal, terminalWidth: Output.terminalWidth)
+                    renderer.openedAt = SystemClock.wallNanoseconds()
                     Output.write(rows.isEmpty && format == .table ? "no flows in this window\n" : renderer.render(rows))
                 } else {
                     let groups = try store.groups(by: by, in: w)
@@ -109,7 +223,7 @@ extension Telltale {
                 if format == .table && !sessions.isEmpty {
                     Output.write("observed runs in this window (telltale run/infer):\n")
                     for s in sessions.suffix(10) {
-                        Output.write("  #\(s.id) \(Timestamp.rfc3339(s.start)) \(s.kind) \(s.verdict ?? "?"), \(s.flows) flows: "
+                        Output.write("  #\(s.id) \(Timestamp.local(s.start)) \(s.kind) \(s.verdict ?? "?"), \(Count.text(s.flows, "flow")): "
                             + Sanitizer.clean(String(s.command.prefix(120))) + "\n")
                     }
                 }
@@ -119,44 +233,220 @@ extension Telltale {
                 throw ExitCode(1)
             }
         }
+
+        /// Finished flows after a point, once each, in finished order; with --follow, until a signal.
+        private func finished(_ store: FlowStore) throws {
+            let start = SystemClock.wallNanoseconds()
+            let w = window.window(now: start)
+            var renderer = FlowRenderer(format: format)
+            renderer.openedAt = start
+            let stop = Atomic<Bool>(false)
+            if follow { Signals.install(stop: { stop.store(true, ordering: .releasing) }, reload: nil) }
+            let interval = (try? Quantity.duration(pollInterval)) ?? 500_000_000
+            do {
+                var cursor: Int64
+                if let after {
+                    switch try store.sequence(ofFlow: after) {
+                    case .none:
+                        Output.error("telltale: --after: no flow \(after) in \(store.path) (never written, or deleted by retention); resume with --after-seq or --since instead")
+                        throw ExitCode(1)
+                    case .some(.none):
+                        Output.error("telltale: --after: flow \(after) has not finished yet, so it was never printed by --follow")
+                        throw ExitCode(1)
+                    case .some(.some(let n)):
+                        cursor = n
+                    }
+                } else if let afterSequence {
+                    cursor = afterSequence
+                } else if let from = w.from {
+                    cursor = try store.sequence(beforeFlowsEndingAt: from)
+                } else if follow {
+                    cursor = try store.lastSequence()
+                } else {
+                    cursor = 0
+                }
+                Output.write(renderer.header())
+                Output.flush()
+                var printed = 0
+                while !stop.load(ordering: .acquiring) {
+                    let rows = try store.finishedFlows(after: cursor, endingFrom: w.from, limit: 1_000)
+                    for row in rows {
+                        Output.write(renderer.streamRow(row, index: printed))
+                        printed += 1
+                    }
+                    if let last = rows.last?.sequence { cursor = last }
+                    Output.flush()
+                    if rows.count == 1_000 { continue }
+                    if !follow { break }
+                    // A reader that went away (`| head`, a shipper that died) ends the follow.
+                    var output = pollfd(fd: 1, events: 0, revents: 0)
+                    if poll(&output, 1, 0) > 0 && output.revents & Int16(POLLERR | POLLHUP) != 0 { break }
+                    // Sleep in short steps so that a signal ends the loop promptly.
+                    var slept: Int64 = 0
+                    while slept < interval && !stop.load(ordering: .acquiring) {
+                        let step = min(interval - slept, 100_000_000)
+                        usleep(UInt32(step / 1_000))
+                        slept += step
+                    }
+                }
+                Output.write(renderer.footer(rowCount: printed, closedAt: SystemClock.wallNanoseconds()))
+                Output.flush()
+            } catch let error as StoreError {
+                Output.error("telltale: \(error)")
+                throw ExitCode(1)
+            }
+        }
     }
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Is the daemon running, since when, and how is capture going?",
-            discussion: "Exit status 0 when the daemon is running, 3 when it is not, 1 on error."
+            discussion: """
+                Reads the daemon's database: its heartbeat (written every few seconds while it runs), \
+                its counters, and the last hour's coverage. When the daemon is not running, the counters \
+                are those of its last run. Exit status 0 when the daemon is running, 3 when it is not \
+                (also when there is no database yet), 1 on error.
+                """
         )
 
         @OptionGroup var database: DatabaseOption
 
+        @Option(name: .shortAndLong, help: "Output format: table (text) or json.")
+        var format: OutputFormat = .table
+
+        func validate() throws {
+            if format != .table && format != .json { throw ValidationError("--format: status prints table or json") }
+        }
+
         func run() throws {
+            guard access(database.db, F_OK) == 0 else {
+                if format == .json {
+                    var w = JSONWriter()
+                    w.beginObject()
+                    w.key("running"); w.bool(false)
+                    w.key("database"); w.string(database.db)
+                    w.key("database_exists"); w.bool(false)
+                    w.endObject()
+                    Output.write(w.text + "\n")
+                } else {
+                    Output.write("daemon: not running (no database at \(database.db): the daemon has not run with it; start it with: sudo systemctl start telltale, or telltale daemon --db \(database.db))\n")
+                }
+                Output.flush()
+                throw ExitCode(3)
+            }
             let store = try database.open()
             let now = SystemClock.wallNanoseconds()
+            var isRunning = false
             do {
                 let state = try store.daemonState()
                 let coverage = try store.coverage(in: TimeWindow(from: now - 3_600_000_000_000))
-                var running = false
-                if let s = state {
-                    running = kill(pid_t(s.pid), 0) == 0 && now - s.heartbeat < 30_000_000_000
-                    Output.write(running ? "daemon: running (pid \(s.pid))\n" : "daemon: not running (last seen \(Timestamp.rfc3339(s.heartbeat)), pid \(s.pid))\n")
-                    Output.write("since: \(Timestamp.rfc3339(s.started))\n")
-                    Output.write("interfaces: \(s.interfaces)\n")
-                    Output.write("frames: \(s.frames)   drops: \(s.dropped)   flows written: \(s.flows)\n")
-                    Output.write("store: \(s.storeState)\n")
-                    if !s.attribution.isEmpty {
-                        Output.write("attribution: \(s.attribution)   socket events dropped: \(s.eventDropped)\n")
-                    }
+                let flowCount = try store.flowCount()
+                let running = state.map { kill(pid_t($0.pid), 0) == 0 && now - $0.heartbeat < 30_000_000_000 } ?? false
+                isRunning = running
+                if format == .json {
+                    Output.write(Self.json(state: state, running: running, path: store.path, size: store.fileSize, flows: flowCount, coverage: coverage) + "\n")
                 } else {
-                    Output.write("daemon: never ran with this database\n")
+                    if let s = state {
+                        if running {
+                            Output.write("daemon: running (pid \(s.pid)), since \(Timestamp.local(s.started))\n")
+                        } else {
+                            Output.write("daemon: not running (last seen \(Timestamp.local(s.heartbeat)), pid \(s.pid))\n")
+                            Output.write("its last run: from \(Timestamp.local(s.started)) to \(Timestamp.local(s.heartbeat)); the counts below are from then\n")
+                        }
+                        Output.write("interfaces: \(s.interfaces)\n")
+                        Output.write("frames: \(s.frames)   drops: \(s.dropped)   flows written: \(s.flows)\n")
+                        Output.write("store: \(s.storeState)\n")
+                        if !s.attribution.isEmpty {
+                            Output.write("attribution: \(s.attribution)   socket events dropped: \(s.eventDropped)\n")
+                        }
+                    } else {
+                        Output.write("daemon: never ran with this database\n")
+                    }
+                    Output.write("database: \(store.path), \(ByteCount.text(store.fileSize)), \(Count.text(flowCount, "flow"))\n")
+                    Output.write("last hour: " + GroupRenderer.coverageLine(coverage) + "\n")
                 }
-                Output.write("database: \(store.path), \(ByteCount.text(store.fileSize)), \(try store.flowCount()) flows\n")
-                Output.write("last hour: " + GroupRenderer.coverageLine(coverage) + "\n")
                 Output.flush()
-                if !running { throw ExitCode(3) }
-            } catch let error as StoreError {
+            } catch {
                 Output.error("telltale: \(error)")
                 throw ExitCode(1)
             }
+            if !isRunning { throw ExitCode(3) }
+        }
+
+        static func json(state: DaemonState?, running: Bool, path: String, size: some BinaryInteger, flows: some BinaryInteger, coverage: Coverage) -> String {
+            var w = JSONWriter()
+            w.beginObject()
+            w.key("running"); w.bool(running)
+            w.key("database"); w.string(path)
+            w.key("database_exists"); w.bool(true)
+            w.key("database_bytes"); w.int(size)
+            w.key("flows_stored"); w.int(flows)
+            w.key("daemon")
+            if let s = state {
+                w.beginObject()
+                w.key("pid"); w.int(s.pid)
+                w.key("started"); w.string(Timestamp.rfc3339(s.started))
+                w.key("last_heartbeat"); w.string(Timestamp.rfc3339(s.heartbeat))
+                w.key("interfaces"); w.string(s.interfaces)
+                w.key("frames"); w.int(s.frames)
+                w.key("dropped"); w.int(s.dropped)
+                w.key("flows_written"); w.int(s.flows)
+                w.key("store"); w.string(s.storeState)
+                w.key("attribution"); w.string(s.attribution.isEmpty ? nil : s.attribution)
+                w.key("event_dropped"); w.int(s.eventDropped)
+                w.endObject()
+            } else {
+                w.null()
+            }
+            w.key("last_hour")
+            w.beginObject()
+            w.key("flows"); w.int(coverage.flows)
+            w.key("bytes"); w.int(coverage.bytes)
+            w.key("attributed_bytes"); w.int(coverage.attributedBytes)
+            w.key("kernel_event_bytes"); w.int(coverage.kernelEventBytes)
+            w.key("kernel_dropped"); w.int(coverage.dropped)
+            w.key("interface_dropped"); w.int(coverage.interfaceDropped)
+            w.key("queue_dropped"); w.int(coverage.queueDropped)
+            w.key("event_dropped"); w.int(coverage.eventDropped)
+            w.endObject()
+            w.endObject()
+            return w.text
+        }
+    }
+}
+
+
+extension Telltale.Report {
+    /// Flows shown in the HTML report's table at most (the newest).
+    static let htmlFlowLimit = 2_000
+
+    func writeHTML(store: FlowStore, window w: TimeWindow, bucket: Int64?, now: Int64, path: String) throws {
+        do {
+            let extent = try store.extent(in: w)
+            let from = w.from ?? extent?.first ?? now - 3_600_000_000_000
+            let to = w.to ?? max(from + 1, min(now, extent?.last ?? now))
+            // About 48 bars unless --every says otherwise, on a round length.
+            let width = bucket ?? HTMLReportBuckets.roundWidth(for: to - from)
+            let buckets = TimeBuckets(from: from, to: to, width: width)
+            let coverage = try store.coverage(in: w)
+            var report = HTMLReport(
+                from: from, to: to, generated: now, buckets: buckets,
+                programs: buckets.series(try store.spans(by: by == .flow ? .process : by, in: w)),
+                scopes: try store.scopeTotals(in: w).map {
+                    HTMLReport.ScopeTotal(scope: $0.scope, bytesOut: $0.bytesOut, bytesIn: $0.bytesIn, destinations: $0.destinations)
+                },
+                alerts: try store.alerts(in: w, limit: 5_000), coverage: coverage,
+                flows: try store.flows(in: w, limit: Self.htmlFlowLimit), flowCount: Int(coverage.flows))
+            report.title = "Telltale report: bytes per \(by == .flow ? "process" : by.rawValue)"
+            let text = report.render()
+            guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
+                Output.error("telltale: cannot write \(path): \(String(cString: strerror(errno)))")
+                throw ExitCode(1)
+            }
+            Output.error("telltale: wrote \(path) (\(ByteCount.text(Int64(text.utf8.count))), \(coverage.flows) flows, \(buckets.count) buckets of \(BucketRenderer.widthText(width)))")
+        } catch let error as StoreError {
+            Output.error("telltale: \(error)")
+            throw ExitCode(1)
         }
     }
 }

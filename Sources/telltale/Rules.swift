@@ -17,6 +17,25 @@ extension Telltale {
 
         static let defaultDirectory = "/etc/telltale/rules.d"
 
+        /// The rules at `path`; the built-in default pack when `path` is the installed directory and
+        /// that is not there (as the daemon does). Prints every problem and exits 1 when broken.
+        static func engine(_ path: String) throws -> RuleEngine {
+            do {
+                if path == defaultDirectory && !FileManager.default.fileExists(atPath: path) {
+                    return RuleEngine(rules: try DefaultRulePack.ruleSet())
+                }
+                return try RuleEngine(directory: path)
+            } catch {
+                for problem in error.problems { Output.error(Sanitizer.clean(problem.description)) }
+                throw ExitCode(1)
+            }
+        }
+
+        /// How `path` is named in output: the built-in pack when `engine(path)` chose it.
+        static func name(_ path: String, _ engine: RuleEngine) -> String {
+            engine.path == nil ? DefaultRulePack.location : path
+        }
+
         struct Check: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Validate a rules directory (or one file).",
@@ -27,20 +46,15 @@ extension Telltale {
                     """
             )
 
-            @Argument(help: "Rules directory or file (default /etc/telltale/rules.d).")
+            @Argument(help: "Rules directory or file (default /etc/telltale/rules.d; when that is not there, the built-in default rules).")
             var path: String = Rules.defaultDirectory
 
             func run() throws {
-                do {
-                    let engine = try RuleEngine(directory: path)
-                    let set = engine.ruleSet
-                    Output.write("\(path): ok: \(set.files.count) files, \(set.roles.count) roles, "
-                        + "\(set.classes.filter { !$0.name.isEmpty }.count) classes, \(set.rules.count) rules\n")
-                    Output.flush()
-                } catch {
-                    for problem in error.problems { Output.error(Sanitizer.clean(problem.description)) }
-                    throw ExitCode(1)
-                }
+                let engine = try Rules.engine(path)
+                let set = engine.ruleSet
+                Output.write("\(Rules.name(path, engine)): ok: \(set.files.count) files, \(set.roles.count) roles, "
+                    + "\(set.classes.filter { !$0.name.isEmpty }.count) classes, \(set.rules.count) rules\n")
+                Output.flush()
             }
         }
 
@@ -58,11 +72,18 @@ extension Telltale {
 
             @OptionGroup var database: DatabaseOption
 
-            @Option(help: "Rules directory or file.")
+            @Option(help: "Rules directory or file (default /etc/telltale/rules.d; when that is not there, the built-in default rules).")
             var rules: String = Rules.defaultDirectory
 
             @Argument(help: "The flow's uid (from telltale report --by flow).")
             var uid: String
+
+            @Option(name: .shortAndLong, help: "Output format: table (text) or json.")
+            var format: OutputFormat = .table
+
+            func validate() throws {
+                if format != .table && format != .json { throw ValidationError("--format: rules explain prints table or json") }
+            }
 
             func run() throws {
                 let store = try database.open()
@@ -82,15 +103,21 @@ extension Telltale {
                 if let runPolicy, let policy = RunPolicy.engine(runPolicy) {
                     engine = policy
                 } else {
-                    do {
-                        engine = try RuleEngine(directory: rules)
-                    } catch {
-                        for problem in error.problems { Output.error(Sanitizer.clean(problem.description)) }
-                        throw ExitCode(1)
-                    }
+                    engine = try Rules.engine(rules)
                 }
                 let facts = Rules.facts(row)
                 let e = engine.explain(facts)
+                // A run policy gives no roles; the programs' roles come from the rules as in the daemon.
+                var role = (e.role, e.roleMatcher)
+                if runPolicy != nil, let roles = RunJudge.roleEngine() {
+                    let r = roles.explain(facts)
+                    role = (r.role, r.roleMatcher)
+                }
+                if format == .json {
+                    Output.write(Self.json(row: row, explanation: e, role: role, runPolicy: runPolicy) + "\n")
+                    Output.flush()
+                    return
+                }
                 var out = "flow \(row.uid): \(row.proto) \(row.localAddress):\(row.localPort) → \(row.remoteAddress):\(row.remotePort)"
                 if let host = row.hostname { out += " (\(Sanitizer.clean(host)))" }
                 out += "\n"
@@ -100,7 +127,7 @@ extension Telltale {
                     out += "process: none (\(row.unattributedReason ?? "unattributed"))\n"
                 }
                 if let runPolicy { out += "judged by: the policy of an observed run, rule set \(RunPolicy.rulePrefix)\(runPolicy)\n" }
-                out += "role: \(e.role.map { "\($0) (matched at \(e.roleMatcher ?? "?"))" } ?? "none")\n"
+                out += "role: \(role.0.map { "\($0) (matched at \(role.1 ?? "?"))" } ?? "none")\n"
                 out += "scope: \(e.scope.rawValue)\n"
                 out += "classes: \(e.classes.isEmpty ? "none" : e.classes.joined(separator: ", "))\n"
                 out += "matching rules, in precedence order (the first decides):\n"
@@ -187,5 +214,44 @@ extension Telltale {
             facts.peerRole = row.peerProcess?.role
             return facts
         }
+    }
+}
+
+extension Telltale.Rules.Explain {
+    /// The explanation as one JSON object: the flow (the contract's shape), the role, the
+    /// scope, the classes, the matching rules in precedence order, the decision, and the stored verdict.
+    static func json(row: FlowRow, explanation e: RuleEngine.Explanation, role: (String?, String?), runPolicy: String?) -> String {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("flow"); row.writeJSON(to: &w)
+        w.key("judged_by"); w.string(runPolicy.map { RunPolicy.rulePrefix + $0 } ?? "rules")
+        w.key("role"); w.string(role.0)
+        w.key("role_matcher"); w.string(role.1)
+        w.key("scope"); w.string(e.scope.rawValue)
+        w.key("classes"); w.beginArray(); for c in e.classes { w.string(c) }; w.endArray()
+        w.key("matches"); w.beginArray()
+        for m in e.matches {
+            w.beginObject()
+            w.key("action"); w.string(m.action)
+            w.key("rule"); w.string(m.rule)
+            w.key("tier"); w.string(m.tier)
+            w.key("location"); w.string(m.location)
+            w.endObject()
+        }
+        w.endArray()
+        let d = e.decision
+        w.key("decision"); w.beginObject()
+        w.key("verdict"); w.string(d.verdict.rawValue)
+        w.key("rule"); w.string(d.rule)
+        w.key("severity"); w.string(d.severity?.rawValue)
+        w.key("tags"); w.beginArray(); for t in d.tags { w.string(t) }; w.endArray()
+        w.key("message"); w.string(d.message)
+        w.endObject()
+        w.key("stored"); w.beginObject()
+        w.key("verdict"); w.string(row.verdict)
+        w.key("rule"); w.string(row.rule)
+        w.endObject()
+        w.endObject()
+        return w.text
     }
 }

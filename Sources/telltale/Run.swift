@@ -12,6 +12,31 @@ import Capture
 struct RunJudge {
     let name: String
     let engine: RuleEngine
+    /// Gives each program its role (the installed rules, else the built-in pack); the verdict is the policy's.
+    var roles: RuleEngine? = RunJudge.roleEngine()
+
+    static func roleEngine() -> RuleEngine? {
+        let installed = Telltale.Rules.defaultDirectory
+        if FileManager.default.fileExists(atPath: installed), let engine = try? RuleEngine(directory: installed) { return engine }
+        return try? RuleEngine(rules: DefaultRulePack.ruleSet())
+    }
+
+    /// The row with the role of its process and of its peer, as the rules give them.
+    func withRoles(_ row: FlowRow) -> FlowRow {
+        guard let roles else { return row }
+        var row = row
+        if row.process != nil {
+            let role = roles.evaluate(Telltale.Rules.facts(row)).role
+            row.process?.role = role
+        }
+        if row.peerProcess != nil {
+            var peer = row
+            peer.process = row.peerProcess
+            let role = roles.evaluate(Telltale.Rules.facts(peer)).role
+            row.peerProcess?.role = role
+        }
+        return row
+    }
 
     var description: String {
         switch name {
@@ -24,7 +49,7 @@ struct RunJudge {
     /// Each row with the policy's verdict and the rule that gave it.
     func judge(_ rows: [FlowRow]) -> [FlowRow] {
         rows.map { row in
-            var row = row
+            var row = withRoles(row)
             let decision = engine.evaluate(Telltale.Rules.facts(row))
             row.verdict = decision.verdict.rawValue
             row.rule = decision.rule
@@ -57,13 +82,15 @@ struct ObservationOptions: ParsableArguments {
         if let policy, RunPolicy.engine(policy) == nil {
             throw ValidationError("--policy: unknown role '\(policy)' (known: \(RunPolicy.names.dropFirst().joined(separator: ", ")))")
         }
-        if getuid() != 0 {
-            throw ValidationError("observing a command needs root (packet capture and the kernel's process events): run it with sudo")
-        }
     }
 
     /// Runs the command under observation with these options; a failure to observe is exit status 1.
     func observe(_ command: [String], captureOutput: Bool = false) throws -> ObservedRun.Outcome {
+        // An error like any other (exit status 1), not a usage error: the command line was right.
+        if getuid() != 0 {
+            Output.error("telltale: observing a command needs root (packet capture and the kernel's process events): run it with sudo")
+            throw ExitCode(1)
+        }
         var options = ObservedRun.Options(command: command)
         options.isolate = isolate
         options.kernelEvents = !noKernelEvents
@@ -146,7 +173,7 @@ struct ObservationOptions: ParsableArguments {
         do {
             let store = try FlowStore(path: path)
             let session = try store.insertSession(
-                kind: report.kind, command: report.command.joined(separator: " "), start: report.start, end: report.end,
+                kind: report.kind, command: ShellWords.join(report.command), start: report.start, end: report.end,
                 verdict: report.isClean ? "clean" : "violation", report: report.json())
             let entries = (report.treeFlows + report.suspects).map { FlowWriter.Entry(row: $0, sessionID: session) }
             try FlowWriter(store: store).write(entries)

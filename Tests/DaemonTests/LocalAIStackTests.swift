@@ -4,15 +4,12 @@ import TestSupport
 
 /// The lab plays a local AI stack: a model runtime serving on loopback, a chatbot UI that talks to
 /// it over loopback and also posts analytics to `telemetry.example` (a test host the lab's DNS server
-/// names), and a webhook receiver. The daemon, with the default rule pack, must raise exactly one
-/// alert, naming the UI, the destination and the rule, and deliver it to the webhook.
+/// names), a webhook receiver, and a desktop session (a session bus with a notification server) of
+/// an unprivileged user running `telltale notify`. The daemon, given no rules (so the built-in
+/// default pack), must raise exactly one alert, naming the UI, the destination and the rule, log it
+/// at warning priority or above in journald's form, deliver it to the webhook, and the companion
+/// must show it on that user's desktop.
 @Suite(.serialized) struct LocalAIStackTests {
-    static var root: URL {
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { root.deleteLastPathComponent() }
-        return root
-    }
-
     @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: namespaces, capture and process events"))
     func onlyTheUIsAnalyticsPostRaisesAnAlertAndTheWebhookGetsIt() throws {
         let host = try TestHost(tag: "ai", subnet: 81)
@@ -83,16 +80,42 @@ import TestSupport
             interfaces: [any]
             database: \(database)
             flush_interval: 100ms
-            rules: \(Self.root.appendingPathComponent("rules").path)
             timeouts: {tcp_closed: 200ms, udp_idle: 1s}
             log_level: debug
+            log_format: journal
             alerts: {log: true, desktop: false, webhook: "http://127.0.0.1:18931/alerts"}
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let log = dir + "/daemon.log"
         let daemon = try TestProcess.start([BuiltExecutable.telltale, "daemon", "--config", config], log: log)
         defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
-        #expect(DaemonFixtures.wait(timeout: 10) { TestProcess.contents(log).contains("rules loaded") }, "\(TestProcess.contents(log))")
-        usleep(1_000_000)
+        #expect(DaemonFixtures.wait(timeout: 10) { TestProcess.contents(log).contains("capturing") }, "\(TestProcess.contents(log))")
+        #expect(TestProcess.contents(log).contains("<5>no rules directory (no /etc/telltale/rules.d, no --rules): applying the built-in default rules"),
+                "\(TestProcess.contents(log))")
+
+        // A desktop session of an unprivileged user (nobody, with the database's group, root here):
+        // its session bus, a notification server recording what it is asked to show, and the companion.
+        let session = dir + "/session"
+        try FileManager.default.createDirectory(atPath: session, withIntermediateDirectories: true)
+        chmod(dir, 0o755)
+        chmod(session, 0o777)
+        let asUser = ["setpriv", "--reuid", "65534", "--regid", "65534", "--groups", "0", "--inh-caps=-all", "--bounding-set=-all"]
+        let bus = "unix:path=\(session)/bus"
+        let busDaemon = try TestProcess.start(asUser + ["dbus-daemon", "--session", "--address=\(bus)", "--nofork", "--nopidfile"], log: dir + "/bus.log")
+        helpers.append(busDaemon)
+        #expect(DaemonFixtures.wait(timeout: 5) { FileManager.default.fileExists(atPath: session + "/bus") }, "\(TestProcess.contents(dir + "/bus.log"))")
+        let shown = session + "/notifications.jsonl"
+        try Self.notificationServer.write(toFile: session + "/server.py", atomically: true, encoding: .utf8)
+        let server = try TestProcess.start(["env", "DBUS_SESSION_BUS_ADDRESS=\(bus)"] + asUser + ["/usr/bin/python3", session + "/server.py", shown], log: dir + "/server.log")
+        helpers.append(server)
+        #expect(DaemonFixtures.wait(timeout: 5) { TestProcess.contents(dir + "/server.log").contains("ready") }, "\(TestProcess.contents(dir + "/server.log"))")
+        let companionLog = dir + "/notify.log"
+        let companion = try TestProcess.start(
+            ["env", "DBUS_SESSION_BUS_ADDRESS=\(bus)", "HOME=\(session)", "XDG_STATE_HOME=\(session)/state"] + asUser
+                + [BuiltExecutable.telltale, "notify", "--db", database, "--interval", "200ms", "--print"], log: companionLog)
+        helpers.append(companion)
+        #expect(DaemonFixtures.wait(timeout: 5) { FileManager.default.fileExists(atPath: session + "/state/telltale/notify.last") },
+                "the companion did not start following: \(TestProcess.contents(companionLog))")
+        usleep(500_000)
 
         // The chatbot UI: asks the runtime over loopback, resolves telemetry.example, posts analytics.
         let ui = dir + "/open-webui-lab.py"
@@ -116,6 +139,9 @@ import TestSupport
             (try? String(contentsOfFile: hooks, encoding: .utf8))?.contains("telemetry.example") == true
         }
         #expect(alerted, "the webhook got no alert:\n\(TestProcess.contents(log))")
+        let onDesktop = DaemonFixtures.wait(timeout: 10) { TestProcess.contents(shown).contains("telemetry.example") }
+        #expect(onDesktop, "the desktop was not notified: \(TestProcess.contents(companionLog)) \(TestProcess.contents(dir + "/server.log"))")
+        #expect(TestProcess.contents(companionLog).contains("telemetry.example"))
         usleep(1_500_000)
         daemon.terminate()
         daemon.waitUntilExit()
@@ -130,6 +156,33 @@ import TestSupport
         let webhookLines = (try String(contentsOfFile: hooks, encoding: .utf8)).split(separator: "\n")
         #expect(webhookLines.count == 1, "the webhook got \(webhookLines.count) posts")
 
+        // One notification, for that alert; critical urgency for high severities.
+        let notifications = TestProcess.contents(shown).split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+        #expect(notifications.count == 1, "\(notifications)")
+        if let note = notifications.first {
+            #expect(note["app"] as? String == "Telltale")
+            #expect((note["body"] as? String)?.contains("telemetry.example") == true)
+            let severity = alert["severity"] as? String ?? ""
+            #expect(note["urgency"] as? Int == (severity == "high" || severity == "critical" ? 2 : 1))
+        }
+
+        // Every line of the daemon's log carries a syslog priority as journald reads it, and the alert
+        // stands at warning or above (`journalctl -p warning` would show it).
+        let lines = TestProcess.contents(log).split(separator: "\n").filter { !$0.isEmpty }
+        #expect(!lines.isEmpty)
+        for line in lines {
+            #expect(line.range(of: #"^<[0-7]>"#, options: .regularExpression) != nil, "no priority: \(line)")
+        }
+        let alertLines = lines.filter { $0.contains("alert: [") && $0.contains("telemetry.example") }
+        #expect(alertLines.count == 1, "\(alertLines)")
+        if let line = alertLines.first, let digit = line.dropFirst().first?.wholeNumberValue {
+            #expect(digit <= 4, "\(line)")
+            let severity = alert["severity"] as? String ?? ""
+            #expect(digit == (severity == "critical" ? 2 : severity == "high" ? 3 : 4), "\(line)")
+        }
+
         // The loopback traffic between the UI and the runtime is allowed, and the runtime has its role.
         let flows = try TestProcess.runCombined([BuiltExecutable.telltale, "report", "--db", database, "--by", "flow", "--format", "ndjson"]).output
             .split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
@@ -139,4 +192,30 @@ import TestSupport
         let roles = Set(flows.compactMap { ($0["process"] as? [String: Any])?["role"] as? String })
         #expect(roles.contains("chatbot-ui"), "roles seen: \(roles)")
     }
+
+    /// A desktop notification server (org.freedesktop.Notifications) that writes each notification
+    /// it is asked to show as a JSON line to the file named by its argument.
+    static let notificationServer = """
+        import json, sys
+        import dbus, dbus.service, dbus.mainloop.glib
+        from gi.repository import GLib
+        dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+        IFACE = 'org.freedesktop.Notifications'
+        class Server(dbus.service.Object):
+            @dbus.service.method(IFACE, in_signature='susssasa{sv}i', out_signature='u')
+            def Notify(self, app, replaces, icon, summary, body, actions, hints, timeout):
+                with open(sys.argv[1], 'a') as f:
+                    f.write(json.dumps({'app': str(app), 'summary': str(summary), 'body': str(body),
+                                        'urgency': int(hints.get('urgency', 1))}) + '\\n')
+                return 1
+            @dbus.service.method(IFACE, out_signature='as')
+            def GetCapabilities(self): return ['body']
+            @dbus.service.method(IFACE, out_signature='ssss')
+            def GetServerInformation(self): return ('lab', 'telltale', '1', '1.2')
+        bus = dbus.SessionBus()
+        name = dbus.service.BusName(IFACE, bus)
+        Server(bus, '/org/freedesktop/Notifications')
+        print('ready', flush=True)
+        GLib.MainLoop().run()
+        """
 }

@@ -53,6 +53,48 @@ struct TestHost {
         #expect(FileManager.default.fileExists(atPath: dir + "/audit.md"))
     }
 
+    /// The main job's shape: a chatbot client asks the bundled model, served on loopback, under
+    /// observation; the audit shows the client's flow to the runtime with both programs and roles.
+    @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: capture and process events"))
+    func inferChatShowsTheClientAndTheRuntimeWithTheirRoles() throws {
+        let modelPath = try TinyModel.path()
+        let dir = try ScratchDirectory.make("infer-chat")
+        let result = try TestProcess.runCombined([
+            BuiltExecutable.telltale, "infer", "--chat", "--model", modelPath, "--prompt", "What stays on this machine?",
+            "--max-tokens", "24", "--report", dir + "/audit", "--db", dir + "/flows.db",
+        ])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("verdict: CLEAN"))
+        // The command as a shell takes it back, with its quoting.
+        #expect(result.output.contains("'What stays on this machine?'"), "\(result.output)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/audit.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(report["verdict"] as? String == "clean")
+        let completion = try #require(report["completion"] as? String)
+        #expect(!completion.isEmpty && !completion.unicodeScalars.contains("\u{FFFD}"), "\(completion.debugDescription)")
+        let flows = report["flows"] as? [[String: Any]] ?? []
+        let chat = try #require(flows.first { flow in
+            ((flow["process"] as? [String: Any])?["exe"] as? String)?.hasSuffix("/telltale-chat") == true && flow["proto"] as? String == "tcp"
+        }, "no flow of telltale-chat: \(flows)")
+        #expect(chat["scope"] as? String == "loopback")
+        #expect(chat["bytes_out"] as? Int ?? 0 > 100 && chat["bytes_in"] as? Int ?? 0 > 100)
+        let client = try #require(chat["process"] as? [String: Any])
+        let server = try #require(chat["peer_process"] as? [String: Any], "the runtime's end is not named: \(chat)")
+        #expect(client["role"] as? String == "chatbot-ui")
+        #expect((server["exe"] as? String)?.hasSuffix("/telltale-llama") == true)
+        #expect(server["role"] as? String == "model-runtime")
+        // The table names both, with their roles; the database keeps them for `report`.
+        #expect(result.output.contains("chatbot-ui") && result.output.contains("model-runtime"))
+        let stored = try TestProcess.runCombined([BuiltExecutable.telltale, "report", "--db", dir + "/flows.db", "--by", "flow"])
+        #expect(stored.output.contains("telltale-chat") && stored.output.contains("telltale-llama") && stored.output.contains("model-runtime"), "\(stored.output)")
+        // Its explanation is lines of text (no escaped line breaks), with the client's role.
+        let uid = try #require(chat["uid"] as? String)
+        let explained = try TestProcess.runCombined([BuiltExecutable.telltale, "rules", "explain", "--db", dir + "/flows.db", uid])
+        #expect(explained.status == 0, "\(explained.output)")
+        #expect(!explained.output.contains("\\x0a") && explained.output.split(separator: "\n").count >= 8, "\(explained.output)")
+        #expect(explained.output.contains("role: chatbot-ui") && explained.output.contains("decision: allowed by run/loopback-only"), "\(explained.output)")
+    }
+
     @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: namespaces, capture and process events"))
     func theAuditFilesAreReadableByTheOwnerAndGroupOnlyLikeTheDatabase() throws {
         let dir = try ScratchDirectory.make("run-mode")

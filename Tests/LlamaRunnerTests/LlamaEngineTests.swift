@@ -43,6 +43,20 @@ struct LlamaEngineTests {
         #expect(a.text != greedy.text)
     }
 
+    @Test func completionsAreReadableWordsWithoutReplacementCharacters() throws {
+        let engine = try engine()
+        for prompt in ["The quick brown fox", "Where did the packet go?", "café ☕ naïve", "\u{1F600}"] {
+            for sampling: Sampling in [.greedy, .temperature(1.2, topP: 1, seed: 5), .temperature(0.8, topP: 0.9, seed: 77)] {
+                let text = try engine.generate(prompt: prompt, parameters: .init(maxTokens: 48, sampling: sampling)).text
+                #expect(!text.unicodeScalars.contains("\u{FFFD}"), "\(prompt): \(text.debugDescription)")
+                #expect(text.unicodeScalars.allSatisfy { $0.isASCII && ($0.value >= 0x20 || $0 == "\n") }, "\(text.debugDescription)")
+                // Words of the model's own text, each after a space.
+                let words = text.split(separator: " ").filter { $0.contains(where: \.isLetter) }
+                #expect(words.count >= 8, "\(text.debugDescription)")
+            }
+        }
+    }
+
     @Test func streamedPiecesMakeUpTheCompletion() throws {
         let engine = try engine()
         var pieces: [String] = []

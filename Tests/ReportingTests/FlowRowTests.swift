@@ -116,6 +116,15 @@ func flow(_ frames: [(FrameBuilder.IPHeader, FrameBuilder.Transport)]) throws ->
         case .table:
             #expect(text.split(separator: "\n").count == 4)
             #expect(text.contains("udp"))
+        case .zeek:
+            let lines = text.split(separator: "\n")
+            #expect(lines.filter { !$0.hasPrefix("#") }.count == 3)
+            #expect(lines.last?.hasPrefix("#close\t") == true)
+            #expect(text.contains("host,\\x1b[1m1"))
+        case .zeekJSON:
+            let lines = text.split(separator: "\n")
+            #expect(lines.count == 3)
+            for line in lines { #expect((try JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any]) }
         }
         #expect(FlowRenderer(format: .json).render([]) == "[\n]\n")
     }

@@ -1,0 +1,2 @@
+/// The version every Telltale executable reports with --version.
+public let telltaleVersion = "0.2.0"

@@ -1,0 +1,289 @@
+import PacketParsing
+
+/// `report --html FILE`: one self-contained page with charts drawn here as inline SVG.
+///
+/// Nothing in it is fetched: no script, font, style sheet or image, and a Content-Security-Policy
+/// that forbids every fetch should a browser find one anyway (an auditor must not make its reader's
+/// browser phone out). No JavaScript: tooltips are SVG `<title>`s. Every text from the database
+/// (program paths, hostnames, command lines, rule messages) is escaped for HTML.
+public struct HTMLReport: Sendable {
+    public var title = "Telltale report"
+    /// The window, for the heading.
+    public var from: Int64
+    public var to: Int64
+    public var generated: Int64
+    public var buckets: TimeBuckets
+    /// Bytes per program per bucket, most bytes first.
+    public var programs: [BucketSeries]
+    /// Bytes out and in per destination scope, and the destinations reached in each.
+    public var scopes: [ScopeTotal]
+    public var alerts: [AlertRecord]
+    public var coverage: Coverage
+    /// The newest flows, oldest first.
+    public var flows: [FlowRow]
+    /// Flows in the window, of which `flows` holds the newest.
+    public var flowCount: Int
+
+    /// Bytes of one destination scope.
+    public struct ScopeTotal: Sendable, Equatable {
+        public var scope: String
+        public var bytesOut: Int64
+        public var bytesIn: Int64
+        public var destinations: Int
+        public init(scope: String, bytesOut: Int64, bytesIn: Int64, destinations: Int) {
+            self.scope = scope
+            self.bytesOut = bytesOut
+            self.bytesIn = bytesIn
+            self.destinations = destinations
+        }
+    }
+
+    public init(
+        from: Int64, to: Int64, generated: Int64, buckets: TimeBuckets, programs: [BucketSeries], scopes: [ScopeTotal],
+        alerts: [AlertRecord], coverage: Coverage, flows: [FlowRow], flowCount: Int
+    ) {
+        self.from = from
+        self.to = to
+        self.generated = generated
+        self.buckets = buckets
+        self.programs = programs
+        self.scopes = scopes
+        self.alerts = alerts
+        self.coverage = coverage
+        self.flows = flows
+        self.flowCount = flowCount
+    }
+
+    /// Series drawn one by one; the rest are summed as "other programs".
+    static let shownSeries = 8
+    /// Colours of the series, distinguishable and readable on white.
+    static let palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f"]
+    static let scopeColours = [
+        "internet": "#d62728", "lan": "#ff7f0e", "link-local": "#bcbd22", "multicast": "#9467bd", "loopback": "#2ca02c",
+    ]
+
+    /// Escapes text for HTML content and attribute values.
+    public static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for scalar in Sanitizer.clean(text).unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// The page.
+    public func render() -> String {
+        var h = """
+            <!DOCTYPE html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+            <meta name="referrer" content="no-referrer">
+            <title>\(HTMLReport.escape(title))</title>
+            <style>
+            body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;max-width:1200px}
+            h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #ccc}
+            table{border-collapse:collapse;font-size:12px}td,th{padding:2px 6px;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
+            th{background:#f3f3f3}.n{text-align:right;font-variant-numeric:tabular-nums}.alert{background:#fde2e2}
+            .legend span{display:inline-block;margin-right:1em}.sw{display:inline-block;width:.9em;height:.9em;margin-right:.3em;vertical-align:-.1em}
+            svg text{font:11px system-ui,sans-serif;fill:#333}.muted{color:#666}
+            </style>
+            </head>
+            <body>
+            <h1>\(HTMLReport.escape(title))</h1>
+            <p class="muted">Flows from \(Timestamp.rfc3339(from)) to \(Timestamp.rfc3339(to)) · \
+            \(flowCount) flows · generated \(Timestamp.rfc3339(generated)) · this page loads nothing from anywhere.</p>
+
+            """
+        h += section("Coverage and drops", coverageBlock())
+        h += section("Bytes per program over time", programChart())
+        h += section("Destinations by scope", scopeChart())
+        h += section("Alerts on a timeline", alertTimeline())
+        h += section("Flows", flowTable())
+        h += "</body>\n</html>\n"
+        return h
+    }
+
+    func section(_ title: String, _ body: String) -> String {
+        "<section>\n<h2>\(HTMLReport.escape(title))</h2>\n\(body)</section>\n"
+    }
+
+    func coverageBlock() -> String {
+        let c = coverage
+        let share = c.attributedShare
+        let barWidth = 600.0
+        var s = "<svg width=\"\(Int(barWidth) + 2)\" height=\"24\" role=\"img\" aria-label=\"coverage\">"
+        s += "<rect x=\"1\" y=\"1\" width=\"\(Int(barWidth))\" height=\"22\" fill=\"#eee\" stroke=\"#999\"/>"
+        s += "<rect x=\"1\" y=\"1\" width=\"\(HTMLReport.number(barWidth * share))\" height=\"22\" fill=\"#2ca02c\"><title>attributed</title></rect>"
+        s += "<text x=\"8\" y=\"16\">\(HTMLReport.number(share * 100))% of bytes attributed to a process</text></svg>\n"
+        s += "<p>\(HTMLReport.escape(GroupRenderer.coverageLine(c)))</p>\n"
+        s += "<table><tr><th>capture drops (kernel)</th><th>by the interface</th><th>queue</th><th>socket events dropped</th><th>packets received</th></tr>"
+        s += "<tr><td class=\"n\">\(c.dropped)</td><td class=\"n\">\(c.interfaceDropped)</td><td class=\"n\">\(c.queueDropped)</td>"
+        s += "<td class=\"n\">\(c.eventDropped)</td><td class=\"n\">\(c.received)</td></tr></table>\n"
+        return s
+    }
+
+    /// Stacked bars: one bar per bucket, one colour per program.
+    func programChart() -> String {
+        guard !programs.isEmpty else { return "<p>No flows in this window.</p>\n" }
+        var shown = Array(programs.prefix(HTMLReport.shownSeries))
+        if programs.count > HTMLReport.shownSeries {
+            var other = BucketSeries(
+                key: "other programs (\(programs.count - HTMLReport.shownSeries))",
+                bytesOut: Array(repeating: 0, count: buckets.count), bytesIn: Array(repeating: 0, count: buckets.count))
+            for s in programs.dropFirst(HTMLReport.shownSeries) {
+                for i in 0..<buckets.count {
+                    other.bytesOut[i] += s.bytesOut[i]
+                    other.bytesIn[i] += s.bytesIn[i]
+                }
+            }
+            shown.append(other)
+        }
+        let width = 960.0, height = 260.0, left = 70.0, bottom = 30.0, top = 10.0
+        let plotWidth = width - left - 10, plotHeight = height - bottom - top
+        var stackTop = Array(repeating: Int64(0), count: buckets.count)
+        for s in shown { for i in 0..<buckets.count { stackTop[i] += s.bytesOut[i] + s.bytesIn[i] } }
+        let peak = max(1, stackTop.max() ?? 1)
+        let slot = plotWidth / Double(buckets.count)
+        let barWidth = max(1, slot * 0.85)
+        var svg = "<svg width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"bytes per program over time\">"
+        svg += "<line x1=\"\(Int(left))\" y1=\"\(Int(top + plotHeight))\" x2=\"\(Int(width - 10))\" y2=\"\(Int(top + plotHeight))\" stroke=\"#999\"/>"
+        for fraction in [0.0, 0.5, 1.0] {
+            let y = top + plotHeight * (1 - fraction)
+            svg += "<text x=\"\(Int(left - 6))\" y=\"\(HTMLReport.number(y + 4))\" text-anchor=\"end\">"
+                + HTMLReport.escape(ByteCount.text(Int64(Double(peak) * fraction))) + "</text>"
+            svg += "<line x1=\"\(Int(left))\" y1=\"\(HTMLReport.number(y))\" x2=\"\(Int(width - 10))\" y2=\"\(HTMLReport.number(y))\" stroke=\"#eee\"/>"
+        }
+        var base = Array(repeating: 0.0, count: buckets.count)
+        for (n, s) in shown.enumerated() {
+            let colour = HTMLReport.palette[n % HTMLReport.palette.count]
+            svg += "<g fill=\"\(colour)\" data-series=\"\(HTMLReport.escape(s.key))\">"
+            for i in 0..<buckets.count {
+                let v = Double(s.bytesOut[i] + s.bytesIn[i])
+                guard v > 0 else { continue }
+                let h = plotHeight * v / Double(peak)
+                let y = top + plotHeight - base[i] - h
+                base[i] += h
+                svg += "<rect x=\"\(HTMLReport.number(left + Double(i) * slot))\" y=\"\(HTMLReport.number(y))\" "
+                    + "width=\"\(HTMLReport.number(barWidth))\" height=\"\(HTMLReport.number(max(0.5, h)))\">"
+                    + "<title>\(HTMLReport.escape(s.key)) \(Timestamp.rfc3339(buckets.start(i))): "
+                    + "\(ByteCount.text(s.bytesOut[i])) out, \(ByteCount.text(s.bytesIn[i])) in</title></rect>"
+            }
+            svg += "</g>"
+        }
+        // Time labels: first, middle, last bucket.
+        for i in Set([0, buckets.count / 2, buckets.count - 1]).sorted() {
+            let x = left + Double(i) * slot + barWidth / 2
+            svg += "<text x=\"\(HTMLReport.number(x))\" y=\"\(Int(height - 10))\" text-anchor=\"middle\">"
+                + HTMLReport.escape(HTMLReport.shortTime(buckets.start(i), width: buckets.width)) + "</text>"
+        }
+        svg += "</svg>\n"
+        var legend = "<p class=\"legend\">"
+        for (n, s) in shown.enumerated() {
+            legend += "<span><i class=\"sw\" style=\"background:\(HTMLReport.palette[n % HTMLReport.palette.count])\"></i>"
+                + "\(HTMLReport.escape(s.key)): \(HTMLReport.escape(ByteCount.text(s.totalOut))) out, "
+                + "\(HTMLReport.escape(ByteCount.text(s.totalIn))) in</span>"
+        }
+        legend += "</p>\n"
+        return "<p class=\"muted\">Bytes out and in per \(BucketRenderer.widthText(buckets.width)), stacked by program.</p>\n"
+            + svg + legend
+    }
+
+    /// Horizontal bars: bytes out and in per scope.
+    func scopeChart() -> String {
+        guard !scopes.isEmpty else { return "<p>No destinations in this window.</p>\n" }
+        let peak = max(1, scopes.map { $0.bytesOut + $0.bytesIn }.max() ?? 1)
+        let rowHeight = 26.0, left = 90.0, barSpace = 600.0
+        let height = rowHeight * Double(scopes.count) + 8
+        var svg = "<svg width=\"\(Int(left + barSpace + 260))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"destinations by scope\">"
+        for (i, s) in scopes.enumerated() {
+            let y = 4 + rowHeight * Double(i)
+            let colour = HTMLReport.scopeColours[s.scope] ?? "#7f7f7f"
+            let outWidth = barSpace * Double(s.bytesOut) / Double(peak)
+            let inWidth = barSpace * Double(s.bytesIn) / Double(peak)
+            svg += "<text x=\"\(Int(left - 6))\" y=\"\(HTMLReport.number(y + 15))\" text-anchor=\"end\">\(HTMLReport.escape(s.scope))</text>"
+            svg += "<rect x=\"\(Int(left))\" y=\"\(HTMLReport.number(y))\" width=\"\(HTMLReport.number(max(0.5, outWidth)))\" height=\"20\" "
+                + "fill=\"\(colour)\" data-scope=\"\(HTMLReport.escape(s.scope))\"><title>\(HTMLReport.escape(s.scope)) out: "
+                + "\(ByteCount.text(s.bytesOut))</title></rect>"
+            svg += "<rect x=\"\(HTMLReport.number(left + outWidth))\" y=\"\(HTMLReport.number(y))\" width=\"\(HTMLReport.number(inWidth))\" "
+                + "height=\"20\" fill=\"\(colour)\" fill-opacity=\"0.4\"><title>\(HTMLReport.escape(s.scope)) in: "
+                + "\(ByteCount.text(s.bytesIn))</title></rect>"
+            svg += "<text x=\"\(HTMLReport.number(left + outWidth + inWidth + 6))\" y=\"\(HTMLReport.number(y + 15))\">"
+                + HTMLReport.escape("\(ByteCount.text(s.bytesOut)) out, \(ByteCount.text(s.bytesIn)) in, \(s.destinations) destinations")
+                + "</text>"
+        }
+        svg += "</svg>\n"
+        return "<p class=\"muted\">Solid: bytes out; light: bytes in.</p>\n" + svg
+    }
+
+    /// A time axis with one mark per alert, coloured by severity, and the list below it.
+    func alertTimeline() -> String {
+        guard !alerts.isEmpty else { return "<p>No alerts in this window.</p>\n" }
+        let width = 960.0, left = 20.0, right = 20.0, height = 70.0
+        let span = Double(max(1, to - from))
+        let colours = ["critical": "#7f0000", "high": "#d62728", "medium": "#ff7f0e", "low": "#bcbd22", "info": "#1f77b4"]
+        var svg = "<svg width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"alerts on a timeline\">"
+        svg += "<line x1=\"\(Int(left))\" y1=\"30\" x2=\"\(Int(width - right))\" y2=\"30\" stroke=\"#999\"/>"
+        for a in alerts {
+            let x = left + (width - left - right) * min(1, max(0, Double(a.time - from) / span))
+            svg += "<circle cx=\"\(HTMLReport.number(x))\" cy=\"30\" r=\"6\" fill=\"\(colours[a.severity] ?? "#d62728")\" "
+                + "data-alert=\"\(HTMLReport.escape(a.rule))\"><title>\(HTMLReport.escape(Timestamp.rfc3339(a.time))) "
+                + "\(HTMLReport.escape(a.severity)): \(HTMLReport.escape(a.message))</title></circle>"
+        }
+        svg += "<text x=\"\(Int(left))\" y=\"60\">\(HTMLReport.escape(Timestamp.rfc3339(from)))</text>"
+        svg += "<text x=\"\(Int(width - right))\" y=\"60\" text-anchor=\"end\">\(HTMLReport.escape(Timestamp.rfc3339(to)))</text>"
+        svg += "</svg>\n"
+        var table = "<table><tr><th>time</th><th>severity</th><th>program</th><th>destination</th><th>rule</th><th>message</th></tr>\n"
+        for a in alerts.suffix(500) {
+            let destination = (a.hostname.map { $0 + " " } ?? "") + "\(a.remoteAddress):\(a.remotePort)/\(a.proto)"
+            table += "<tr class=\"alert\"><td>\(HTMLReport.escape(Timestamp.rfc3339(a.time)))</td><td>\(HTMLReport.escape(a.severity))</td>"
+                + "<td>\(HTMLReport.escape(a.exe ?? a.process ?? "?"))</td><td>\(HTMLReport.escape(destination))</td>"
+                + "<td>\(HTMLReport.escape(a.rule))</td><td>\(HTMLReport.escape(a.message))</td></tr>\n"
+        }
+        table += "</table>\n"
+        return svg + table
+    }
+
+    func flowTable() -> String {
+        guard !flows.isEmpty else { return "<p>No flows in this window.</p>\n" }
+        var t = flows.count < flowCount ? "<p class=\"muted\">The newest \(flows.count) of \(flowCount) flows.</p>\n" : ""
+        t += "<table><tr><th>start</th><th>proto</th><th>local</th><th>remote</th><th>scope</th><th>host</th>"
+            + "<th>out</th><th>in</th><th>program</th><th>role</th><th>verdict</th></tr>\n"
+        for r in flows {
+            let program = r.process.map { p in "\(p.exe ?? p.comm ?? "?") [\(p.pid)]" }
+                ?? "(unattributed: \(r.unattributedReason ?? "no process"))"
+            t += "<tr\(r.verdict == "alert" ? " class=\"alert\"" : "")><td>\(HTMLReport.escape(Timestamp.rfc3339(r.start)))</td>"
+                + "<td>\(HTMLReport.escape(r.proto))</td>"
+                + "<td>\(HTMLReport.escape(FlowRenderer.endpoint(r.localAddress, r.localPort, r.proto)))</td>"
+                + "<td>\(HTMLReport.escape(FlowRenderer.endpoint(r.remoteAddress, r.remotePort, r.proto)))</td>"
+                + "<td>\(HTMLReport.escape(r.scope.rawValue))</td><td>\(HTMLReport.escape(r.hostname ?? ""))</td>"
+                + "<td class=\"n\">\(r.bytesOut)</td><td class=\"n\">\(r.bytesIn)</td>"
+                + "<td>\(HTMLReport.escape(program))</td><td>\(HTMLReport.escape(r.process?.role ?? ""))</td>"
+                + "<td>\(HTMLReport.escape(r.verdict))\(r.rule.map { " (" + HTMLReport.escape($0) + ")" } ?? "")</td></tr>\n"
+        }
+        return t + "</table>\n"
+    }
+
+    /// SVG numbers with at most one decimal.
+    static func number(_ v: Double) -> String {
+        let r = (v * 10).rounded() / 10
+        return r == r.rounded() ? String(Int(r)) : String(r)
+    }
+
+    /// `2026-11-29 10:00` for hours and less, `2026-11-29` for days.
+    static func shortTime(_ t: Int64, width: Int64) -> String {
+        let full = Timestamp.rfc3339(t)
+        let date = String(full.prefix(10))
+        if width % 86_400_000_000_000 == 0 { return date }
+        return date + " " + String(full.dropFirst(11).prefix(5))
+    }
+}

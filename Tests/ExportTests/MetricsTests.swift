@@ -1,0 +1,103 @@
+import Export
+import Foundation
+import PacketParsing
+import Reporting
+import Testing
+import TestSupport
+
+@Suite struct MetricsTests {
+    static func row(_ uid: String, exe: String?, role: String? = nil, out: Int64, in bytesIn: Int64, scope: String = "internet") -> FlowRow {
+        var r = IPFIXEncoderTests.row(uid, exe: exe)
+        r.bytesOut = out
+        r.bytesIn = bytesIn
+        r.packetsOut = out / 100
+        r.packetsIn = bytesIn / 100
+        r.process?.role = role
+        r.scope = AddressScope(rawValue: scope) ?? .internet
+        return r
+    }
+
+    static func value(_ text: String, _ series: String) -> Double? {
+        for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.dropFirst(series.count + 1))
+        }
+        return nil
+    }
+
+    @Test func checkpointsAddOnlyWhatIsNewAndAFlowCountsOnceWhenItEnds() {
+        var m = Metrics()
+        m.record([(Self.row("C1", exe: "/usr/bin/ollama", role: "model-runtime", out: 1_000, in: 50), true)])
+        m.record([(Self.row("C1", exe: "/usr/bin/ollama", role: "model-runtime", out: 3_000, in: 80), true)])
+        m.record([(Self.row("C1", exe: "/usr/bin/ollama", role: "model-runtime", out: 3_500, in: 90), false)])
+        m.record([(Self.row("C2", exe: nil, out: 10, in: 0), false)])
+        let text = m.render(health: DaemonHealth(), exportDropped: 0, ipfix: nil, now: 1_000_000_000)
+        let labels = "program=\"/usr/bin/ollama\",role=\"model-runtime\",scope=\"internet\""
+        #expect(Self.value(text, "telltale_flow_bytes_total{\(labels),direction=\"out\"}") == 3_500)
+        #expect(Self.value(text, "telltale_flow_bytes_total{\(labels),direction=\"in\"}") == 90)
+        #expect(Self.value(text, "telltale_flows_total{\(labels)}") == 1)
+        #expect(Self.value(text, "telltale_flows_total{program=\"unattributed\",role=\"unattributed\",scope=\"internet\"}") == 1)
+        #expect(Self.value(text, "telltale_attributed_bytes_ratio").map { abs($0 - 3_590.0 / 3_600.0) < 1e-6 } == true)
+    }
+
+    @Test func programsPastTheLimitAreSummedAsOther() {
+        var m = Metrics(programLimit: 3)
+        for i in 0..<10 { m.record([(Self.row("C\(i)", exe: "/usr/bin/p\(i)", out: 100, in: 0), false)]) }
+        let text = m.render(health: DaemonHealth(), exportDropped: 0, ipfix: nil, now: 0)
+        let programs = Set(text.split(separator: "\n").filter { $0.hasPrefix("telltale_flows_total{") }.compactMap { line in
+            line.split(separator: "\"").dropFirst().first.map(String.init)
+        })
+        #expect(programs == ["/usr/bin/p0", "/usr/bin/p1", "/usr/bin/p2", "other"])
+        #expect(Self.value(text, "telltale_flows_total{program=\"other\",role=\"none\",scope=\"internet\"}") == 7)
+        #expect(Self.value(text, "telltale_program_label_overflow_flows_total") == 7)
+    }
+
+    @Test func labelValuesAreEscaped() {
+        var m = Metrics()
+        m.record([(Self.row("C1", exe: "/tmp/a\"b\\c\nd\u{1b}e", out: 1, in: 1), false)])
+        let text = m.render(health: DaemonHealth(), exportDropped: 0, ipfix: nil, now: 0)
+        #expect(text.contains("program=\"/tmp/a\\\"b\\\\c\\nde\""))
+    }
+
+    /// Prometheus' own checker accepts the exposition (promtool, Debian package prometheus).
+    @Test func promtoolAcceptsTheExposition() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool") else {
+            print("skipped: promtool is not installed (scripts/setup.sh installs prometheus)")
+            return
+        }
+        var m = Metrics()
+        m.record([(Self.row("C1", exe: "/usr/bin/ollama", role: "model-runtime", out: 1_000, in: 50), false)])
+        m.record([(Self.row("C2", exe: "/usr/bin/curl", out: 10, in: 5, scope: "loopback"), false)])
+        var health = DaemonHealth()
+        health.alertsBySeverity = ["high": 2]
+        health.storeState = "disk full"
+        let text = m.render(health: health, exportDropped: 3, ipfix: (sent: 5, dropped: 1), now: 1_796_447_060_000_000_000)
+        let outcome = try TestProcess.run(["/usr/bin/promtool", "check", "metrics"], input: text)
+        #expect(outcome.status == 0, "\(outcome.output)\(outcome.error)")
+        #expect(Self.value(text, "telltale_alerts_total{severity=\"high\"}") == 2)
+        #expect(Self.value(text, "telltale_store_healthy{state=\"disk full\"}") == 0)
+        #expect(Self.value(text, "telltale_export_dropped_total{exporter=\"ipfix\"}") == 1)
+    }
+
+    @Test func theTextfileIsReplacedWholeAndTheSocketServesTheLatestText() throws {
+        let directory = try ScratchDirectory.make("metrics")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = try MetricsTextfile(path: directory + "/telltale.prom")
+        try file.write("a 1\n")
+        try file.write("b 2\n")
+        #expect(TestProcess.contents(directory + "/telltale.prom") == "b 2\n")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/telltale.prom.tmp"))
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/telltale.prom")
+        #expect((attributes[.posixPermissions] as? Int) == 0o644)
+
+        let server = try MetricsServer(address: .unix(path: directory + "/metrics.sock"))
+        try server.start()
+        defer { server.stop() }
+        server.update("telltale_up 1\n")
+        let scrape = try TestProcess.run(["curl", "-sS", "--unix-socket", directory + "/metrics.sock", "http://localhost/metrics"])
+        #expect(scrape.status == 0 && scrape.output == "telltale_up 1\n", "\(scrape.error)")
+        let missing = try TestProcess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", directory + "/metrics.sock", "http://localhost/other"])
+        #expect(missing.output == "404")
+        #expect(server.requestsServed == 1)
+    }
+}
+

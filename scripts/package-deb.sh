@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Builds the Debian package dist/telltale_VERSION_ARCH.deb on this machine (after scripts/setup.sh):
+# telltale and telltale-llama in release mode with the Swift runtime linked in (no toolchain on the
+# target), llama.cpp's shared libraries in /usr/lib/telltale (the executables' run path), the unit,
+# the default configuration and rules as conffiles, the bundled model, man pages, completions.
+# Usage: scripts/package-deb.sh [--out DIR]     (default DIR: dist)
+# The build goes to .build-deb (kept between runs); the package's tree to .build-deb/package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/opt/swift/usr/bin:$PATH"
+
+out=dist
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --out) out=$2; shift 2 ;;
+    *) echo "package-deb: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+for tool in dpkg-deb dpkg-shlibdeps patchelf swift python3; do
+  command -v "$tool" >/dev/null || { echo "package-deb: $tool is missing; run scripts/setup.sh first" >&2; exit 1; }
+done
+
+scratch=.build-deb
+upstream_version=$(sed -n 's/^ *version: "\([0-9][0-9.]*\)",$/\1/p' Sources/telltale/Telltale.swift | head -n 1)
+[ -n "$upstream_version" ] || { echo "package-deb: no version in Sources/telltale/Telltale.swift" >&2; exit 1; }
+revision=$(sed -n '1s/^telltale (\(.*\)) .*/\1/p' packaging/deb/changelog)
+[ "${revision%-*}" = "$upstream_version" ] || {
+  echo "package-deb: packaging/deb/changelog is at $revision, the program at $upstream_version: add a changelog entry" >&2
+  exit 1
+}
+version=$revision
+arch=$(dpkg --print-architecture)
+
+started=$(date +%s)
+echo "package-deb: building telltale and telltale-llama (release, Swift runtime linked statically)…"
+# Full RELRO (-z relro -z now), as Debian's hardened builds link.
+static=(-c release --static-swift-stdlib --scratch-path "$scratch" -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now)
+for product in telltale telltale-llama; do
+  swift build "${static[@]}" --product "$product" 2>&1 | tail -n 1
+done
+bin=$(swift build "${static[@]}" --show-bin-path)
+echo "package-deb: built in $(( $(date +%s) - started )) s"
+
+# Man pages from swift-argument-parser's manual generator (the tool behind its `swift package plugin
+# generate-manual`), run on the executables just built. The plugin itself first builds every product
+# of the package in release mode without the static runtime, which relinks everything twice per
+# package (measured: 7 min 44 s more here when nothing had changed).
+swift build --scratch-path "$scratch" --product generate-manual 2>&1 | tail -n 1
+generate_manual=$(swift build --scratch-path "$scratch" --show-bin-path)/generate-manual
+# The pages carry the date of the changelog's last entry, so that a rebuild gives the same files.
+release_date=$(date -u -d "$(sed -n 's/^ -- .*>  //p' packaging/deb/changelog | head -n 1)" +%F)
+manuals="$scratch/manuals"
+rm -rf "$manuals"
+for exe in telltale telltale-llama; do
+  mkdir -p "$manuals/$exe"
+  "$generate_manual" "$bin/$exe" --output-directory "$manuals/$exe" --section 1 --date "$release_date" \
+    --authors "the Telltale authors"
+done
+
+model=models/tiny.gguf
+[ -s "$model" ] || python3 scripts/make-tiny-model.py --output "$model"
+
+root="$scratch/package/telltale"
+rm -rf "$scratch/package"
+mkdir -p "$root/DEBIAN" "$root/usr/bin" "$root/usr/lib/telltale"
+
+# The executables, stripped, looking for libllama in the private directory.
+for exe in telltale telltale-llama; do
+  install -m 0755 "$bin/$exe" "$root/usr/bin/$exe"
+  strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/$exe"
+done
+if ldd "$root/usr/bin/telltale" "$root/usr/bin/telltale-llama" | grep -q 'libswift\|libFoundation\|libdispatch'; then
+  echo "package-deb: an executable still needs the Swift runtime's shared libraries:" >&2
+  ldd "$root/usr/bin/telltale" "$root/usr/bin/telltale-llama" >&2
+  exit 1
+fi
+
+# llama.cpp's libraries: those telltale-llama resolves from llama-cpp-python's directory (libllama
+# and the ggml libraries it needs), under their sonames; they find each other through RUNPATH $ORIGIN.
+llama_libdir=$(pkg-config --variable=libdir llama)
+mapfile -t libraries < <(ldd "$root/usr/bin/telltale-llama" | awk -v dir="$llama_libdir/" 'index($3, dir) == 1 { print $1 }')
+[ "${#libraries[@]}" -gt 0 ] || { echo "package-deb: telltale-llama links no library from $llama_libdir" >&2; exit 1; }
+queue=("${libraries[@]}")
+declare -A seen=()
+while [ "${#queue[@]}" -gt 0 ]; do
+  soname=${queue[0]}; queue=("${queue[@]:1}")
+  [ -z "${seen[$soname]:-}" ] || continue
+  seen[$soname]=1
+  install -m 0644 "$(readlink -f "$llama_libdir/$soname")" "$root/usr/lib/telltale/$soname"
+  strip --strip-unneeded --remove-section=.comment "$root/usr/lib/telltale/$soname"
+  patchelf --set-rpath '$ORIGIN' "$root/usr/lib/telltale/$soname"
+  for needed in $(patchelf --print-needed "$root/usr/lib/telltale/$soname"); do
+    [ -e "$llama_libdir/$needed" ] && queue+=("$needed")
+  done
+done
+for exe in telltale telltale-llama; do
+  if [ -n "$(patchelf --print-needed "$root/usr/bin/$exe" | grep -F -x -f <(printf '%s\n' "${!seen[@]}") || true)" ]; then
+    patchelf --set-rpath /usr/lib/telltale "$root/usr/bin/$exe"
+  else
+    patchelf --remove-rpath "$root/usr/bin/$exe"
+  fi
+done
+
+# The unit, the configuration and the rules.
+install -D -m 0644 systemd/telltale.service "$root/lib/systemd/system/telltale.service"
+install -D -m 0644 config/telltale.yaml "$root/etc/telltale/telltale.yaml"
+install -d -m 0755 "$root/etc/telltale/rules.d/lists"
+install -m 0644 rules/*.yaml "$root/etc/telltale/rules.d/"
+install -m 0644 rules/lists/* "$root/etc/telltale/rules.d/lists/"
+install -D -m 0644 "$model" "$root/usr/share/telltale/models/tiny.gguf"
+
+# Man pages and completions.
+install -d -m 0755 "$root/usr/share/man/man1"
+# An empty line in mdoc is a paragraph break that groff warns about; .Pp says the same.
+for page in "$manuals"/*/*.1; do
+  sed 's/^$/.Pp/' "$page" | gzip -9n >"$root/usr/share/man/man1/$(basename "$page").gz"
+done
+for exe in telltale telltale-llama; do
+  [ -e "$root/usr/share/man/man1/$exe.1.gz" ] || { echo "package-deb: no man page for $exe in $manuals" >&2; exit 1; }
+  install -d -m 0755 "$root/usr/share/bash-completion/completions" "$root/usr/share/zsh/vendor-completions" \
+    "$root/usr/share/fish/vendor_completions.d"
+  # bash-completion sources the file: no #! line.
+  "$root/usr/bin/$exe" --generate-completion-script bash | sed '1{/^#!/d}' >"$root/usr/share/bash-completion/completions/$exe"
+  "$root/usr/bin/$exe" --generate-completion-script zsh >"$root/usr/share/zsh/vendor-completions/_$exe"
+  "$root/usr/bin/$exe" --generate-completion-script fish >"$root/usr/share/fish/vendor_completions.d/$exe.fish"
+done
+chmod 0644 "$root"/usr/share/*-completion*/completions/* "$root"/usr/share/zsh/vendor-completions/* \
+  "$root"/usr/share/fish/vendor_completions.d/*
+
+# Documentation, and lintian's overrides (each with its reason).
+install -D -m 0644 packaging/deb/copyright "$root/usr/share/doc/telltale/copyright"
+install -D -m 0644 packaging/deb/lintian-overrides "$root/usr/share/lintian/overrides/telltale"
+gzip -9n <packaging/deb/changelog >"$root/usr/share/doc/telltale/changelog.Debian.gz"
+chmod 0644 "$root/usr/share/doc/telltale/changelog.Debian.gz"
+
+# Maintainer scripts, conffiles, control (Depends from the libraries the executables need).
+install -m 0755 packaging/deb/postinst packaging/deb/prerm packaging/deb/postrm "$root/DEBIAN/"
+(cd "$root" && find etc -type f | sort | sed 's|^|/|') >"$root/DEBIAN/conffiles"
+chmod 0644 "$root/DEBIAN/conffiles"
+work="$scratch/package/shlibdeps"
+mkdir -p "$work/debian"
+printf 'Source: telltale\n\nPackage: telltale\nArchitecture: any\n' >"$work/debian/control"
+shlibs=$(cd "$work" && dpkg-shlibdeps -O -l"$PWD/../telltale/usr/lib/telltale" \
+  "../telltale/usr/bin/telltale" "../telltale/usr/bin/telltale-llama" ../telltale/usr/lib/telltale/*.so* \
+  | sed -n 's/^shlibs:Depends=//p')
+[ -n "$shlibs" ] || { echo "package-deb: dpkg-shlibdeps found no dependency" >&2; exit 1; }
+installed_size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
+sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@INSTALLED_SIZE@/$installed_size/" \
+  -e "s/@SHLIBS@/$shlibs/" packaging/deb/control.in >"$root/DEBIAN/control"
+(cd "$root" && find . -path ./DEBIAN -prune -o -type f -print | sed 's|^\./||' | sort | xargs md5sum) >"$root/DEBIAN/md5sums"
+chmod 0644 "$root/DEBIAN/control" "$root/DEBIAN/md5sums"
+
+mkdir -p "$out"
+deb="$out/telltale_${version}_${arch}.deb"
+find "$root" -type d -exec chmod 0755 {} +
+dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
+echo "package-deb: $deb ($(du -h "$deb" | cut -f1); Depends: adduser, $shlibs)"
