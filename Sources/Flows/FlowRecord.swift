@@ -18,16 +18,10 @@ public struct FlowRecord: Sendable, Equatable {
         case ownerExited = "owner-exited"
     }
 
+    // Stored properties are declared widest first: Swift lays them out in this order, and the
+    // record is one of 100,000 open flows (224 bytes rather than 240).
     /// A unique id for the flow, rendered as `uid` (see `FlowRecord.uidText`).
     public var uid: UInt64
-    public let key: FlowKey
-    /// Whether the originator is the key's low endpoint. The addresses live in the key only: a
-    /// record that held them again took 48 bytes more per open flow.
-    private var originatorIsLow: Bool
-    public var originatorAddress: IPAddress { originatorIsLow ? key.lowAddress : key.highAddress }
-    public var responderAddress: IPAddress { originatorIsLow ? key.highAddress : key.lowAddress }
-    public var originatorPort: UInt16
-    public var responderPort: UInt16
     /// Nanoseconds since the Unix epoch.
     public var start: Int64
     public var end: Int64
@@ -35,21 +29,35 @@ public struct FlowRecord: Sendable, Equatable {
     public var originatorPackets: Int64 = 0
     public var responderBytes: Int64 = 0
     public var responderPackets: Int64 = 0
-    public var history = TCPHistory()
-    public var originatorTCP = TCPSide()
-    public var responderTCP = TCPSide()
-    /// ICMP type and code of the first packet (Zeek reports them as the ports).
-    public var icmpType: UInt8 = 0
-    public var icmpCode: UInt8 = 0
-    /// Whether the link layer marked the originator's first packet as sent by this machine.
-    public var originatorLinkDirection: PacketSummary.LinkDirection = .unknown
     /// Fragments counted into this flow.
     public var fragments: Int64 = 0
+    public var ownerStartTime: UInt64 = 0
+    /// When the flow was last handed out as an update (active timeout), in nanoseconds.
+    public var lastReported: Int64
+    /// The destination's name, from what was observed (DNS, SNI, QUIC SNI, HTTP Host), if any.
+    public var hostname: String?
+    public var history = TCPHistory()
+    public let key: FlowKey
     /// The interface whose copies of each side's packets are counted (0: the capture names none).
     /// A routed or bridged packet crosses several interfaces of this machine and is captured on
     /// each; only the copy on the interface where the flow's side was first seen counts.
     public var originatorInterface: Int32 = 0
     public var responderInterface: Int32 = 0
+    /// The owning process as attribution found it (pid and start time; pid 0 while unknown), kept in
+    /// the record so that naming needs no table of its own.
+    public var ownerPid: Int32 = 0
+    public var originatorPort: UInt16
+    public var responderPort: UInt16
+    public var originatorTCP = TCPSide()
+    public var responderTCP = TCPSide()
+    /// Whether the originator is the key's low endpoint. The addresses live in the key only: a
+    /// record that held them again took 48 bytes more per open flow.
+    private var originatorIsLow: Bool
+    /// ICMP type and code of the first packet (Zeek reports them as the ports).
+    public var icmpType: UInt8 = 0
+    public var icmpCode: UInt8 = 0
+    /// Whether the link layer marked the originator's first packet as sent by this machine.
+    public var originatorLinkDirection: PacketSummary.LinkDirection = .unknown
     /// Whether this flow is another flow's packets after address translation (a container's flow on
     /// its way out, masqueraded): its packets are copies, counted in the other flow, and the flow
     /// itself is never handed out.
@@ -57,26 +65,21 @@ public struct FlowRecord: Sendable, Equatable {
     /// Whether the flow's packets cross this machine between two of its interfaces (routed or
     /// bridged: a container's or a virtual machine's flow), rather than start or end here.
     public var isRouted = false
-    /// The owning process as attribution found it (pid and start time; pid 0 while unknown), kept in
-    /// the record so that naming needs no table of its own.
-    public var ownerPid: Int32 = 0
-    public var ownerStartTime: UInt64 = 0
-    /// When the flow was last handed out as an update (active timeout), in nanoseconds.
-    public var lastReported: Int64
     public var endReason: EndReason?
-    /// The destination's name, from what was observed (DNS, SNI, QUIC SNI, HTTP Host), if any.
-    public var hostname: String?
+    /// `nameSource` as one byte: its position in `nameSources` plus one, zero for none.
+    private var nameSourceCode: UInt8 = 0
+    /// Whether the flow's ClientHello was encrypted (ECH): `hostname` is then the public name.
+    public var encryptedClientHello = false
+
+    public var originatorAddress: IPAddress { originatorIsLow ? key.lowAddress : key.highAddress }
+    public var responderAddress: IPAddress { originatorIsLow ? key.highAddress : key.lowAddress }
     /// Where `hostname` came from: `dns`, `dns-global`, `sni`, `quic-sni` or `http-host`.
     public var nameSource: String? {
         get { nameSourceCode == 0 ? nil : FlowRecord.nameSources[Int(nameSourceCode) - 1] }
         set { nameSourceCode = newValue.flatMap { FlowRecord.nameSources.firstIndex(of: $0) }.map { UInt8($0 + 1) } ?? 0 }
     }
-    /// `nameSource` as one byte: its position in `nameSources` plus one, zero for none.
-    private var nameSourceCode: UInt8 = 0
     /// Every source a name can have; another value is not kept.
     public static let nameSources = ["dns", "dns-global", "sni", "quic-sni", "http-host"]
-    /// Whether the flow's ClientHello was encrypted (ECH): `hostname` is then the public name.
-    public var encryptedClientHello = false
 
     public var ipProtocol: UInt8 { key.ipProtocol }
     public var ipVersion: Int { originatorAddress.family == .v4 ? 4 : 6 }
