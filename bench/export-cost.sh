@@ -8,6 +8,7 @@
 # which the script creates (198.18.0.0/24) and removes. Needs root.
 # Usage: bench/export-cost.sh [SECONDS]     (measured interval per scenario, default 20)
 set -euo pipefail
+. "$(dirname "$0")/veth-lab.sh"
 cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 [ "$(id -u)" -eq 0 ] || { echo "export-cost: needs root (capture, namespaces)" >&2; exit 1; }
@@ -30,26 +31,13 @@ daemon_pid="" collector_pid="" peer_pid=""
 stop_pid() { if [ -n "$1" ]; then kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi; }
 cleanup() {
   stop_pid "$daemon_pid"; stop_pid "$peer_pid"; stop_pid "$collector_pid"
-  ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
-  ip netns del "$ns" 2>/dev/null || true
-  ip link del "$host_if" 2>/dev/null || true
+  veth_lab_remove
   rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns del "$ns" 2>/dev/null || true
-ip link del "$host_if" 2>/dev/null || true
-ip netns add "$ns"
-ip link add "$host_if" type veth peer name "$ns_if" netns "$ns"
-sysctl -qw "net.ipv6.conf.$host_if.disable_ipv6=1"
-ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$ns_if.disable_ipv6=1"
-ip addr add "$host_ip/24" dev "$host_if"
-ip link set "$host_if" up
-ip -n "$ns" addr add "$ns_ip/24" dev "$ns_if"
-ip -n "$ns" link set "$ns_if" up
-ip -n "$ns" link set lo up
-ip -n "$ns" neigh replace "$sink_ip" lladdr "$sink_mac" dev "$ns_if" nud permanent
+veth_lab_make
 
 base="flush_interval: 1s
 retention: {max_age: forever, max_size: unlimited}

@@ -11,6 +11,7 @@
 # top runs full-screen in a 200x50 tmux pane, as a person would run it. Aim: top under 5% of a core.
 # Needs root. Usage: bench/top-cost.sh [SECONDS]   (default 30)
 set -euo pipefail
+. "$(dirname "$0")/veth-lab.sh"
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 [ "$(id -u)" -eq 0 ] || { echo "top-cost: needs root (capture, namespaces)" >&2; exit 1; }
@@ -39,26 +40,13 @@ cleanup() {
   if [ -n "$peer_pid" ]; then kill "$peer_pid" 2>/dev/null || true; fi
   if [ -n "$daemon_pid" ]; then kill -TERM "$daemon_pid" 2>/dev/null || true; wait "$daemon_pid" 2>/dev/null || true; fi
   if [ -n "$sender" ]; then kill "$sender" 2>/dev/null || true; fi
-  ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
-  ip netns del "$ns" 2>/dev/null || true
-  ip link del "$host_if" 2>/dev/null || true
+  veth_lab_remove
   rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ip netns del "$ns" 2>/dev/null || true
-ip link del "$host_if" 2>/dev/null || true
-ip netns add "$ns"
-ip link add "$host_if" type veth peer name "$ns_if" netns "$ns"
-sysctl -qw "net.ipv6.conf.$host_if.disable_ipv6=1"
-ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$ns_if.disable_ipv6=1"
-ip addr add "$host_ip/24" dev "$host_if"
-ip link set "$host_if" up
-ip -n "$ns" addr add "$ns_ip/24" dev "$ns_if"
-ip -n "$ns" link set "$ns_if" up
-ip -n "$ns" link set lo up
-ip -n "$ns" neigh replace "$sink_ip" lladdr "$sink_mac" dev "$ns_if" nud permanent
+veth_lab_make
 
 cat > "$dir/telltale.yaml" <<YAML
 flush_interval: 1s

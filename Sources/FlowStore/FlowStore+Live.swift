@@ -61,17 +61,7 @@ extension FlowStore {
         do {
             return try pool.read { db in
                 var c = Coverage()
-                if let row = try Row.fetchOne(db, sql: """
-                    SELECT sum(received) AS r, sum(dropped) AS d, sum(interface_dropped) AS i, sum(queue_dropped) AS q,
-                        sum(event_dropped) AS e
-                    FROM capture_stats WHERE time >= ?
-                    """, arguments: [time]) {
-                    c.received = row["r"] ?? 0
-                    c.dropped = row["d"] ?? 0
-                    c.interfaceDropped = row["i"] ?? 0
-                    c.queueDropped = row["q"] ?? 0
-                    c.eventDropped = row["e"] ?? 0
-                }
+                try FlowStore.addCaptureLosses(db, where: "time >= ?", [time], to: &c)
                 return c
             }
         } catch {

@@ -234,21 +234,25 @@ extension FlowStore {
                     c.attributedBytes = row["a"] ?? 0
                     c.kernelEventBytes = row["k"] ?? 0
                 }
-                if let row = try Row.fetchOne(db, sql: """
-                    SELECT sum(received) AS r, sum(dropped) AS d, sum(interface_dropped) AS i, sum(queue_dropped) AS q,
-                        sum(event_dropped) AS e
-                    FROM capture_stats WHERE \(statsClause)
-                    """, arguments: statsArguments) {
-                    c.received = row["r"] ?? 0
-                    c.dropped = row["d"] ?? 0
-                    c.interfaceDropped = row["i"] ?? 0
-                    c.queueDropped = row["q"] ?? 0
-                    c.eventDropped = row["e"] ?? 0
-                }
+                try FlowStore.addCaptureLosses(db, where: statsClause, statsArguments, to: &c)
                 return c
             }
         } catch {
             throw FlowStore.storeError(error, operation: "read coverage", path: path)
         }
+    }
+
+    /// Adds the capture and socket-event losses of the `capture_stats` rows matching `clause` to `c`.
+    static func addCaptureLosses(_ db: Database, where clause: String, _ arguments: StatementArguments, to c: inout Coverage) throws {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT sum(received) AS r, sum(dropped) AS d, sum(interface_dropped) AS i, sum(queue_dropped) AS q,
+                sum(event_dropped) AS e
+            FROM capture_stats WHERE \(clause)
+            """, arguments: arguments) else { return }
+        c.received = row["r"] ?? 0
+        c.dropped = row["d"] ?? 0
+        c.interfaceDropped = row["i"] ?? 0
+        c.queueDropped = row["q"] ?? 0
+        c.eventDropped = row["e"] ?? 0
     }
 }

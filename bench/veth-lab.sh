@@ -1,0 +1,23 @@
+# Sourced by the benchmarks that load the daemon through a veth pair: the namespace "$ns" behind
+# "$host_if" ($host_ip) and "$ns_if" ($ns_ip), IPv6 off, and a made-up neighbour "$sink_ip"/"$sink_mac"
+# in the namespace that swallows what is sent to it unanswered.
+
+veth_lab_remove() {
+  ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+  ip netns del "$ns" 2>/dev/null || true
+  ip link del "$host_if" 2>/dev/null || true
+}
+
+veth_lab_make() {
+  veth_lab_remove
+  ip netns add "$ns"
+  ip link add "$host_if" type veth peer name "$ns_if" netns "$ns"
+  sysctl -qw "net.ipv6.conf.$host_if.disable_ipv6=1"
+  ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$ns_if.disable_ipv6=1"
+  ip addr add "$host_ip/24" dev "$host_if"
+  ip link set "$host_if" up
+  ip -n "$ns" addr add "$ns_ip/24" dev "$ns_if"
+  ip -n "$ns" link set "$ns_if" up
+  ip -n "$ns" link set lo up
+  ip -n "$ns" neigh replace "$sink_ip" lladdr "$sink_mac" dev "$ns_if" nud permanent
+}
