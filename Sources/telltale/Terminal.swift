@@ -74,18 +74,20 @@ final class Terminal {
         }
     }
 
-    /// Puts the terminal back as it was; safe to call more than once.
+    /// Puts the terminal back as it was; safe to call more than once. The mode comes back before
+    /// the shell's screen does, and without discarding input (TCSADRAIN, not TCSAFLUSH): what a
+    /// person types once they see their shell again reaches the shell.
     func restore() {
         guard active else { return }
         active = false
+        tcsetattr(0, TCSADRAIN, &saved)
         write("\u{1b}[0m\u{1b}[?25h\u{1b}[?1049l")
-        tcsetattr(0, TCSAFLUSH, &saved)
     }
 
     private static func restoreAtExit() {
         guard !restoreText.isEmpty else { return }
+        tcsetattr(0, TCSADRAIN, &savedForExit)
         restoreText.withUnsafeBytes { _ = Glibc.write(1, $0.baseAddress, $0.count) }
-        tcsetattr(0, TCSAFLUSH, &savedForExit)
     }
 
     /// The terminal's size in columns and rows. The corresponding C call is `ioctl(TIOCGWINSZ)`.
