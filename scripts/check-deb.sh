@@ -29,8 +29,16 @@ lintian --fail-on error --info --display-experimental "$deb" || fail "lintian re
 # The clean root: Debian 12 minbase, with man-db and bash-completion to read the pages and completions.
 cache=.build-deb/debootstrap/bookworm-minbase.tgz
 if [ ! -s "$cache" ]; then
-  mirror=$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p; s/^deb \(http[^ ]*debian\) bookworm .*/\1/p' \
-    /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null | head -n 1)
+  # apt's sources: whichever of these files exist (a missing one must not end the script).
+  sources=()
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list; do
+    if [ -f "$f" ]; then sources+=("$f"); fi
+  done
+  mirror=
+  if [ ${#sources[@]} -gt 0 ]; then
+    mirror=$(sed -n 's/^URIs: *\(http[^ ]*debian\)$/\1/p; s/^deb \(http[^ ]*debian\) bookworm .*/\1/p' \
+      "${sources[@]}" | head -n 1) || true
+  fi
   mirror=${mirror:-http://deb.debian.org/debian}
   step "debootstrap bookworm from $mirror (cached afterwards in $cache)"
   fresh=.build-deb/debootstrap/fresh
