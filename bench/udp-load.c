@@ -2,8 +2,10 @@
  *
  *   udp-load rate DST PPS SECONDS FLOWS   PPS datagrams a second for SECONDS, cycling over FLOWS
  *                                         destination ports (one source socket), paced every millisecond
- *   udp-load flows DST COUNT PPS          one datagram from each of COUNT distinct (source port,
- *                                         destination port) pairs, paced at PPS
+ *   udp-load flows DST COUNT PPS [HOLD]   one datagram from each of COUNT distinct (source port,
+ *                                         destination port) pairs, paced at PPS, then keeps its sockets
+ *                                         open for HOLD seconds (default 0), so the flows stay open:
+ *                                         a datagram flow ends when the process owning its socket exits
  *
  * DST must be an address of the benchmark's own namespace link (198.18.0.0/15). Prints what it sent. */
 #include <arpa/inet.h>
@@ -72,9 +74,9 @@ int main(int argc, char **argv) {
         printf("sent %ld datagrams over %ld flows in %.2f s (%.0f/s)\n", sent, flows, took, sent / took);
         return 0;
     }
-    if (argc == 5 && strcmp(argv[1], "flows") == 0) {
-        long count = atol(argv[3]), pps = atol(argv[4]);
-        if (count <= 0 || pps <= 0) { fprintf(stderr, "udp-load: bad numbers\n"); return 2; }
+    if ((argc == 5 || argc == 6) && strcmp(argv[1], "flows") == 0) {
+        long count = atol(argv[3]), pps = atol(argv[4]), hold = argc == 6 ? atol(argv[5]) : 0;
+        if (count <= 0 || pps <= 0 || hold < 0) { fprintf(stderr, "udp-load: bad numbers\n"); return 2; }
         /* Source ports 30000.. (one socket each) times destination ports 20000..29999. */
         long per_socket = 10000, sockets = (count + per_socket - 1) / per_socket;
         if (sockets > 30000) { fprintf(stderr, "udp-load: too many flows\n"); return 2; }
@@ -94,8 +96,10 @@ int main(int argc, char **argv) {
         }
         double took = (now_ns() - start) / 1e9;
         printf("sent one datagram on each of %ld distinct port pairs in %.2f s (%ld not sent)\n", sent - lost, took, lost);
+        fflush(stdout);
+        if (hold > 0) sleep_until(now_ns() + hold * 1000000000LL);
         return 0;
     }
-    fprintf(stderr, "usage: udp-load rate DST PPS SECONDS FLOWS | udp-load flows DST COUNT PPS\n");
+    fprintf(stderr, "usage: udp-load rate DST PPS SECONDS FLOWS | udp-load flows DST COUNT PPS [HOLD]\n");
     return 2;
 }
