@@ -1,5 +1,6 @@
 import CPcap
 public import PacketParsing
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,6 +21,10 @@ public final class PcapHandle {
     private let handle: OpaquePointer
     /// Records delivered by `dispatch` so far, to name a damaged one.
     private var recordsRead = 0
+    /// A classic pcap file's records read in blocks (nil: libpcap reads them).
+    private var fileBlocks: PcapFileBlocks?
+    /// Set by `breakLoop()`, for reads that do not go through libpcap.
+    private let interruption = Atomic<Bool>(false)
 
     /// What one call to `dispatch` read.
     public enum ReadResult: Equatable, Sendable {
@@ -40,6 +45,7 @@ public final class PcapHandle {
     }
 
     deinit {
+        fileBlocks?.release()
         pcap_close(handle)
     }
 
@@ -86,7 +92,10 @@ public final class PcapHandle {
             fclose(stream)
             throw CaptureError(.open, source: path, message: String(cString: errorBuffer))
         }
-        return PcapHandle(source: path, handle: opened, nanoseconds: true, isFile: true)
+        let handle = PcapHandle(source: path, handle: opened, nanoseconds: true, isFile: true)
+        handle.fileBlocks = PcapFileBlocks(
+            descriptor: descriptor, snapshot: pcap_snapshot(opened), dataLinkType: pcap_datalink(opened))
+        return handle
     }
 
     /// Options for a live capture.
@@ -214,6 +223,7 @@ public final class PcapHandle {
     public func dispatch(
         limit: Int32, _ body: (UnsafeRawBufferPointer, Int, Int64) -> Void
     ) throws(CaptureError) -> ReadResult {
+        if fileBlocks != nil { return try readBlocks(limit: limit, body) }
         let scale: Int64 = nanosecondTimestamps ? 1 : 1000
         let (result, delivered, damage): (Int32, Int, String?) = withoutActuallyEscaping(body) { escapable in
             var context = DispatchContext(body: escapable, scale: scale, handle: handle, delivered: recordsRead)
@@ -263,6 +273,33 @@ public final class PcapHandle {
         }
     }
 
+    /// `dispatch` for a file read in blocks: the same results, errors and messages as libpcap's.
+    private func readBlocks(limit: Int32, _ body: (UnsafeRawBufferPointer, Int, Int64) -> Void) throws(CaptureError) -> ReadResult {
+        // Taken out of the property for the loop: one access to it per call, not one per record.
+        guard var blocks = fileBlocks else { return .endOfFile }
+        fileBlocks = nil
+        defer { fileBlocks = blocks }
+        var delivered = 0
+        while limit <= 0 || delivered < Int(limit) {
+            if interruption.exchange(false, ordering: .relaxed) { return .interrupted }
+            switch blocks.next() {
+            case .record(let frame, let wireLength, let seconds, let fraction):
+                guard let timestamp = PcapHandle.nanoseconds(seconds: seconds, fraction: fraction, scale: 1) else {
+                    throw CaptureError(.damaged, source: source, message: "record \(recordsRead + 1) has a timestamp"
+                        + " (\(seconds) s) past the year 2262, the latest time Telltale can represent")
+                }
+                recordsRead += 1
+                delivered += 1
+                body(frame, wireLength, timestamp)
+            case .end:
+                return delivered > 0 ? .packets(delivered) : .endOfFile
+            case .failure(let message):
+                throw CaptureError(message.contains("truncated") ? .truncated : .read, source: source, message: message)
+            }
+        }
+        return .packets(delivered)
+    }
+
     private struct DispatchContext {
         let body: (UnsafeRawBufferPointer, Int, Int64) -> Void
         let scale: Int64
@@ -286,6 +323,7 @@ public final class PcapHandle {
     ///
     /// The corresponding C function is `pcap_breakloop`.
     public func breakLoop() {
+        interruption.store(true, ordering: .relaxed)
         pcap_breakloop(handle)
     }
 

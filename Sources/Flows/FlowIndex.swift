@@ -1,27 +1,39 @@
 import PacketParsing
 
 /// Finds a flow's position in the table's record array: open addressing with linear probing over
-/// 4-byte slots, and a cheap seeded hash of the key.
+/// 8-byte slots, and a cheap seeded hash of the key.
+///
+/// A slot holds the record's position and 32 more bits of its key's hash: a probe that meets another
+/// flow's slot moves on without reading that flow's record, whose cache miss was the largest cost of
+/// a lookup.
 ///
 /// Swift's `Dictionary` hashes with SipHash and stores each key in its slot; per packet that was the
 /// largest single cost of the flow table, and 100,000 flows cost 19 MB of slots. The seed is secret
 /// to the process, so crafted packets cannot aim at one probe chain.
 struct FlowIndex {
-    private var slots: [Int32]
+    private var slots: [UInt64]
     private var mask: Int
     private(set) var count = 0
     private let seed: UInt64
-    private static let empty: Int32 = -1
+    /// No position is -1 (all ones in the low half), so no entry equals this.
+    private static let empty = UInt64.max
+
+    @inline(__always) private static func entry(_ position: Int32, hash: Int) -> UInt64 {
+        UInt64(UInt(bitPattern: hash) >> 32) << 32 | UInt64(UInt32(bitPattern: position))
+    }
+    @inline(__always) private static func position(_ entry: UInt64) -> Int32 { Int32(truncatingIfNeeded: entry) }
+    @inline(__always) private static func tag(_ entry: UInt64) -> UInt64 { entry >> 32 }
 
     init(seed: UInt64, capacity: Int = 1024) {
         var size = 16
         while size < capacity * 2 { size <<= 1 }
-        slots = [Int32](repeating: FlowIndex.empty, count: size)
+        slots = [UInt64](repeating: FlowIndex.empty, count: size)
         mask = size - 1
         self.seed = seed | 1
     }
 
     /// A 64-bit hash of the key: its words folded by multiply and rotate, then fully mixed.
+    @inline(__always)
     func hash(_ key: FlowKey) -> Int {
         var h = seed
         @inline(__always) func fold(_ word: UInt64) {
@@ -43,12 +55,18 @@ struct FlowIndex {
     }
 
     /// The position of the record with this key.
+    @inline(__always)
     func find(_ key: FlowKey, in records: ContiguousArray<FlowRecord>) -> Int32? {
-        var slot = hash(key) & mask
+        let h = hash(key)
+        let tag = UInt64(UInt(bitPattern: h) >> 32)
+        var slot = h & mask
         while true {
-            let position = slots[slot]
-            if position == FlowIndex.empty { return nil }
-            if records[Int(position)].key == key { return position }
+            let entry = slots[slot]
+            if entry == FlowIndex.empty { return nil }
+            if FlowIndex.tag(entry) == tag {
+                let position = FlowIndex.position(entry)
+                if records[Int(position)].key == key { return position }
+            }
             slot = (slot + 1) & mask
         }
     }
@@ -57,9 +75,10 @@ struct FlowIndex {
     mutating func insert(_ position: Int32, in records: ContiguousArray<FlowRecord>) {
         // Growing indexes every record, this one included.
         if (count + 1) * 4 > slots.count * 3 { grow(records); return }
-        var slot = hash(records[Int(position)].key) & mask
+        let h = hash(records[Int(position)].key)
+        var slot = h & mask
         while slots[slot] != FlowIndex.empty { slot = (slot + 1) & mask }
-        slots[slot] = position
+        slots[slot] = FlowIndex.entry(position, hash: h)
         count += 1
     }
 
@@ -71,7 +90,7 @@ struct FlowIndex {
         // Backward-shift deletion: pull later entries of the chain into the hole, so no tombstones.
         var next = (hole + 1) & mask
         while slots[next] != FlowIndex.empty {
-            let home = hash(records[Int(slots[next])].key) & mask
+            let home = hash(records[Int(FlowIndex.position(slots[next]))].key) & mask
             // The entry may move to the hole unless its home lies cyclically in (hole, next].
             let between = hole <= next ? (home > hole && home <= next) : (home > hole || home <= next)
             if !between {
@@ -86,7 +105,7 @@ struct FlowIndex {
     /// Points the entry of the record at `old` to `new` (the record moved in the array).
     mutating func move(_ old: Int32, to new: Int32, in records: ContiguousArray<FlowRecord>) {
         guard let slot = slot(of: old, in: records) else { return }
-        slots[slot] = new
+        slots[slot] = FlowIndex.tag(slots[slot]) << 32 | UInt64(UInt32(bitPattern: new))
     }
 
     mutating func removeAll() {
@@ -99,20 +118,21 @@ struct FlowIndex {
         while true {
             let here = slots[slot]
             if here == FlowIndex.empty { return nil }
-            if here == position { return slot }
+            if FlowIndex.position(here) == position { return slot }
             slot = (slot + 1) & mask
         }
     }
 
     private mutating func grow(_ records: ContiguousArray<FlowRecord>) {
         let size = slots.count * 2
-        slots = [Int32](repeating: FlowIndex.empty, count: size)
+        slots = [UInt64](repeating: FlowIndex.empty, count: size)
         mask = size - 1
         count = 0
         for position in records.indices {
-            var slot = hash(records[position].key) & mask
+            let h = hash(records[position].key)
+            var slot = h & mask
             while slots[slot] != FlowIndex.empty { slot = (slot + 1) & mask }
-            slots[slot] = Int32(position)
+            slots[slot] = FlowIndex.entry(Int32(position), hash: h)
             count += 1
         }
     }

@@ -24,7 +24,7 @@ public struct FlowKey: Hashable, Sendable {
     public let vlan: UInt16
 
     /// The key of a decoded packet, and whether the packet travels from the low endpoint to the high one.
-    
+    @inline(__always)
     public static func of(_ p: PacketSummary) -> (key: FlowKey, fromLow: Bool) {
         var sourcePort = p.sourcePort
         var destinationPort = p.destinationPort

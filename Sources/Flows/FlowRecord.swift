@@ -52,7 +52,7 @@ public struct FlowRecord: Sendable, Equatable {
     public var responderTCP = TCPSide()
     /// Whether the originator is the key's low endpoint. The addresses live in the key only: a
     /// record that held them again took 48 bytes more per open flow.
-    private var originatorIsLow: Bool
+    private(set) var originatorIsLow: Bool
     /// ICMP type and code of the first packet (Zeek reports them as the ports).
     public var icmpType: UInt8 = 0
     public var icmpCode: UInt8 = 0

@@ -90,7 +90,7 @@ public struct FlowTable: Sendable {
     }
 
     private mutating func count(_ p: PacketSummary) -> Bool {
-        let (key, _) = FlowKey.of(p)
+        let (key, fromLow) = FlowKey.of(p)
         if p.copyFingerprint != 0 && p.linkDirection == .incoming {
             arrivals.note(p, key: key)
         }
@@ -100,7 +100,7 @@ public struct FlowTable: Sendable {
                 counters.copies += 1
                 return false
             }
-            guard FlowTable.update(&records[Int(position)], with: p) else {
+            guard FlowTable.update(&records[Int(position)], with: p, fromLow: fromLow) else {
                 counters.copies += 1
                 return false
             }
@@ -140,9 +140,17 @@ public struct FlowTable: Sendable {
     }
 
     /// Counts a packet into its flow; false when it is a copy of a packet counted on another interface.
+    /// `fromLow`: whether the packet travels from the key's low endpoint, when known (`FlowKey.of`).
     @discardableResult
-    static func update(_ r: inout FlowRecord, with p: PacketSummary) -> Bool {
-        let fromOriginator = r.isFromOriginator(p)
+    static func update(_ r: inout FlowRecord, with p: PacketSummary, fromLow: Bool? = nil) -> Bool {
+        // With two addresses the key's side settles it, read from one stored property: calling a
+        // method of the record here copied all 224 bytes of it for every packet.
+        let fromOriginator: Bool
+        if let fromLow, p.source != p.destination {
+            fromOriginator = fromLow == r.originatorIsLow
+        } else {
+            fromOriginator = r.isFromOriginator(p)
+        }
         if p.interfaceIndex != 0 {
             let counted = fromOriginator ? r.originatorInterface : r.responderInterface
             if counted != p.interfaceIndex {
