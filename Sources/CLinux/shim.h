@@ -3,6 +3,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <malloc.h>
 #include <sched.h>
 
 /// Moves the calling thread into the network namespace open at `fd` (glibc's setns is not visible to Swift).

@@ -18,10 +18,16 @@ public struct FlowRecord: Sendable, Equatable {
         case ownerExited = "owner-exited"
     }
 
-    // Stored properties are declared widest first: Swift lays them out in this order, and the
-    // record is one of 100,000 open flows (224 bytes rather than 240).
-    /// A unique id for the flow, rendered as `uid` (see `FlowRecord.uidText`).
-    public var uid: UInt64
+    // Stored properties are laid out in the order declared. What every packet reads or changes comes
+    // first (the key, times, counters, sides): a packet then touches the record's first 160 bytes,
+    // where it touched all four of its cache lines before. The record is one of 100,000 open flows:
+    // 224 bytes.
+    public let key: FlowKey
+    /// The interface whose copies of each side's packets are counted (0: the capture names none).
+    /// A routed or bridged packet crosses several interfaces of this machine and is captured on
+    /// each; only the copy on the interface where the flow's side was first seen counts.
+    public var originatorInterface: Int32 = 0
+    public var responderInterface: Int32 = 0
     /// Nanoseconds since the Unix epoch.
     public var start: Int64
     public var end: Int64
@@ -29,6 +35,18 @@ public struct FlowRecord: Sendable, Equatable {
     public var originatorPackets: Int64 = 0
     public var responderBytes: Int64 = 0
     public var responderPackets: Int64 = 0
+    /// Whether the originator is the key's low endpoint. The addresses live in the key only: a
+    /// record that held them again took 48 bytes more per open flow.
+    private(set) var originatorIsLow: Bool
+    /// Whether this flow is another flow's packets after address translation (a container's flow on
+    /// its way out, masqueraded): its packets are copies, counted in the other flow, and the flow
+    /// itself is never handed out.
+    public var isTranslatedCopy = false
+    public var originatorTCP = TCPSide()
+    public var responderTCP = TCPSide()
+    public var history = TCPHistory()
+    /// A unique id for the flow, rendered as `uid` (see `FlowRecord.uidText`).
+    public var uid: UInt64
     /// Fragments counted into this flow.
     public var fragments: Int64 = 0
     public var ownerStartTime: UInt64 = 0
@@ -36,32 +54,16 @@ public struct FlowRecord: Sendable, Equatable {
     public var lastReported: Int64
     /// The destination's name, from what was observed (DNS, SNI, QUIC SNI, HTTP Host), if any.
     public var hostname: String?
-    public var history = TCPHistory()
-    public let key: FlowKey
-    /// The interface whose copies of each side's packets are counted (0: the capture names none).
-    /// A routed or bridged packet crosses several interfaces of this machine and is captured on
-    /// each; only the copy on the interface where the flow's side was first seen counts.
-    public var originatorInterface: Int32 = 0
-    public var responderInterface: Int32 = 0
     /// The owning process as attribution found it (pid and start time; pid 0 while unknown), kept in
     /// the record so that naming needs no table of its own.
     public var ownerPid: Int32 = 0
     public var originatorPort: UInt16
     public var responderPort: UInt16
-    public var originatorTCP = TCPSide()
-    public var responderTCP = TCPSide()
-    /// Whether the originator is the key's low endpoint. The addresses live in the key only: a
-    /// record that held them again took 48 bytes more per open flow.
-    private(set) var originatorIsLow: Bool
     /// ICMP type and code of the first packet (Zeek reports them as the ports).
     public var icmpType: UInt8 = 0
     public var icmpCode: UInt8 = 0
     /// Whether the link layer marked the originator's first packet as sent by this machine.
     public var originatorLinkDirection: PacketSummary.LinkDirection = .unknown
-    /// Whether this flow is another flow's packets after address translation (a container's flow on
-    /// its way out, masqueraded): its packets are copies, counted in the other flow, and the flow
-    /// itself is never handed out.
-    public var isTranslatedCopy = false
     /// Whether the flow's packets cross this machine between two of its interfaces (routed or
     /// bridged: a container's or a virtual machine's flow), rather than start or end here.
     public var isRouted = false

@@ -1,3 +1,4 @@
+import Posix
 import Foundation
 import ArgumentParser
 import Capture
@@ -60,6 +61,7 @@ extension Telltale {
         }
 
         func run() throws {
+            ProcessMemory.returnLargeBuffersWhenFreed()
             var options = LivePipeline.Options()
             options.interfaces = interfaces.isEmpty ? ["any"] : interfaces
             options.capture.snapLength = snaplen

@@ -1,3 +1,4 @@
+import Posix
 import ArgumentParser
 import Capture
 import Dispatch
@@ -96,6 +97,7 @@ extension Telltale {
         }
 
         func run() throws {
+            ProcessMemory.returnLargeBuffersWhenFreed()
             let file = config ?? (FileManager.default.fileExists(atPath: Self.defaultConfigFile) ? Self.defaultConfigFile : nil)
             var settings = DaemonConfiguration()
             if let file {

@@ -1,3 +1,4 @@
+import Posix
 import ArgumentParser
 import Foundation
 import Logging
@@ -228,6 +229,7 @@ extension Telltale {
         }
 
         func run() throws {
+            ProcessMemory.returnLargeBuffersWhenFreed()
             var command = self.command
             if command.first == "--" { command.removeFirst() }
             let outcome = try observation.observe(command)

@@ -74,6 +74,7 @@ extension Telltale {
         }
 
         func run() throws {
+            ProcessMemory.returnLargeBuffersWhenFreed()
             let feed: TopFeed
             do {
                 feed = try TopFeed.open(source: source, database: database.db, interfaces: interfaces.isEmpty ? ["any"] : interfaces)
