@@ -76,8 +76,9 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         }
     }
 
-    /// Writes the input to a file and reads it back through libpcap as `telltale replay` would,
-    /// decoding each record.
+    /// Writes the input to a file and reads it back as `telltale replay` would (a classic pcap file
+    /// in this machine's byte order through our block reader, any other through libpcap), decoding
+    /// each record.
     private static func pcap(_ bytes: UnsafeRawBufferPointer) {
         let path = ScratchFile.path
         guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { return }

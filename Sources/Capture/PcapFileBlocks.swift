@@ -26,7 +26,9 @@ struct PcapFileBlocks {
     static let recordHeaderSize = 16
     /// libpcap's largest sane captured length for every link type but D-Bus, EBHSCR and USBPcap.
     static let maximumCaptured: UInt32 = 262_144
+    /// The read buffer: 4 MB, or less for a smaller file, never less than the longest record.
     static let blockSize = 4 << 20
+    static let smallestBlock = recordHeaderSize + Int(maximumCaptured)
 
     /// The file's descriptor; libpcap's stream owns it, and reads here go by offset (pread), so the
     /// two never disturb each other's position.
@@ -43,9 +45,10 @@ struct PcapFileBlocks {
 
     /// Blocks for the file behind `descriptor` when it is one this reader handles, else nil.
     /// - Parameters:
+    ///   - fileSize: the file's size when opened (a smaller file gets a smaller buffer).
     ///   - snapshot: the snapshot length libpcap settled for the file.
     ///   - dataLinkType: the file's link type as libpcap maps it (DLT).
-    init?(descriptor: Int32, snapshot: Int32, dataLinkType: Int32) {
+    init?(descriptor: Int32, fileSize: Int, snapshot: Int32, dataLinkType: Int32) {
         // D-Bus (231), USBPcap (249) and EBHSCR (279) allow longer records: libpcap reads those.
         guard ![231, 249, 279].contains(dataLinkType), snapshot > 0, UInt32(snapshot) <= PcapFileBlocks.maximumCaptured else {
             return nil
@@ -62,7 +65,8 @@ struct PcapFileBlocks {
         self.descriptor = descriptor
         self.nanosecondFile = magic == 0xa1b2_3c4d
         self.snapshot = UInt32(snapshot)
-        self.buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: PcapFileBlocks.blockSize, alignment: 64)
+        let size = max(PcapFileBlocks.smallestBlock, min(PcapFileBlocks.blockSize, fileSize))
+        self.buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
         _ = posix_fadvise(descriptor, 0, 0, POSIX_FADV_SEQUENTIAL)
     }
 

@@ -94,7 +94,8 @@ public final class PcapHandle {
         }
         let handle = PcapHandle(source: path, handle: opened, nanoseconds: true, isFile: true)
         handle.fileBlocks = PcapFileBlocks(
-            descriptor: descriptor, snapshot: pcap_snapshot(opened), dataLinkType: pcap_datalink(opened))
+            descriptor: descriptor, fileSize: Int(info.st_size), snapshot: pcap_snapshot(opened),
+            dataLinkType: pcap_datalink(opened))
         return handle
     }
 
