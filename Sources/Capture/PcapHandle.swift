@@ -282,7 +282,10 @@ public final class PcapHandle {
         defer { fileBlocks = blocks }
         var delivered = 0
         while limit <= 0 || delivered < Int(limit) {
-            if interruption.exchange(false, ordering: .relaxed) { return .interrupted }
+            if interruption.load(ordering: .relaxed) {
+                interruption.store(false, ordering: .relaxed)
+                return .interrupted
+            }
             switch blocks.next() {
             case .record(let frame, let wireLength, let seconds, let fraction):
                 guard let timestamp = PcapHandle.nanoseconds(seconds: seconds, fraction: fraction, scale: 1) else {
