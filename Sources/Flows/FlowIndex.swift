@@ -40,12 +40,12 @@ struct FlowIndex {
             h = (h ^ word) &* 0x9e37_79b9_7f4a_7c15
             h = (h << 31) | (h >> 33)
         }
-        fold(key.lowAddress.high)
-        fold(key.lowAddress.low)
-        fold(key.highAddress.high)
-        fold(key.highAddress.low)
+        fold(key.lowHigh)
+        fold(key.lowLow)
+        fold(key.highHigh)
+        fold(key.highLow)
         fold(UInt64(key.ipProtocol) << 56 | UInt64(key.variant) << 48 | UInt64(key.lowPort) << 32 | UInt64(key.highPort) << 16
-            | UInt64(key.vlan) ^ UInt64(key.lowAddress.family.rawValue) << 12 ^ UInt64(key.highAddress.family.rawValue) << 8)
+            | UInt64(key.vlan) ^ UInt64(key.families) << 8)
         h ^= h >> 30
         h = h &* 0xbf58_476d_1ce4_e5b9
         h ^= h >> 27

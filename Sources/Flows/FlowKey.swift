@@ -7,21 +7,36 @@ public import PacketParsing
 public struct FlowKey: Hashable, Sendable {
     /// Hashes four words instead of every field one by one: this runs once per packet.
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(lowAddress.high ^ (highAddress.high &* 0x9e37_79b9_7f4a_7c15))
-        hasher.combine(lowAddress.low)
-        hasher.combine(highAddress.low)
+        hasher.combine(lowHigh ^ (highHigh &* 0x9e37_79b9_7f4a_7c15))
+        hasher.combine(lowLow)
+        hasher.combine(highLow)
         hasher.combine(
             UInt64(ipProtocol) << 56 | UInt64(variant) << 48 | UInt64(lowPort) << 32 | UInt64(highPort) << 16
-                | UInt64(vlan) ^ UInt64(lowAddress.family.rawValue) << 8 ^ UInt64(highAddress.family.rawValue) << 12)
+                | UInt64(vlan) ^ UInt64(families) << 8)
     }
 
-    public let ipProtocol: UInt8
-    public let variant: UInt8
-    public let lowAddress: IPAddress
-    public let highAddress: IPAddress
+    // The addresses are kept as their words and one byte for both families: with two `IPAddress`
+    // values (a family byte each, padded to 8) the key took 64 bytes rather than 48, in every open
+    // flow's record and every comparison.
+    let lowHigh: UInt64
+    let lowLow: UInt64
+    let highHigh: UInt64
+    let highLow: UInt64
     public let lowPort: UInt16
     public let highPort: UInt16
     public let vlan: UInt16
+    public let ipProtocol: UInt8
+    public let variant: UInt8
+    /// The low address's family in the low four bits, the high address's in the high four.
+    let families: UInt8
+
+    public var lowAddress: IPAddress { FlowKey.address(families & 0x0f, lowHigh, lowLow) }
+    public var highAddress: IPAddress { FlowKey.address(families >> 4, highHigh, highLow) }
+
+    @inline(__always)
+    private static func address(_ family: UInt8, _ high: UInt64, _ low: UInt64) -> IPAddress {
+        family == IPAddress.Family.v4.rawValue ? IPAddress(v4: UInt32(truncatingIfNeeded: low)) : IPAddress(v6High: high, low: low)
+    }
 
     /// The key of a decoded packet, and whether the packet travels from the low endpoint to the high one.
     @inline(__always)
@@ -46,8 +61,11 @@ public struct FlowKey: Hashable, Sendable {
     init(_ proto: UInt8, _ variant: UInt8, _ low: IPAddress, _ high: IPAddress, _ lowPort: UInt16, _ highPort: UInt16, _ vlan: UInt16) {
         self.ipProtocol = proto
         self.variant = variant
-        self.lowAddress = low
-        self.highAddress = high
+        self.lowHigh = low.high
+        self.lowLow = low.low
+        self.highHigh = high.high
+        self.highLow = high.low
+        self.families = low.family.rawValue | high.family.rawValue << 4
         self.lowPort = lowPort
         self.highPort = highPort
         self.vlan = vlan

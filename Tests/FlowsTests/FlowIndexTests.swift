@@ -39,3 +39,30 @@ import PacketParsing
         }
     }
 }
+
+/// The sizes that 100,000 open flows multiply.
+@Suite struct FlowRecordSizeTests {
+    @Test func aKeyIs48BytesAndARecord208() {
+        #expect(MemoryLayout<FlowKey>.stride == 48)
+        #expect(MemoryLayout<FlowRecord>.stride <= 208)
+    }
+
+    @Test(arguments: [
+        (IPAddress(v4: 0x0a00_0001), IPAddress(v4: 0xc612_0002)),
+        (IPAddress(v6High: 0x2001_0db8_0000_0000, low: 1), IPAddress(v6High: 0xfe80_0000_0000_0000, low: 0xffff_ffff_ffff_ffff)),
+        (IPAddress(v4: 0), IPAddress(v6High: 0, low: 0)),
+    ])
+    func theKeyGivesBackItsAddressesWithTheirFamilies(_ a: IPAddress, _ b: IPAddress) {
+        var p = PacketSummary()
+        p.source = a
+        p.destination = b
+        p.ipProtocol = IPProtocolNumber.tcp
+        p.sourcePort = 40000
+        p.destinationPort = 443
+        let (key, fromLow) = FlowKey.of(p)
+        #expect(Set([key.lowAddress, key.highAddress]) == Set([a, b]))
+        #expect((fromLow ? key.lowAddress : key.highAddress) == a)
+        // The IPv4 0.0.0.0 and the IPv6 :: are different addresses, in different keys.
+        if a.family != b.family { #expect(key.lowAddress.family != key.highAddress.family) }
+    }
+}
