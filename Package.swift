@@ -86,7 +86,7 @@ let package = Package(
             plugins: ["EmbedBPF"]
         ),
         // Flows and figures for the engines a fleet already runs: IPFIX, Prometheus metrics.
-        .target(name: "Export", dependencies: ["Reporting", "PacketParsing"], swiftSettings: strict),
+        .target(name: "Export", dependencies: ["Reporting", "PacketParsing", "Posix"], swiftSettings: strict),
         .target(
             name: "Monitor",
             dependencies: [
@@ -236,7 +236,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ExportTests",
-            dependencies: ["Export", "Reporting", "Flows", "PacketParsing", "FlowStore", "telltale", "TestSupport"],
+            dependencies: ["Export", "Reporting", "Flows", "PacketParsing", "FlowStore", "Posix", "telltale", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(name: "FuzzTests", dependencies: ["fuzz", "TestSupport"], swiftSettings: strict),

@@ -1,3 +1,4 @@
+public import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -90,7 +91,7 @@ public final class IPFIXExporter {
             return fd
         }
         guard fd >= 0 else {
-            lastError = "cannot connect to \(collector) over \(transport.rawValue): \(SocketAddress.systemMessage())"
+            lastError = "cannot connect to \(collector) over \(transport.rawValue): \(String(cString: strerror(errno)))"
             return false
         }
         descriptor = fd
@@ -106,7 +107,7 @@ public final class IPFIXExporter {
             let n = message.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 {
-                lastError = "sending to \(collector) over \(transport.rawValue): \(SocketAddress.systemMessage())"
+                lastError = "sending to \(collector) over \(transport.rawValue): \(String(cString: strerror(errno)))"
                 if transport == .tcp {
                     close(descriptor)
                     descriptor = -1

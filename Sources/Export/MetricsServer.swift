@@ -1,3 +1,4 @@
+public import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,7 +47,7 @@ public final class MetricsServer: Sendable {
             }
             return fd
         }
-        guard fd >= 0 else { throw ExportError("metrics.listen '\(address)'", SocketAddress.systemMessage()) }
+        guard fd >= 0 else { throw ExportError("metrics.listen '\(address)'", String(cString: strerror(errno))) }
         if case .unix(let path) = address { chmod(path, 0o666) }
         listener = fd
     }

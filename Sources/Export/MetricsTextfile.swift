@@ -19,14 +19,14 @@ public struct MetricsTextfile: Sendable {
     public func write(_ text: String) throws(ExportError) {
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ExportError("write \(temporary)", SocketAddress.systemMessage()) }
+        guard fd >= 0 else { throw ExportError("write \(temporary)", String(cString: strerror(errno))) }
         let bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 {
-                let message = SocketAddress.systemMessage()
+                let message = String(cString: strerror(errno))
                 close(fd)
                 unlink(temporary)
                 throw ExportError("write \(temporary)", message)
@@ -36,7 +36,7 @@ public struct MetricsTextfile: Sendable {
         fchmod(fd, 0o644)
         close(fd)
         guard rename(temporary, path) == 0 else {
-            let message = SocketAddress.systemMessage()
+            let message = String(cString: strerror(errno))
             unlink(temporary)
             throw ExportError("rename \(temporary) to \(path)", message)
         }

@@ -2,6 +2,7 @@ public import Export
 public import Flows
 public import PacketParsing
 import Policy
+import Posix
 import Reporting
 import Yams
 

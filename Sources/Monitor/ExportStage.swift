@@ -1,7 +1,7 @@
 public import Export
 import Foundation
 public import Logging
-import Posix
+public import Posix
 public import Reporting
 import Synchronization
 

@@ -1,4 +1,5 @@
 import Export
+import Posix
 import Flows
 import PacketParsing
 import Reporting

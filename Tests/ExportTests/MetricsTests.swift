@@ -1,4 +1,5 @@
 import Export
+import Posix
 import Foundation
 import PacketParsing
 import Reporting

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import Monitor
+import Posix
 
 /// The `export` section of the configuration file and what the shipped file says.
 struct ExportConfigurationTests {
