@@ -213,7 +213,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DaemonTests",
-            dependencies: ["telltale", "FlowStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["telltale", "Capture", "FlowStore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import Capture
 import Foundation
 import Testing
 import TestSupport
@@ -83,23 +84,25 @@ struct ContainerLab {
         func tcpBytes() throws -> (toHost: Int, fromHost: Int) {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
-            guard bytes.count >= 24, bytes[0] == 0xd4, bytes[1] == 0xc3, bytes[2] == 0xb2, bytes[3] == 0xa1 else {
-                throw TestProcess.Failure("\(file) is not a little-endian pcap file")
-            }
-            func u32(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 | Int(bytes[at + 2]) << 16 | Int(bytes[at + 3]) << 24 }
-            var toHost = 0, fromHost = 0, at = 24
+            var toHost = 0, fromHost = 0
             let server: [UInt8] = [198, 18, 213, 2]
-            while at + 16 <= bytes.count {
-                let captured = u32(at + 8)
-                let frame = at + 16
-                guard frame + captured <= bytes.count else { break }
-                at = frame + captured
+            func count(_ frame: UnsafeRawBufferPointer, _: Int, _: Int64) {
                 // Ethernet, IPv4: total length at 16, source at 26, destination at 30.
-                guard captured >= 34, bytes[frame + 12] == 0x08, bytes[frame + 13] == 0x00 else { continue }
-                let length = Int(bytes[frame + 16]) << 8 | Int(bytes[frame + 17])
-                if Array(bytes[(frame + 30)..<(frame + 34)]) == server { toHost += length }
-                if Array(bytes[(frame + 26)..<(frame + 30)]) == server { fromHost += length }
+                guard frame.count >= 34, frame[12] == 0x08, frame[13] == 0x00 else { return }
+                let length = Int(frame[16]) << 8 | Int(frame[17])
+                if Array(frame[30..<34]) == server { toHost += length }
+                if Array(frame[26..<30]) == server { fromHost += length }
+            }
+            let handle = try PcapHandle.openFile(file)
+            var result = PcapHandle.ReadResult.packets(0)
+            while result != .endOfFile {
+                do {
+                    result = try handle.dispatch(limit: 0, count)
+                } catch {
+                    // A record cut by the kill ends the read: everything before it is counted.
+                    guard error.kind == .truncated else { throw error }
+                    break
+                }
             }
             return (toHost, fromHost)
         }
