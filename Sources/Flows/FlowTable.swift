@@ -124,9 +124,9 @@ public struct FlowTable: Sendable {
             // on loopback both ends share an address and the reply's type alone puts it on the
             // responder's side, so flipping after counting would move it to the originator's.
             record.flipRoles()
-            FlowTable.update(&record, with: p)
+            FlowTable.update(&record, with: p, fromLow: fromLow)
         } else {
-            FlowTable.update(&record, with: p)
+            FlowTable.update(&record, with: p, fromLow: fromLow)
             if p.ipProtocol == IPProtocolNumber.tcp && p.tcpFlags & 0x12 == 0x12 {
                 // The first packet seen is a SYN-ACK: its receiver started the connection.
                 record.flipRoles()
@@ -140,13 +140,13 @@ public struct FlowTable: Sendable {
     }
 
     /// Counts a packet into its flow; false when it is a copy of a packet counted on another interface.
-    /// `fromLow`: whether the packet travels from the key's low endpoint, when known (`FlowKey.of`).
+    /// `fromLow`: whether the packet travels from the key's low endpoint (`FlowKey.of`).
     @discardableResult
-    static func update(_ r: inout FlowRecord, with p: PacketSummary, fromLow: Bool? = nil) -> Bool {
+    static func update(_ r: inout FlowRecord, with p: PacketSummary, fromLow: Bool) -> Bool {
         // With two addresses the key's side settles it, read from one stored property: calling a
-        // method of the record here copied all 224 bytes of it for every packet.
+        // method of the record here copied all of it for every packet.
         let fromOriginator: Bool
-        if let fromLow, p.source != p.destination {
+        if p.source != p.destination {
             fromOriginator = fromLow == r.originatorIsLow
         } else {
             fromOriginator = r.isFromOriginator(p)
