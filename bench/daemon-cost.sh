@@ -21,10 +21,7 @@ sink_ip=198.18.0.99 sink_mac=02:00:5e:18:00:99
 swift build -c release --product telltale >/dev/null
 telltale="$(swift build -c release --show-bin-path)/telltale"
 dir="$(mktemp -d /tmp/tt-daemon-bench.XXXXXX)"
-# Any C compiler: the system's cc, or the clang that comes with the Swift toolchain.
-compiler="$(command -v cc || command -v clang || true)"
-[ -n "$compiler" ] || { echo "daemon-cost: needs a C compiler (cc or the Swift toolchain's clang)" >&2; exit 1; }
-"$compiler" -O2 -Wall -o "$dir/udp-load" bench/udp-load.c
+veth_lab_build_load "$dir"
 
 daemon_pid=""
 cleanup() {

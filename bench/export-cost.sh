@@ -23,9 +23,7 @@ sink_ip=198.18.0.99 sink_mac=02:00:5e:18:00:99
 swift build -c release --product telltale >/dev/null
 telltale="$(swift build -c release --show-bin-path)/telltale"
 dir="$(mktemp -d /tmp/tt-export-bench.XXXXXX)"
-compiler="$(command -v cc || command -v clang || true)"
-[ -n "$compiler" ] || { echo "export-cost: needs a C compiler" >&2; exit 1; }
-"$compiler" -O2 -Wall -o "$dir/udp-load" bench/udp-load.c
+veth_lab_build_load "$dir"
 
 daemon_pid="" collector_pid="" peer_pid=""
 stop_pid() { if [ -n "$1" ]; then kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; fi; }

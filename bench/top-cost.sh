@@ -29,9 +29,7 @@ flows=10000
 swift build -c release --product telltale >/dev/null
 telltale="$(swift build -c release --show-bin-path)/telltale"
 dir="$(mktemp -d /tmp/tt-top-bench.XXXXXX)"
-compiler="$(command -v cc || command -v clang || true)"
-[ -n "$compiler" ] || { echo "top-cost: needs a C compiler" >&2; exit 1; }
-"$compiler" -O2 -Wall -o "$dir/udp-load" bench/udp-load.c
+veth_lab_build_load "$dir"
 
 daemon_pid="" sender="" peer_pid=""
 tmux_socket="tt-top-bench-$$"

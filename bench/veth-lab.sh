@@ -21,3 +21,12 @@ veth_lab_make() {
   ip -n "$ns" link set lo up
   ip -n "$ns" neigh replace "$sink_ip" lladdr "$sink_mac" dev "$ns_if" nud permanent
 }
+
+# Compiles the load program bench/udp-load.c to "$1/udp-load" (run from the repository's root) with
+# any C compiler: the system's cc, or the clang that comes with the Swift toolchain.
+veth_lab_build_load() {
+  local compiler
+  compiler="$(command -v cc || command -v clang || true)"
+  [ -n "$compiler" ] || { echo "$(basename "$0" .sh): needs a C compiler (cc or the Swift toolchain's clang)" >&2; exit 1; }
+  "$compiler" -O2 -Wall -o "$1/udp-load" bench/udp-load.c
+}
