@@ -103,8 +103,11 @@ public final class PcapHandle {
     public struct LiveOptions: Sendable {
         /// Bytes kept of each frame: all headers plus DNS messages and TLS/QUIC handshakes.
         public var snapLength: Int32 = 8192
-        /// Kernel ring size; larger rides out bursts without drops.
-        public var bufferSize: Int32 = 8 << 20
+        /// Kernel ring size; larger rides out bursts without drops. The kernel maps every page of it
+        /// at once, so all of it is resident from the start, idle or not. With payload trimmed
+        /// (`trimsPayload`) a frame takes a few hundred bytes of it: 4 MiB (twice tcpdump's default)
+        /// held `bench/capture-rate.sh`'s streams and bursts without a drop.
+        public var bufferSize: Int32 = 4 << 20
         public var promiscuous = false
         /// A BPF expression (tcpdump syntax); nil captures everything.
         public var filter: String?
