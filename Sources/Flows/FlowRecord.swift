@@ -2,13 +2,15 @@ public import PacketParsing
 
 /// One bidirectional flow with Zeek-like counters: who started it, when, and how much went each way.
 public struct FlowRecord: Sendable, Equatable {
-    /// TCP control events seen from one side.
+    /// TCP control events seen from one side, one bit each.
     public struct TCPSide: Sendable, Equatable {
-        public var syn = false
-        public var synAck = false
-        public var fin = false
-        public var reset = false
+        private var bits: UInt8 = 0
+        public var syn: Bool { get { bits & 1 != 0 } set { set(1, newValue) } }
+        public var synAck: Bool { get { bits & 2 != 0 } set { set(2, newValue) } }
+        public var fin: Bool { get { bits & 4 != 0 } set { set(4, newValue) } }
+        public var reset: Bool { get { bits & 8 != 0 } set { set(8, newValue) } }
         public init() {}
+        private mutating func set(_ bit: UInt8, _ on: Bool) { bits = on ? bits | bit : bits & ~bit }
     }
 
     /// Why a flow left the table.
@@ -19,9 +21,8 @@ public struct FlowRecord: Sendable, Equatable {
     }
 
     // Stored properties are laid out in the order declared. What every packet reads or changes comes
-    // first (the key, times, counters, sides): a packet then touches the record's first 144 bytes,
-    // where it touched all four of its cache lines before. The record is one of 100,000 open flows:
-    // 208 bytes (a test holds it there).
+    // first (the key, interfaces, times, counters, history, sides): a packet touches the record's
+    // first 120 bytes. The record is one of 100,000 open flows: 176 bytes (a test holds it there).
     public let key: FlowKey
     /// The interface whose copies of each side's packets are counted (0: the capture names none).
     /// A routed or bridged packet crosses several interfaces of this machine and is captured on
@@ -35,6 +36,7 @@ public struct FlowRecord: Sendable, Equatable {
     public var originatorPackets: Int64 = 0
     public var responderBytes: Int64 = 0
     public var responderPackets: Int64 = 0
+    public var history = TCPHistory()
     /// Whether the originator is the key's low endpoint. The addresses live in the key only: a
     /// record that held them again took 48 bytes more per open flow.
     private(set) var originatorIsLow: Bool
@@ -44,19 +46,22 @@ public struct FlowRecord: Sendable, Equatable {
     public var isTranslatedCopy = false
     public var originatorTCP = TCPSide()
     public var responderTCP = TCPSide()
-    public var history = TCPHistory()
+    /// Whether the flow's packets cross this machine between two of its interfaces (routed or
+    /// bridged: a container's or a virtual machine's flow), rather than start or end here.
+    public var isRouted = false
     /// A unique id for the flow, rendered as `uid` (see `FlowRecord.uidText`).
     public var uid: UInt64
-    /// Fragments counted into this flow.
-    public var fragments: Int64 = 0
-    public var ownerStartTime: UInt64 = 0
     /// When the flow was last handed out as an update (active timeout), in nanoseconds.
     public var lastReported: Int64
-    /// The destination's name, from what was observed (DNS, SNI, QUIC SNI, HTTP Host), if any.
+    /// What attribution found for the flow, once the capture thread has heard it: one object shared
+    /// by every flow of a process, so naming needs no table of its own and attribution keeps no
+    /// entry per open flow.
+    public var owner: OwnerAnswer?
+    /// The destination's name, from what was observed (DNS, SNI, QUIC SNI, HTTP Host), if any. One
+    /// name's text is one string, shared by every flow that carries it.
     public var hostname: String?
-    /// The owning process as attribution found it (pid and start time; pid 0 while unknown), kept in
-    /// the record so that naming needs no table of its own.
-    public var ownerPid: Int32 = 0
+    /// Fragments counted into this flow (stops at its maximum).
+    public var fragments: UInt32 = 0
     public var originatorPort: UInt16
     public var responderPort: UInt16
     /// ICMP type and code of the first packet (Zeek reports them as the ports).
@@ -64,15 +69,14 @@ public struct FlowRecord: Sendable, Equatable {
     public var icmpCode: UInt8 = 0
     /// Whether the link layer marked the originator's first packet as sent by this machine.
     public var originatorLinkDirection: PacketSummary.LinkDirection = .unknown
-    /// Whether the flow's packets cross this machine between two of its interfaces (routed or
-    /// bridged: a container's or a virtual machine's flow), rather than start or end here.
-    public var isRouted = false
     public var endReason: EndReason?
     /// `nameSource` as one byte: its position in `nameSources` plus one, zero for none.
     private var nameSourceCode: UInt8 = 0
     /// Whether the flow's ClientHello was encrypted (ECH): `hostname` is then the public name.
     public var encryptedClientHello = false
 
+    /// The owning process, when attribution has named one.
+    public var ownerProcess: ProcessKey? { owner?.process }
     public var originatorAddress: IPAddress { originatorIsLow ? key.lowAddress : key.highAddress }
     public var responderAddress: IPAddress { originatorIsLow ? key.highAddress : key.lowAddress }
     /// Where `hostname` came from: `dns`, `dns-global`, `sni`, `quic-sni` or `http-host`.

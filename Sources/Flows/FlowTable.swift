@@ -172,7 +172,7 @@ public struct FlowTable: Sendable {
         }
         if p.timestamp > r.end { r.end = p.timestamp }
         if p.timestamp < r.start { r.start = p.timestamp }
-        if p.isFragment { r.fragments += 1 }
+        if p.isFragment, r.fragments < .max { r.fragments += 1 }
         guard p.ipProtocol == IPProtocolNumber.tcp, !p.isLaterFragment else { return true }
         let flags = p.tcpFlags
         let syn = flags & 0x02 != 0, ack = flags & 0x10 != 0, fin = flags & 0x01 != 0, rst = flags & 0x04 != 0
@@ -282,19 +282,18 @@ public struct FlowTable: Sendable {
         }
     }
 
-    /// Records the owner attribution found for an open flow; false when the flow has ended already.
+    /// Records what attribution found for an open flow; false when the flow has ended already.
     @discardableResult
-    public mutating func setOwner(pid: Int32, startTime: UInt64, of key: FlowKey) -> Bool {
+    public mutating func setOwner(_ owner: OwnerAnswer, of key: FlowKey) -> Bool {
         guard let position = index.find(key, in: records) else { return false }
-        records[Int(position)].ownerPid = pid
-        records[Int(position)].ownerStartTime = startTime
+        records[Int(position)].owner = owner
         return true
     }
 
-    /// The owner recorded for an open flow, if any.
+    /// The owning process recorded for an open flow, if any.
     public func owner(of key: FlowKey) -> ProcessKey? {
-        guard let position = index.find(key, in: records), records[Int(position)].ownerPid != 0 else { return nil }
-        return ProcessKey(pid: records[Int(position)].ownerPid, startTime: records[Int(position)].ownerStartTime)
+        guard let position = index.find(key, in: records) else { return nil }
+        return records[Int(position)].ownerProcess
     }
 
     /// Removes records by position, moving the last record into each hole.
@@ -332,7 +331,7 @@ public struct FlowTable: Sendable {
         var done: [(start: Int64, position: Int)] = []
         for position in records.indices {
             let record = records[position]
-            guard record.ownerPid != 0, pids.contains(record.ownerPid) else { continue }
+            guard let owner = record.ownerProcess, pids.contains(owner.pid) else { continue }
             switch record.key.ipProtocol {
             case IPProtocolNumber.udp, IPProtocolNumber.udpLite, IPProtocolNumber.icmp, IPProtocolNumber.icmpv6:
                 done.append((record.start, position))

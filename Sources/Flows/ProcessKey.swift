@@ -11,3 +11,20 @@ public struct ProcessKey: Hashable, Sendable {
         self.startTime = startTime
     }
 }
+
+/// Attribution's answer about a flow's owner, as a flow record keeps it: the process, or nil when
+/// no process was found. Attribution keeps its whole answer in a subclass; one object is shared by
+/// every flow of one process (and by every flow left unattributed for one reason).
+open class OwnerAnswer: @unchecked Sendable {
+    /// Immutable: the object is read from several threads.
+    public let process: ProcessKey?
+
+    public init(process: ProcessKey?) {
+        self.process = process
+    }
+}
+
+extension OwnerAnswer: Equatable {
+    /// The same answer: the same object.
+    public static func == (lhs: OwnerAnswer, rhs: OwnerAnswer) -> Bool { lhs === rhs }
+}

@@ -8,15 +8,24 @@ public import ProcessAttribution
 import Synchronization
 public import Names
 
-/// A flow's owner, as attribution found it.
+/// What attribution found for a flow, on its way to the flow's record on the capture thread.
 public struct FlowOwner: Sendable {
     public var key: FlowKey
-    public var process: ProcessKey
+    public var uid: UInt64
+    public var answer: OwnerAnswer
     /// The owner is a DNS resolver: the names it looks up are other programs'.
     public var isResolver: Bool
 
     /// Process names (comm) of the usual local DNS resolvers and caches.
     static let resolverNames: Set<String> = ["systemd-resolve", "dnsmasq", "unbound", "named", "pdns_recursor", "knot-resolver", "kresd", "stubby", "dnscrypt-proxy", "coredns"]
+}
+
+extension FlowOwner {
+    init(of record: FlowRecord, answer: AttributionWorker.Answer) {
+        self.init(
+            key: record.key, uid: record.uid, answer: answer,
+            isResolver: answer.identity.map { FlowOwner.resolverNames.contains($0.comm) } ?? false)
+    }
 }
 
 /// A flow's attribution as rows need it: the process (or why none), which source named it, and the
@@ -34,12 +43,14 @@ public struct FlowAttribution: Sendable {
 /// millisecond. A flow whose event has not arrived yet waits up to `eventWait` for it; after that,
 /// and for everything when the events cannot be loaded, the socket tables and /proc are polled.
 ///
-/// The capture thread calls `flowsStarted` (cheap: a bounded hand-off); whoever turns ended flows
-/// into rows calls `attribution(of:ended:)`, which answers from the worker's results or, for a flow
-/// the worker has not reached yet, asks the attributor itself.
+/// The capture thread calls `flowsStarted` (cheap: a bounded hand-off), and takes the answers from
+/// `owners` into the flows' records (`applied`); whoever turns flows into rows calls
+/// `attribution(of:ended:)`, which answers from the record, from the answers that reached no record
+/// yet, or, for a flow the worker has not reached, asks the attributor itself.
 public final class AttributionWorker: Sendable {
     public let attributor: Attributor
-    /// Each flow attributed to a process, for the capture thread's naming (DNS answers per process).
+    /// Each flow's answer, for the capture thread to keep in the flow's record (naming credits DNS
+    /// answers to the asking process from there).
     public let owners = HandOff<FlowOwner>(capacity: 100_000)
     private let local: Mutex<LocalNetwork>
     private let requests = HandOff<FlowRecord>(capacity: 100_000)
@@ -57,14 +68,16 @@ public final class AttributionWorker: Sendable {
     private let useKernelEvents: Bool
 
     /// A stored answer, shared: by every flow of one process found by one source, or by every flow
-    /// left unattributed for one reason. A flow's entry is then a key and a reference (16 bytes in
-    /// the table, rather than 24 with the answer inline: 100,000 open flows held 8 MB of answers).
-    final class Answer: Sendable {
+    /// left unattributed for one reason. The flow's record holds a reference to it (8 bytes); the
+    /// results hold it only until it reaches the record (100,000 open flows held 5 MB of answers by
+    /// uid when the results kept every open flow's).
+    final class Answer: OwnerAnswer, @unchecked Sendable {
         let attribution: Attribution
         let source: AttributionSource?
         init(_ attribution: Attribution, source: AttributionSource?) {
             self.attribution = attribution
             self.source = source
+            super.init(process: attribution.identity.map { ProcessKey(pid: $0.pid, startTime: $0.startTime) })
         }
         var identity: ProcessIdentity? { attribution.identity }
 
@@ -86,7 +99,8 @@ public final class AttributionWorker: Sendable {
             var source: AttributionSource
         }
 
-        mutating func insert(_ uid: UInt64, _ value: Attribution, source: AttributionSource?) {
+        @discardableResult
+        mutating func insert(_ uid: UInt64, _ value: Attribution, source: AttributionSource?) -> Answer {
             let answer: Answer
             switch value {
             case .process(let identity):
@@ -116,6 +130,36 @@ public final class AttributionWorker: Sendable {
                 // by 8 bytes for every flow the daemon ever saw.
                 order.removeAll { byUID[$0] == nil }
             }
+            return answer
+        }
+
+        /// Answers that reached their flows' records, and when, oldest first from `handedHead`.
+        var handedOver: [(uid: UInt64, answer: OwnerAnswer, at: Int64)] = []
+        var handedHead = 0
+        /// How long an answer stays here after reaching its record: the flow's copy judged at its
+        /// start left the capture thread before the answer came, and is answered from here.
+        static let handOverGrace: Int64 = 2_000_000_000
+
+        /// Notes answers that reached their records at `now`, and forgets those that did so more than
+        /// `handOverGrace` ago.
+        mutating func handedOver(_ owners: [FlowOwner], now: Int64) {
+            for owner in owners { handedOver.append((owner.uid, owner.answer, now)) }
+            while handedHead < handedOver.count, handedOver[handedHead].at <= now - Results.handOverGrace {
+                forget(handedOver[handedHead].uid, ifStill: handedOver[handedHead].answer)
+                handedHead += 1
+            }
+            if handedHead == handedOver.count {
+                handedOver.removeAll(keepingCapacity: handedOver.count <= 4096)
+                handedHead = 0
+            } else if handedHead > 4096, handedHead * 2 > handedOver.count {
+                handedOver.removeFirst(handedHead)
+                handedHead = 0
+            }
+        }
+
+        /// Forgets an answer that reached its flow's record (unless a newer one came meanwhile).
+        mutating func forget(_ uid: UInt64, ifStill answer: OwnerAnswer) {
+            if let kept = byUID[uid], kept === answer { byUID.removeValue(forKey: uid) }
         }
 
         /// The answer for a flow; an ended flow's is forgotten.
@@ -187,6 +231,7 @@ public final class AttributionWorker: Sendable {
                 attributor.socketEvents?.drain()
                 let now = SystemClock.wallNanoseconds()
                 var still: [Waiting] = []
+                var answered: [FlowOwner] = []
                 for item in waiting + fresh.reversed().map({ Waiting(record: $0, deadline: max($0.start, now) + eventWait) }) {
                     let picked = SystemClock.wallNanoseconds()
                     guard let (answer, source) = attributeNow(item.record, final: now >= item.deadline) else {
@@ -200,13 +245,11 @@ public final class AttributionWorker: Sendable {
                             "source": "\(source?.rawValue ?? "-")",
                         ])
                     }
-                    results.withLock { $0.insert(item.record.uid, answer, source: source) }
-                    if let identity = answer.identity {
-                        owners.push([FlowOwner(
-                            key: item.record.key, process: ProcessKey(pid: identity.pid, startTime: identity.startTime),
-                            isResolver: FlowOwner.resolverNames.contains(identity.comm))])
-                    }
+                    let stored = results.withLock { $0.insert(item.record.uid, answer, source: source) }
+                    answered.append(FlowOwner(of: item.record, answer: stored))
                 }
+                // Past the hand-off's capacity an answer stays in the results only: the row finds it there.
+                owners.push(answered)
                 // Bounded: past the cap the oldest are decided by polling now.
                 if still.count > 50_000 {
                     for item in still.prefix(still.count - 50_000) {
@@ -249,6 +292,16 @@ public final class AttributionWorker: Sendable {
         local.withLock { $0 = network }
     }
 
+    /// The answers the capture thread put in their flows' records: after a grace period the results
+    /// need not keep them. Called after every look at `owners`, with nothing as well.
+    public func applied(_ owners: [FlowOwner]) {
+        let now = SystemClock.wallNanoseconds()
+        results.withLock { results in
+            guard !owners.isEmpty || results.handedHead < results.handedOver.count else { return }
+            results.handedOver(owners, now: now)
+        }
+    }
+
     /// Hands new flows to the worker; never blocks. Returns how many were dropped (queue full).
     @discardableResult
     public func flowsStarted(_ records: [FlowRecord]) -> Int {
@@ -261,11 +314,12 @@ public final class AttributionWorker: Sendable {
     /// Flows the hand-off had to drop since the start.
     public var dropped: Int64 { requests.dropped }
 
-    /// The attribution of a flow: the worker's answer, or a lookup now when the worker has none
-    /// (an unattributed answer is checked against the socket events once more: the event may have come
-    /// late). `ended` flows are forgotten afterwards.
+    /// The attribution of a flow: the worker's answer (one that has not reached the record yet, or a
+    /// later one, first), or a lookup now when the worker has none (an unattributed answer is checked
+    /// against the socket events once more: the event may have come late). `ended` flows are
+    /// forgotten afterwards.
     public func attribution(of record: FlowRecord, ended: Bool) -> FlowAttribution {
-        let known = results.withLock { $0.take(record.uid, ended: ended) }
+        let known = results.withLock { $0.take(record.uid, ended: ended) } ?? (record.owner as? Answer)
         let answer: (Attribution, AttributionSource?)
         if let known, let source = known.source {
             answer = (known.attribution, source)
@@ -278,7 +332,7 @@ public final class AttributionWorker: Sendable {
             } else {
                 answer = (known.attribution, nil)
             }
-            if !ended, answer.1 != nil { results.withLock { $0.insert(record.uid, answer.0, source: answer.1) } }
+            if !ended, answer.1 != nil { keep(answer, of: record) }
         } else {
             attributor.socketEvents?.drain()
             // Polling waits for the /proc scan; with the socket events live, a flow the events do not
@@ -286,12 +340,18 @@ public final class AttributionWorker: Sendable {
             let mayPoll = !usesKernelEvents || pollingReady.load(ordering: .acquiring)
             if let found = attributeNow(record, final: true, force: mayPoll) {
                 answer = found
-                if !ended { results.withLock { $0.insert(record.uid, answer.0, source: answer.1) } }
+                if !ended { keep(answer, of: record) }
             } else {
                 answer = (.unattributed(.noSocket), nil)
             }
         }
         return FlowAttribution(attribution: answer.0, source: answer.1, peer: peer(of: record))
+    }
+
+    /// Keeps an answer found here for an open flow, and sends it to the flow's record as the worker's are.
+    private func keep(_ answer: (Attribution, AttributionSource?), of record: FlowRecord) {
+        let stored = results.withLock { $0.insert(record.uid, answer.0, source: answer.1) }
+        owners.push([FlowOwner(of: record, answer: stored)])
     }
 
     /// The process at the flow's other end, when the socket events name one (a loopback flow's

@@ -71,7 +71,7 @@ public final class CaptureThread: Sendable {
             }, onStart: { records in
                 attribution?.flowsStarted(records)
                 if reportsStarts { self.started.push(records) }
-            }, owners: attribution?.owners, exited: { attribution?.attributor.takeExitedProcesses() ?? [] },
+            }, attribution: attribution, exited: { attribution?.attributor.takeExitedProcesses() ?? [] },
             polling: { self.draining.store(true, ordering: .releasing) }) { ended, updated in
                 flows.push(updated.map { Handed(record: $0, isOpen: true) })
                 flows.push(ended.map { Handed(record: $0, isOpen: false) })

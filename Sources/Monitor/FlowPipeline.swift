@@ -46,10 +46,12 @@ public struct FlowPipeline: Sendable {
         }
     }
 
-    /// Records the process attribution found for a flow (called on the capture thread).
-    public mutating func noteProcess(_ process: ProcessKey, of key: FlowKey) {
-        table.setOwner(pid: process.pid, startTime: process.startTime, of: key)
-        names?.assignAsker(process, ofFlow: key)
+    /// Records what attribution found for a flow (called on the capture thread); false when the flow
+    /// has ended already.
+    @discardableResult
+    public mutating func noteOwner(_ owner: OwnerAnswer, of key: FlowKey) -> Bool {
+        if let process = owner.process { names?.assignAsker(process, ofFlow: key) }
+        return table.setOwner(owner, of: key)
     }
 
     /// Gives the flows that just started the name their destination has now (a DNS answer seen
@@ -64,14 +66,11 @@ public struct FlowPipeline: Sendable {
     /// Gives the flows about to be handed out (ended and updated) their names; forgets the ended ones.
     public mutating func nameFlows() {
         guard names != nil else { return }
-        func owner(_ r: FlowRecord) -> ProcessKey? {
-            r.ownerPid == 0 ? nil : ProcessKey(pid: r.ownerPid, startTime: r.ownerStartTime)
-        }
         for index in table.updated.indices {
-            apply(names?.name(for: table.updated[index], process: owner(table.updated[index])), to: &table.updated[index])
+            apply(names?.name(for: table.updated[index], process: table.updated[index].ownerProcess), to: &table.updated[index])
         }
         for index in table.ended.indices {
-            apply(names?.name(for: table.ended[index], process: owner(table.ended[index])), to: &table.ended[index])
+            apply(names?.name(for: table.ended[index], process: table.ended[index].ownerProcess), to: &table.ended[index])
             names?.forget(flow: table.ended[index].key)
         }
     }

@@ -44,7 +44,7 @@ public struct LiveSession {
         stop: StopSignal, limits: Limits = Limits(),
         tick: (_ counters: PipelineCounters, _ statistics: CaptureStatistics) -> Void = { _, _ in },
         onStart: ([FlowRecord]) -> Void = { _ in },
-        owners: HandOff<FlowOwner>? = nil,
+        attribution: AttributionWorker? = nil,
         exited: () -> [Int32] = { [] },
         polling: () -> Void = {},
         sink: (_ ended: [FlowRecord], _ updated: [FlowRecord]) -> Void
@@ -61,12 +61,16 @@ public struct LiveSession {
                 first = false
                 polling()
             }
-            if let owners {
-                for owner in owners.take() {
+            if let attribution {
+                var applied: [FlowOwner] = []
+                for owner in attribution.owners.take() {
                     // A resolver first: its own upstream answers must not be credited to it.
-                    if owner.isResolver { pipeline.names?.markResolver(owner.process) }
-                    pipeline.noteProcess(owner.process, of: owner.key)
+                    if owner.isResolver, let process = owner.answer.process { pipeline.names?.markResolver(process) }
+                    if pipeline.noteOwner(owner.answer, of: owner.key) { applied.append(owner) }
                 }
+                // The records hold these answers now (the worker forgets them after a grace period);
+                // what did not reach one (the flow ended first) stays with the worker for the row.
+                attribution.applied(applied)
             }
             if !pipeline.table.started.isEmpty {
                 pipeline.table.refreshStarted()

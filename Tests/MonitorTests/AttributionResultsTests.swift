@@ -1,3 +1,5 @@
+import Flows
+import PacketParsing
 import ProcessAttribution
 import Testing
 @testable import Monitor
@@ -41,5 +43,37 @@ import Testing
         // The flows still open keep their answers, oldest first in the order.
         #expect(Array(results.order.suffix(10)) == Array(UInt64(199_991)...200_000))
         #expect(results.take(199_991, ended: true)?.identity?.pid == Int32(199_991 % 50) + 1)
+    }
+
+    @Test func anAnswerThatReachedItsRecordIsForgottenUnlessANewerOneCame() {
+        var results = AttributionWorker.Results()
+        let first = results.insert(1, .process(Self.identity(pid: 7)), source: .kernelEvents)
+        let second = results.insert(2, .unattributed(.noSocket), source: nil)
+        // The record's copy of the answer names the process for naming; unattributed names none.
+        #expect(first.process == ProcessKey(pid: 7, startTime: 70))
+        #expect(second.process == nil)
+        results.forget(1, ifStill: first)
+        #expect(results.take(1, ended: false) == nil)
+        // A later answer (the events named the process after all) replaces the one handed over.
+        let later = results.insert(2, .process(Self.identity(pid: 8)), source: .kernelEvents)
+        results.forget(2, ifStill: second)
+        #expect(results.take(2, ended: false) === later)
+    }
+
+    @Test func answersInRecordsAreForgottenAfterTheGraceSoOpenFlowsKeepNoEntryHere() {
+        var results = AttributionWorker.Results()
+        let key = FlowKey.of(PacketSummary()).key
+        var owners: [FlowOwner] = []
+        for uid in UInt64(1)...50_000 {
+            let answer = results.insert(uid, .process(Self.identity(pid: Int32(uid % 50) + 1)), source: .kernelEvents)
+            owners.append(FlowOwner(key: key, uid: uid, answer: answer, isResolver: false))
+        }
+        results.handedOver(owners, now: 1_000_000_000)
+        // Within the grace, a flow's copy judged at its start still finds its answer here.
+        results.handedOver([], now: 1_000_000_000 + AttributionWorker.Results.handOverGrace - 1)
+        #expect(results.take(50_000, ended: false)?.identity?.pid == Int32(50_000 % 50) + 1)
+        results.handedOver([], now: 1_000_000_000 + AttributionWorker.Results.handOverGrace)
+        #expect(results.byUID.isEmpty)
+        #expect(results.handedOver.isEmpty)
     }
 }
