@@ -4,11 +4,22 @@
 # daemon: (a) idle on lo, (b) about 10,000 packets/s, (c) 100,000 concurrent flows. Load goes only
 # into a veth pair to the namespace tt-bench-ns that this script creates (198.18.0.0/24) and removes
 # on exit. Aims: under 1% of a core idle, under 64 MB resident with 100,000 open flows. Needs root.
-# Usage: bench/daemon-cost.sh [SECONDS]     (measured interval per scenario, default 20)
+# Usage: bench/daemon-cost.sh [SECONDS] [--static]
+#   SECONDS   measured interval per scenario (default 20)
+#   --static  measure the daemon as the Debian package builds it (Swift runtime linked statically,
+#             scripts/package-deb.sh; its build directory .build-deb), not the release build of
+#             scripts/run.sh
 set -euo pipefail
 . "$(dirname "$0")/veth-lab.sh"
 cd "$(dirname "$0")/.."
-seconds="${1:-20}"
+seconds=20 static=""
+for arg in "$@"; do
+  case "$arg" in
+    --static) static=1 ;;
+    [0-9]*) seconds="$arg" ;;
+    *) echo "daemon-cost: unknown argument $arg (usage: bench/daemon-cost.sh [SECONDS] [--static])" >&2; exit 2 ;;
+  esac
+done
 [ "$(id -u)" -eq 0 ] || { echo "daemon-cost: needs root (capture, namespaces)" >&2; exit 1; }
 command -v sqlite3 >/dev/null || { echo "daemon-cost: needs the sqlite3 shell (scripts/setup.sh)" >&2; exit 1; }
 
@@ -18,8 +29,15 @@ host_ip=198.18.0.1 ns_ip=198.18.0.2
 # captures) and the host drops them as not its own, so nothing answers and nothing leaves the pair.
 sink_ip=198.18.0.99 sink_mac=02:00:5e:18:00:99
 
-swift build -c release --product telltale >/dev/null
-telltale="$(swift build -c release --show-bin-path)/telltale"
+if [ -n "$static" ]; then
+  # The same flags as scripts/package-deb.sh, in its build directory.
+  build=(-c release --static-swift-stdlib --scratch-path .build-deb -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now)
+else
+  build=(-c release)
+fi
+swift build "${build[@]}" --product telltale >/dev/null
+telltale="$(swift build "${build[@]}" --show-bin-path)/telltale"
+echo "daemon: $telltale ($([ -n "$static" ] && echo "Swift runtime linked statically, as packaged" || echo "release build, shared Swift libraries, as scripts/run.sh runs it"))"
 dir="$(mktemp -d /tmp/tt-daemon-bench.XXXXXX)"
 veth_lab_build_load "$dir"
 
