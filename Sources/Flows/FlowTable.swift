@@ -45,6 +45,15 @@ public struct FlowTable: Sendable {
     var nextSweep: Int64 = .min
     /// Recent incoming packets by fingerprint, to know a translated copy on its way out.
     var arrivals = ArrivalIndex()
+    /// Processes that exited lately, with when (nanoseconds since the epoch). A datagram flow's
+    /// packet from its originator sent after the flow's owner exited is another socket's, one that
+    /// took the same address and port at once: it starts a flow of its own.
+    var exitedOwners: [Int32: Int64] = [:]
+    /// How long after its owner exited a datagram flow stays open for what was sent before (packets
+    /// still on their way through the capture ring, replies).
+    public static let exitGrace: Int64 = 300_000_000
+    /// How long an exit is remembered for packets that come after it.
+    static let exitMemory: Int64 = 2_000_000_000
 
     
     struct FragmentKey: Hashable, Sendable {
@@ -94,7 +103,8 @@ public struct FlowTable: Sendable {
         if p.copyFingerprint != 0 && p.linkDirection == .incoming {
             arrivals.note(p, key: key)
         }
-        if let position = index.find(key, in: records) {
+        if let position = index.find(key, in: records),
+           exitedOwners.isEmpty || !sentAfterOwnerExited(p, fromLow: fromLow, at: Int(position)) {
             if records[Int(position)].isTranslatedCopy {
                 if p.timestamp > records[Int(position)].end { records[Int(position)].end = p.timestamp }
                 counters.copies += 1
@@ -139,18 +149,30 @@ public struct FlowTable: Sendable {
         return true
     }
 
+    /// Whether a packet comes from the flow's originator. With two addresses the key's side settles it,
+    /// read from one stored property: calling a method of the record here copied all of it for every
+    /// packet.
+    static func isFromOriginator(_ r: inout FlowRecord, _ p: PacketSummary, fromLow: Bool) -> Bool {
+        p.source != p.destination ? fromLow == r.originatorIsLow : r.isFromOriginator(p)
+    }
+
+    /// Whether the flow at `position` is a datagram flow whose owner exited before its originator
+    /// sent this packet; if so the flow is ended, and the packet is the first of a new one.
+    private mutating func sentAfterOwnerExited(_ p: PacketSummary, fromLow: Bool, at position: Int) -> Bool {
+        guard FlowTable.endsWithOwner(records[position].key.ipProtocol), let owner = records[position].ownerProcess,
+              let exitedAt = exitedOwners[owner.pid], p.timestamp > exitedAt,
+              FlowTable.isFromOriginator(&records[position], p, fromLow: fromLow)
+        else { return false }
+        handOutEnded(at: position, reason: .ownerExited)
+        remove(positions: [position])
+        return true
+    }
+
     /// Counts a packet into its flow; false when it is a copy of a packet counted on another interface.
     /// `fromLow`: whether the packet travels from the key's low endpoint (`FlowKey.of`).
     @discardableResult
     static func update(_ r: inout FlowRecord, with p: PacketSummary, fromLow: Bool) -> Bool {
-        // With two addresses the key's side settles it, read from one stored property: calling a
-        // method of the record here copied all of it for every packet.
-        let fromOriginator: Bool
-        if p.source != p.destination {
-            fromOriginator = fromLow == r.originatorIsLow
-        } else {
-            fromOriginator = r.isFromOriginator(p)
-        }
+        let fromOriginator = isFromOriginator(&r, p, fromLow: fromLow)
         if p.interfaceIndex != 0 {
             let counted = fromOriginator ? r.originatorInterface : r.responderInterface
             if counted != p.interfaceIndex {
@@ -310,41 +332,55 @@ public struct FlowTable: Sendable {
         }
     }
 
+    /// Hands out the record at `position` as ended (it stays in `records` until removed).
+    private mutating func handOutEnded(at position: Int, reason: FlowRecord.EndReason) {
+        var record = records[position]
+        record.endReason = reason
+        ended.append(record)
+        counters.flowsEnded += 1
+    }
+
     /// Pushes out the least recently active tenth of the table.
     mutating func evictOldest() {
         let victims = records.indices.map { (records[$0].end, $0) }.sorted { $0.0 < $1.0 }.prefix(max(1, capacity / 10))
         for (_, position) in victims where !records[position].isTranslatedCopy {
-            var record = records[position]
-            record.endReason = .evicted
-            ended.append(record)
+            handOutEnded(at: position, reason: .evicted)
             counters.flowsEvicted += 1
-            counters.flowsEnded += 1
         }
         remove(positions: victims.map(\.1))
     }
 
-    /// Ends the datagram flows (UDP, ping) whose owning process exited: their sockets went with it,
-    /// and another process that takes the same port later starts a flow of its own rather than
-    /// continuing this one.
-    public mutating func endFlows(ownedBy pids: Set<Int32>) {
-        guard !pids.isEmpty, !records.isEmpty else { return }
+    /// Whether a flow of this protocol ends with the process that owns its socket (datagrams: UDP,
+    /// ping): a TCP connection ends by its own FIN or timeout.
+    static func endsWithOwner(_ ipProtocol: UInt8) -> Bool {
+        switch ipProtocol {
+        case IPProtocolNumber.udp, IPProtocolNumber.udpLite, IPProtocolNumber.icmp, IPProtocolNumber.icmpv6: true
+        default: false
+        }
+    }
+
+    /// Notes processes that exited, and when (nanoseconds since the epoch): see `endFlowsOfExitedOwners`.
+    public mutating func noteExits(_ exits: [(pid: Int32, at: Int64)]) {
+        for exit in exits { exitedOwners[exit.pid] = exit.at }
+    }
+
+    /// Ends the datagram flows (UDP, ping) whose owning process exited at least `exitGrace` before
+    /// `now`: their sockets went with it, and another process that takes the same port starts a flow
+    /// of its own (its packets after the exit already do, see `count`).
+    public mutating func endFlowsOfExitedOwners(now: Int64) {
+        guard !exitedOwners.isEmpty else { return }
+        let due = Set(exitedOwners.compactMap { now - $0.value >= FlowTable.exitGrace ? $0.key : nil })
+        exitedOwners = exitedOwners.filter { now - $0.value < FlowTable.exitMemory }
+        guard !due.isEmpty, !records.isEmpty else { return }
         var done: [(start: Int64, position: Int)] = []
         for position in records.indices {
-            let record = records[position]
-            guard let owner = record.ownerProcess, pids.contains(owner.pid) else { continue }
-            switch record.key.ipProtocol {
-            case IPProtocolNumber.udp, IPProtocolNumber.udpLite, IPProtocolNumber.icmp, IPProtocolNumber.icmpv6:
-                done.append((record.start, position))
-            default:
-                continue
-            }
+            guard let owner = records[position].ownerProcess, due.contains(owner.pid),
+                  FlowTable.endsWithOwner(records[position].key.ipProtocol) else { continue }
+            done.append((records[position].start, position))
         }
         guard !done.isEmpty else { return }
         for (_, position) in done.sorted(by: { $0.start < $1.start }) {
-            var record = records[position]
-            record.endReason = .ownerExited
-            ended.append(record)
-            counters.flowsEnded += 1
+            handOutEnded(at: position, reason: .ownerExited)
         }
         remove(positions: done.map(\.position))
     }

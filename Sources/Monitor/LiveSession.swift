@@ -45,7 +45,7 @@ public struct LiveSession {
         tick: (_ counters: PipelineCounters, _ statistics: CaptureStatistics) -> Void = { _, _ in },
         onStart: ([FlowRecord]) -> Void = { _ in },
         attribution: AttributionWorker? = nil,
-        exited: () -> [Int32] = { [] },
+        exited: () -> [(pid: Int32, at: Int64)] = { [] },
         polling: () -> Void = {},
         sink: (_ ended: [FlowRecord], _ updated: [FlowRecord]) -> Void
     ) {
@@ -61,6 +61,8 @@ public struct LiveSession {
                 first = false
                 polling()
             }
+            // Exits at once: a datagram after its owner's exit starts a flow of its own.
+            pipeline.table.noteExits(exited())
             if let attribution {
                 var applied: [FlowOwner] = []
                 for owner in attribution.owners.take() {
@@ -83,7 +85,7 @@ public struct LiveSession {
             if now - lastSweep >= 500_000_000 {
                 // Packet time may stand still on an idle link: expire by the wall clock too.
                 pipeline.table.expire(now: now)
-                pipeline.table.endFlows(ownedBy: Set(exited()))
+                pipeline.table.endFlowsOfExitedOwners(now: now)
                 lastSweep = now
                 tick(pipeline.counters, capture.statistics())
             }

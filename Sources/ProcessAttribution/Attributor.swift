@@ -55,8 +55,8 @@ public final class Attributor: Sendable {
     let events = Mutex<ProcessEventListener?>(nil)
     let reader: IdentityReader
     let eventCount = Atomic<Int>(0)
-    /// Processes that exited since the last `takeExitedProcesses()` (bounded).
-    let exits = Mutex<[Int32]>([])
+    /// Processes that exited since the last `takeExitedProcesses()` (bounded), with when.
+    let exits = Mutex<[(pid: Int32, at: Int64)]>([])
     /// A sock_diag socket of its own for checking that a socket an event named still exists, so the
     /// check never waits for the lookup lock.
     let verifier = Mutex<SocketDiagnostics?>(nil)
@@ -148,8 +148,9 @@ public final class Attributor: Sendable {
         return stats
     }
 
-    /// The processes that exited since the last call (from the kernel's process events).
-    public func takeExitedProcesses() -> [Int32] {
+    /// The processes that exited since the last call (from the kernel's process events), with when
+    /// they exited, in nanoseconds since the Unix epoch (as capture timestamps are).
+    public func takeExitedProcesses() -> [(pid: Int32, at: Int64)] {
         exits.withLock { list in
             defer { list.removeAll(keepingCapacity: true) }
             return list
@@ -173,9 +174,11 @@ public final class Attributor: Sendable {
         case .fork(_, let child), .exec(let child):
             // Read the identity right away: the process may be gone a few milliseconds from now.
             capture(pid: child, now: now)
-        case .exit(let pid):
+        case .exit(let pid, let monotonicTime):
             processes.withLock { $0.markExited(pid: pid, at: now) }
-            exits.withLock { if $0.count < 100_000 { $0.append(pid) } }
+            // The kernel's time of the exit, on the wall clock: the event may be read a while later.
+            let at = monotonicTime > 0 ? min(now, monotonicTime + (now - SystemClock.monotonicNanoseconds())) : now
+            exits.withLock { if $0.count < 100_000 { $0.append((pid, at)) } }
         case .other:
             break
         }

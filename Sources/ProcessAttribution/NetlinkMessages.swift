@@ -32,7 +32,9 @@ public enum NetlinkMessages {
     public enum ProcessEvent: Sendable, Equatable {
         case fork(parent: Int32, child: Int32)
         case exec(pid: Int32)
-        case exit(pid: Int32)
+        /// `monotonicTime`: when the process exited, in CLOCK_MONOTONIC nanoseconds (the event's
+        /// timestamp, taken by the kernel as the process exits).
+        case exit(pid: Int32, monotonicTime: Int64)
         /// A thread was created or ended, or an event we do not use.
         case other
     }
@@ -163,7 +165,8 @@ public enum NetlinkMessages {
             return .exec(pid: tgid)
         case 0x8000_0000:  // PROC_EVENT_EXIT: pid, tgid, …
             guard let thread = pid(0), let tgid = pid(1) else { return nil }
-            return thread == tgid ? .exit(pid: tgid) : .other
+            let time = Int64(read32(payload, event + 8)) | Int64(read32(payload, event + 12)) << 32
+            return thread == tgid ? .exit(pid: tgid, monotonicTime: time) : .other
         default:
             return .other
         }

@@ -86,6 +86,18 @@ import TestSupport
             let result = try TestProcess.runCombined([client, "-c", clientScript])
             #expect(result.status == 0, "\(result.output)")
         }
+        // Two programs, one right after the other, on the same UDP port: the second one's datagram
+        // comes before the first one's flow could have ended by time, and is a flow of its own.
+        let portScript = """
+            import socket
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('0.0.0.0', 47010)); u.settimeout(1)
+            u.sendto(b'p' * 100, ('198.18.82.2', 7001)); u.recvfrom(300)
+            """
+        let firstOnPort = try Self.program("tt-port-first", in: dir), secondOnPort = try Self.program("tt-port-second", in: dir)
+        for program in [firstOnPort, secondOnPort] {
+            let result = try TestProcess.runCombined([program, "-c", portScript])
+            #expect(result.status == 0, "\(result.output)")
+        }
         // A program that had the port the frame below uses, and is gone: it must not be named for the frame.
         let holder = try Self.program("tt-port-holder", in: dir)
         let held = try TestProcess.runCombined([holder, "-c", "import socket\nu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('0.0.0.0', 47001)); u.sendto(b'h', ('198.18.82.2', 7778))"])
@@ -125,12 +137,21 @@ import TestSupport
         let flows = try Self.flows(database)
 
         let clientPath = URL(fileURLWithPath: client).resolvingSymlinksInPath().path
-        let toHost = flows.filter { $0["remote_addr"] as? String == "198.18.82.2" && [7000, 7001].contains($0["remote_port"] as? Int ?? 0) }
+        let toHost = flows.filter {
+            $0["remote_addr"] as? String == "198.18.82.2" && [7000, 7001].contains($0["remote_port"] as? Int ?? 0) && $0["local_port"] as? Int != 47010
+        }
         #expect(toHost.count == 60, "expected 60 flows of the short-lived programs, got \(toHost.count)")
         let right = toHost.filter { Self.exe($0) == clientPath && $0["attribution_source"] as? String == "kernel-events" }
         #expect(right.count == toHost.count, "not attributed to \(clientPath): \(toHost.filter { Self.exe($0) != clientPath })")
         // The bytes are the wire's: 100 bytes of payload and 28 of headers per UDP datagram.
         for flow in toHost where flow["proto"] as? String == "udp" {
+            #expect(flow["bytes_out"] as? Int == 128 && flow["bytes_in"] as? Int == 128, "\(flow)")
+        }
+
+        let onPort = flows.filter { $0["remote_port"] as? Int == 7001 && $0["local_port"] as? Int == 47010 }
+            .sorted { ($0["start"] as? String ?? "") < ($1["start"] as? String ?? "") }
+        #expect(onPort.map { Self.exe($0) } == [firstOnPort, secondOnPort].map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path }, "\(onPort)")
+        for flow in onPort {
             #expect(flow["bytes_out"] as? Int == 128 && flow["bytes_in"] as? Int == 128, "\(flow)")
         }
 

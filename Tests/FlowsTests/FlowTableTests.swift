@@ -19,6 +19,36 @@ import TestSupport
         #expect(r.connState == "SF")
     }
 
+    @Test func aSocketThatTakesAnExitedOwnersPortAtOnceStartsAFlowOfItsOwn() throws {
+        var feeder = FlowFeeder()
+        let datagram = FrameBuilder.Transport.udp(sourcePort: 40_000, destinationPort: 7001, payload: [1, 2, 3])
+        let reply = FrameBuilder.Transport.udp(sourcePort: 7001, destinationPort: 40_000, payload: [4])
+        let fromServer = FrameBuilder.IPHeader.v4(from: server, to: client)
+        try feeder.send(toServer, datagram)
+        let key = try #require(feeder.table.openFlows.first?.key)
+        feeder.table.setOwner(OwnerAnswer(process: ProcessKey(pid: 100, startTime: 5)), of: key)
+        let exit = feeder.clock + 500_000
+        feeder.table.noteExits([(pid: 100, at: exit)])
+        // The reply comes after the exit: still the same conversation.
+        try feeder.send(fromServer, reply)
+        #expect(feeder.table.count == 1 && feeder.table.ended.isEmpty)
+        // A datagram sent after the exit from the same address and port: another process's socket,
+        // before the sweep has ended the old flow.
+        try feeder.send(toServer, datagram, step: 10_000_000)
+        #expect(feeder.table.ended.map(\.endReason) == [.ownerExited])
+        #expect(feeder.table.ended.first?.originatorPackets == 1 && feeder.table.ended.first?.responderPackets == 1)
+        #expect(feeder.table.openFlows.map(\.originatorPackets) == [1])
+        #expect(feeder.table.openFlows.first?.owner == nil)
+        // A TCP connection is not ended by its owner's exit.
+        try feeder.send(toServer, .tcp(sourcePort: 40_001, destinationPort: 80, flags: .syn))
+        let tcpKey = try #require(feeder.table.openFlows.first { $0.ipProtocol == 6 }?.key)
+        feeder.table.setOwner(OwnerAnswer(process: ProcessKey(pid: 101, startTime: 6)), of: tcpKey)
+        feeder.table.noteExits([(pid: 101, at: feeder.clock)])
+        try feeder.send(toServer, .tcp(sourcePort: 40_001, destinationPort: 80, flags: .ack))
+        #expect(feeder.table.ended.count == 1)
+        #expect(feeder.finish().count == 3)
+    }
+
     @Test func aDatagramFlowEndsWithItsOwnerAndTheNextProcessOnThePortStartsAnother() throws {
         var feeder = FlowFeeder()
         let datagram = FrameBuilder.Transport.udp(sourcePort: 40_000, destinationPort: 7001, payload: [1, 2, 3])
@@ -30,9 +60,11 @@ import TestSupport
         try feeder.send(toServer, .tcp(sourcePort: 40_001, destinationPort: 80, flags: .syn))
         let tcpKey = try #require(feeder.table.openFlows.first { $0.ipProtocol == 6 }?.key)
         feeder.table.setOwner(process, of: tcpKey)
-        feeder.table.endFlows(ownedBy: [99])
+        // Within the grace after the exit, what was sent before it may still be on its way.
+        feeder.table.noteExits([(pid: 99, at: feeder.clock), (pid: 100, at: feeder.clock)])
+        feeder.table.endFlowsOfExitedOwners(now: feeder.clock + FlowTable.exitGrace - 1)
         #expect(feeder.table.count == 2)
-        feeder.table.endFlows(ownedBy: [100])
+        feeder.table.endFlowsOfExitedOwners(now: feeder.clock + FlowTable.exitGrace)
         #expect(feeder.table.count == 1)
         #expect(feeder.table.ended.map(\.endReason) == [.ownerExited])
         // Another program that draws the same port later has a flow of its own.

@@ -196,20 +196,20 @@ import Testing
     }
 
     @Test func decodesProcessEvents() {
-        func event(_ what: UInt32, _ pids: [UInt32]) -> [UInt8] {
+        func event(_ what: UInt32, _ pids: [UInt32], timestamp: UInt64 = 0) -> [UInt8] {
             var payload: [UInt8] = []
             for value in [1, 1, 0, 0] as [UInt32] { NetlinkMessages.append32(&payload, value) }
             NetlinkMessages.append32(&payload, 0)  // len, flags
             NetlinkMessages.append32(&payload, what)
             NetlinkMessages.append32(&payload, 0)  // cpu
-            payload += Array(repeating: 0, count: 8)  // timestamp
+            withUnsafeBytes(of: timestamp.littleEndian) { payload += $0 }
             for pid in pids { NetlinkMessages.append32(&payload, pid) }
             return payload
         }
         #expect(NetlinkMessages.processEvent(event(1, [10, 10, 11, 11])) == .fork(parent: 10, child: 11))
         #expect(NetlinkMessages.processEvent(event(1, [10, 10, 12, 10])) == .other, "a new thread is not a process")
         #expect(NetlinkMessages.processEvent(event(2, [11, 11])) == .exec(pid: 11))
-        #expect(NetlinkMessages.processEvent(event(0x8000_0000, [11, 11, 0, 0])) == .exit(pid: 11))
+        #expect(NetlinkMessages.processEvent(event(0x8000_0000, [11, 11, 0, 0], timestamp: 0x1_2345_6789)) == .exit(pid: 11, monotonicTime: 0x1_2345_6789))
         #expect(NetlinkMessages.processEvent(event(2, [])) == nil)
         #expect(NetlinkMessages.processEvent([1, 2, 3]) == nil)
     }
