@@ -21,8 +21,9 @@ public struct FlowRecord: Sendable, Equatable {
     }
 
     // Stored properties are laid out in the order declared. What every packet reads or changes comes
-    // first (the key, interfaces, times, counters, history, sides): a packet touches the record's
-    // first 120 bytes. The record is one of 100,000 open flows: 176 bytes (a test holds it there).
+    // first (the key, interfaces, times, counters, history, flags, sides): a packet touches the
+    // record's first 120 bytes. The record is one of 100,000 open flows: 160 bytes (a test holds it
+    // there), with the one-byte fields filling what would be padding before `uid`.
     public let key: FlowKey
     /// The interface whose copies of each side's packets are counted (0: the capture names none).
     /// A routed or bridged packet crosses several interfaces of this machine and is captured on
@@ -37,18 +38,14 @@ public struct FlowRecord: Sendable, Equatable {
     public var responderBytes: Int64 = 0
     public var responderPackets: Int64 = 0
     public var history = TCPHistory()
-    /// Whether the originator is the key's low endpoint. The addresses live in the key only: a
-    /// record that held them again took 48 bytes more per open flow.
-    private(set) var originatorIsLow: Bool
-    /// Whether this flow is another flow's packets after address translation (a container's flow on
-    /// its way out, masqueraded): its packets are copies, counted in the other flow, and the flow
-    /// itself is never handed out.
-    public var isTranslatedCopy = false
+    private var flags: UInt8 = 0
     public var originatorTCP = TCPSide()
     public var responderTCP = TCPSide()
-    /// Whether the flow's packets cross this machine between two of its interfaces (routed or
-    /// bridged: a container's or a virtual machine's flow), rather than start or end here.
-    public var isRouted = false
+    /// Whether the link layer marked the originator's first packet as sent by this machine.
+    public var originatorLinkDirection: PacketSummary.LinkDirection = .unknown
+    public var endReason: EndReason?
+    /// `nameSource` as one byte: its position in `nameSources` plus one, zero for none.
+    private var nameSourceCode: UInt8 = 0
     /// A unique id for the flow, rendered as `uid` (see `FlowRecord.uidText`).
     public var uid: UInt64
     /// When the flow was last handed out as an update (active timeout), in nanoseconds.
@@ -57,23 +54,49 @@ public struct FlowRecord: Sendable, Equatable {
     /// by every flow of a process, so naming needs no table of its own and attribution keeps no
     /// entry per open flow.
     public var owner: OwnerAnswer?
-    /// The destination's name, from what was observed (DNS, SNI, QUIC SNI, HTTP Host), if any. One
-    /// name's text is one string, shared by every flow that carries it.
-    public var hostname: String?
-    /// Fragments counted into this flow (stops at its maximum).
-    public var fragments: UInt32 = 0
+    /// The destination's name, from what was observed (DNS, SNI, QUIC SNI, HTTP Host), if any: the
+    /// name table's object, shared by every flow to that name.
+    public var name: HostName?
     public var originatorPort: UInt16
     public var responderPort: UInt16
     /// ICMP type and code of the first packet (Zeek reports them as the ports).
     public var icmpType: UInt8 = 0
     public var icmpCode: UInt8 = 0
-    /// Whether the link layer marked the originator's first packet as sent by this machine.
-    public var originatorLinkDirection: PacketSummary.LinkDirection = .unknown
-    public var endReason: EndReason?
-    /// `nameSource` as one byte: its position in `nameSources` plus one, zero for none.
-    private var nameSourceCode: UInt8 = 0
+
+    private static let originatorIsLowFlag: UInt8 = 1, translatedCopyFlag: UInt8 = 2, routedFlag: UInt8 = 4, echFlag: UInt8 = 8
+    private func flag(_ bit: UInt8) -> Bool { flags & bit != 0 }
+    private mutating func setFlag(_ bit: UInt8, _ on: Bool) { flags = on ? flags | bit : flags & ~bit }
+
+    /// Whether the originator is the key's low endpoint. The addresses live in the key only: a
+    /// record that held them again took 48 bytes more per open flow.
+    private(set) var originatorIsLow: Bool {
+        get { flag(FlowRecord.originatorIsLowFlag) }
+        set { setFlag(FlowRecord.originatorIsLowFlag, newValue) }
+    }
+    /// Whether this flow is another flow's packets after address translation (a container's flow on
+    /// its way out, masqueraded): its packets are copies, counted in the other flow, and the flow
+    /// itself is never handed out.
+    public var isTranslatedCopy: Bool {
+        get { flag(FlowRecord.translatedCopyFlag) }
+        set { setFlag(FlowRecord.translatedCopyFlag, newValue) }
+    }
+    /// Whether the flow's packets cross this machine between two of its interfaces (routed or
+    /// bridged: a container's or a virtual machine's flow), rather than start or end here.
+    public var isRouted: Bool {
+        get { flag(FlowRecord.routedFlag) }
+        set { setFlag(FlowRecord.routedFlag, newValue) }
+    }
     /// Whether the flow's ClientHello was encrypted (ECH): `hostname` is then the public name.
-    public var encryptedClientHello = false
+    public var encryptedClientHello: Bool {
+        get { flag(FlowRecord.echFlag) }
+        set { setFlag(FlowRecord.echFlag, newValue) }
+    }
+
+    /// The destination's name as text.
+    public var hostname: String? {
+        get { name?.text }
+        set { name = newValue.map(HostName.init) }
+    }
 
     /// The owning process, when attribution has named one.
     public var ownerProcess: ProcessKey? { owner?.process }
@@ -94,7 +117,7 @@ public struct FlowRecord: Sendable, Equatable {
     public init(uid: UInt64, key: FlowKey, first p: PacketSummary) {
         self.uid = uid
         self.key = key
-        originatorIsLow = p.source == key.lowAddress
+        flags = p.source == key.lowAddress ? FlowRecord.originatorIsLowFlag : 0
         if p.ipProtocol == IPProtocolNumber.icmp || p.ipProtocol == IPProtocolNumber.icmpv6 {
             originatorPort = 0
             responderPort = 0

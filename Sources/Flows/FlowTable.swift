@@ -194,7 +194,6 @@ public struct FlowTable: Sendable {
         }
         if p.timestamp > r.end { r.end = p.timestamp }
         if p.timestamp < r.start { r.start = p.timestamp }
-        if p.isFragment, r.fragments < .max { r.fragments += 1 }
         guard p.ipProtocol == IPProtocolNumber.tcp, !p.isLaterFragment else { return true }
         let flags = p.tcpFlags
         let syn = flags & 0x02 != 0, ack = flags & 0x10 != 0, fin = flags & 0x01 != 0, rst = flags & 0x04 != 0

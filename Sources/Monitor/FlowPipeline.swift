@@ -77,7 +77,7 @@ public struct FlowPipeline: Sendable {
 
     private func apply(_ lookup: NameLookup?, to record: inout FlowRecord) {
         guard let lookup else { return }
-        record.hostname = lookup.hostname
+        record.name = lookup.name
         record.nameSource = lookup.source.rawValue
         record.encryptedClientHello = lookup.encryptedClientHello
     }

@@ -1,3 +1,5 @@
+public import Flows
+
 /// Where a flow's hostname came from, as the report names it.
 public enum NameSource: String, Sendable, Hashable {
     /// A DNS answer to a query sent by the flow's own process.
@@ -14,7 +16,9 @@ public enum NameSource: String, Sendable, Hashable {
 
 /// A name for a destination, with where and when it was learned.
 public struct NameLookup: Sendable, Equatable {
-    public var hostname: String
+    /// The name, as the name table interned it (one object per distinct name).
+    public var name: HostName
+    public var hostname: String { name.text }
     public var source: NameSource
     /// When the name was observed, in nanoseconds since the Unix epoch.
     public var learnedAt: Int64
@@ -24,7 +28,11 @@ public struct NameLookup: Sendable, Equatable {
     public var encryptedClientHello: Bool
 
     public init(hostname: String, source: NameSource, learnedAt: Int64, ttl: UInt32? = nil, encryptedClientHello: Bool = false) {
-        self.hostname = hostname
+        self.init(name: HostName(hostname), source: source, learnedAt: learnedAt, ttl: ttl, encryptedClientHello: encryptedClientHello)
+    }
+
+    public init(name: HostName, source: NameSource, learnedAt: Int64, ttl: UInt32? = nil, encryptedClientHello: Bool = false) {
+        self.name = name
         self.source = source
         self.learnedAt = learnedAt
         self.ttl = ttl

@@ -422,10 +422,10 @@ public struct NameTracker: Sendable {
     func dnsName(forRemote address: IPAddress, process: ProcessKey?, at time: Int64) -> (lookup: NameLookup, id: UInt32)? {
         let address = address.unmappedV4 ?? address
         if let process, !resolvers.contains(process), let entry = byProcess[ProcessAddress(process: process, address: address)], valid(entry, at: time) {
-            return (NameLookup(hostname: table[entry.name], source: .dns, learnedAt: entry.learnedAt, ttl: entry.ttl), entry.name)
+            return (NameLookup(name: table[entry.name], source: .dns, learnedAt: entry.learnedAt, ttl: entry.ttl), entry.name)
         }
         if let entry = global[address], valid(entry, at: time) {
-            return (NameLookup(hostname: table[entry.name], source: .dnsGlobal, learnedAt: entry.learnedAt, ttl: entry.ttl), entry.name)
+            return (NameLookup(name: table[entry.name], source: .dnsGlobal, learnedAt: entry.learnedAt, ttl: entry.ttl), entry.name)
         }
         return nil
     }
@@ -439,7 +439,7 @@ public struct NameTracker: Sendable {
     /// end had when the flow started, then the DNS name it has at the flow's start by lookup now.
     public func name(for flow: FlowRecord, process: ProcessKey?) -> NameLookup? {
         let kept = flowNames[flow.key].map {
-            NameLookup(hostname: table[$0.name], source: $0.source, learnedAt: $0.learnedAt, ttl: $0.ttl, encryptedClientHello: $0.ech)
+            NameLookup(name: table[$0.name], source: $0.source, learnedAt: $0.learnedAt, ttl: $0.ttl, encryptedClientHello: $0.ech)
         }
         if let kept, flowNames[flow.key]?.own == true { return kept }
         let now = name(forRemote: flow.responderAddress, process: process, at: flow.start)
