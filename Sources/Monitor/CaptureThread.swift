@@ -72,6 +72,7 @@ public final class CaptureThread: Sendable {
                 attribution?.flowsStarted(records)
                 if reportsStarts { self.started.push(records) }
             }, attribution: attribution, exited: { attribution?.attributor.takeExitedProcesses() ?? [] },
+            hasExited: { attribution?.attributor.hasExitedProcesses ?? false },
             polling: { self.draining.store(true, ordering: .releasing) }) { ended, updated in
                 flows.push(updated.map { Handed(record: $0, isOpen: true) })
                 flows.push(ended.map { Handed(record: $0, isOpen: false) })

@@ -46,6 +46,7 @@ public struct LiveSession {
         onStart: ([FlowRecord]) -> Void = { _ in },
         attribution: AttributionWorker? = nil,
         exited: () -> [(pid: Int32, at: Int64)] = { [] },
+        hasExited: () -> Bool = { false },
         polling: () -> Void = {},
         sink: (_ ended: [FlowRecord], _ updated: [FlowRecord]) -> Void
     ) {
@@ -55,13 +56,16 @@ public struct LiveSession {
         while !stop.isTriggered {
             // The first poll returns at once: whoever waits for the capture to drain hears of it now.
             _ = capture.poll(stop: stop, timeoutMilliseconds: first ? 0 : 200) { linkType, frame, wire, time in
+                // Exits before the packets that follow them: a datagram sent after its flow's owner
+                // exited starts a flow of its own (the poll may have slept through the exit).
+                if hasExited() { pipeline.table.noteExits(exited()) }
                 pipeline.process(frame, wireLength: wire, timestamp: time, linkType: linkType)
             }
             if first {
                 first = false
                 polling()
             }
-            // Exits at once: a datagram after its owner's exit starts a flow of its own.
+            // Exits without packets after them, for the sweep.
             pipeline.table.noteExits(exited())
             if let attribution {
                 var applied: [FlowOwner] = []

@@ -57,6 +57,8 @@ public final class Attributor: Sendable {
     let eventCount = Atomic<Int>(0)
     /// Processes that exited since the last `takeExitedProcesses()` (bounded), with when.
     let exits = Mutex<[(pid: Int32, at: Int64)]>([])
+    /// Whether `exits` holds any: read for every captured packet, without the lock.
+    let exitsWaiting = Atomic<Bool>(false)
     /// A sock_diag socket of its own for checking that a socket an event named still exists, so the
     /// check never waits for the lookup lock.
     let verifier = Mutex<SocketDiagnostics?>(nil)
@@ -152,10 +154,15 @@ public final class Attributor: Sendable {
     /// they exited, in nanoseconds since the Unix epoch (as capture timestamps are).
     public func takeExitedProcesses() -> [(pid: Int32, at: Int64)] {
         exits.withLock { list in
+            exitsWaiting.store(false, ordering: .relaxed)
             defer { list.removeAll(keepingCapacity: true) }
             return list
         }
     }
+
+    /// Whether processes exited since the last `takeExitedProcesses()`: cheap enough to ask before
+    /// every packet, so that a packet sent after an exit is counted knowing of it.
+    public var hasExitedProcesses: Bool { exitsWaiting.load(ordering: .acquiring) }
 
     /// The identity of a live or recently ended process, as captured (nil when unknown or pid reused).
     public func identity(pid: Int32, startTime: UInt64? = nil) -> ProcessIdentity? {
@@ -178,7 +185,10 @@ public final class Attributor: Sendable {
             processes.withLock { $0.markExited(pid: pid, at: now) }
             // The kernel's time of the exit, on the wall clock: the event may be read a while later.
             let at = monotonicTime > 0 ? min(now, monotonicTime + (now - SystemClock.monotonicNanoseconds())) : now
-            exits.withLock { if $0.count < 100_000 { $0.append((pid, at)) } }
+            exits.withLock {
+                if $0.count < 100_000 { $0.append((pid, at)) }
+                exitsWaiting.store(true, ordering: .releasing)
+            }
         case .other:
             break
         }
