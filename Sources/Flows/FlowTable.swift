@@ -152,6 +152,7 @@ public struct FlowTable: Sendable {
     /// Whether a packet comes from the flow's originator. With two addresses the key's side settles it,
     /// read from one stored property: calling a method of the record here copied all of it for every
     /// packet.
+    @inline(__always)
     static func isFromOriginator(_ r: inout FlowRecord, _ p: PacketSummary, fromLow: Bool) -> Bool {
         p.source != p.destination ? fromLow == r.originatorIsLow : r.isFromOriginator(p)
     }

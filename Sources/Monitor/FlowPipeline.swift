@@ -10,18 +10,27 @@ public struct FlowPipeline: Sendable {
     public var counters = PipelineCounters()
     /// Names destinations from observed DNS, SNI and Host; nil when name extraction is off.
     public var names: NameTracker?
+    /// Whether naming is on. The packet path asks this rather than `names != nil`, which copied the
+    /// optional tracker (a retain and release of each of its tables) for every packet.
+    private let naming: Bool
     private var decoder: PacketDecoder?
 
     public init(table: FlowTable, names: NameTracker? = NameTracker()) {
         self.table = table
         self.names = names
+        naming = names != nil
     }
 
     /// Decodes one frame and counts it into its flow; a frame that does not decode is counted and skipped.
     
     public mutating func process(_ frame: UnsafeRawBufferPointer, wireLength: Int, timestamp: Int64, linkType: LinkType) {
+        process(frame, wireLength: wireLength, timestamp: timestamp, decoder: decoder(for: linkType))
+    }
+
+    /// Decodes one frame with `decoder` and counts it: for a caller whose frames all have one link
+    /// type (a file), which then need not compare link types for every packet.
+    public mutating func process(_ frame: UnsafeRawBufferPointer, wireLength: Int, timestamp: Int64, decoder: PacketDecoder) {
         counters.frames += 1
-        let decoder = decoder(for: linkType)
         do {
             var packet = try decoder.decode(frame, wireLength: wireLength)
             packet.timestamp = timestamp
@@ -34,7 +43,7 @@ public struct FlowPipeline: Sendable {
             }
             counters.ipPackets += 1
             counters.ipBytes += Int64(packet.ipLength)
-            if names != nil {
+            if naming {
                 // Only DNS needs the owner on the packet path: the answer is credited to the asker.
                 let isDNS = packet.sourcePort == 53 || packet.destinationPort == 53 || packet.sourcePort == 5353
                     || packet.destinationPort == 5353

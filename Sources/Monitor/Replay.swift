@@ -37,10 +37,10 @@ public struct Replay {
     }
 
     private mutating func read(_ handle: PcapHandle, sink: ([FlowRecord]) -> Void) throws(CaptureError) {
-        let linkType = handle.linkType
+        let decoder = PacketDecoder(linkType: handle.linkType)
         while true {
             let result = try handle.dispatch(limit: 4096) { frame, wire, time in
-                pipeline.process(frame, wireLength: wire, timestamp: time, linkType: linkType)
+                pipeline.process(frame, wireLength: wire, timestamp: time, decoder: decoder)
             }
             drain(sink)
             if result == .endOfFile || result == .interrupted { return }
