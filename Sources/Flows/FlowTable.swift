@@ -104,7 +104,7 @@ public struct FlowTable: Sendable {
             arrivals.note(p, key: key)
         }
         if let position = index.find(key, in: records),
-           exitedOwners.isEmpty || !sentAfterOwnerExited(p, fromLow: fromLow, at: Int(position)) {
+           exitedOwners.isEmpty || !endIfSentAfterOwnerExited(p, fromLow: fromLow, at: Int(position)) {
             if records[Int(position)].isTranslatedCopy {
                 if p.timestamp > records[Int(position)].end { records[Int(position)].end = p.timestamp }
                 counters.copies += 1
@@ -157,9 +157,9 @@ public struct FlowTable: Sendable {
         p.source != p.destination ? fromLow == r.originatorIsLow : r.isFromOriginator(p)
     }
 
-    /// Whether the flow at `position` is a datagram flow whose owner exited before its originator
-    /// sent this packet; if so the flow is ended, and the packet is the first of a new one.
-    private mutating func sentAfterOwnerExited(_ p: PacketSummary, fromLow: Bool, at position: Int) -> Bool {
+    /// Ends the flow at `position` when it is a datagram flow whose owner exited before its originator
+    /// sent this packet (the packet is then the first of a new flow); true when it did.
+    private mutating func endIfSentAfterOwnerExited(_ p: PacketSummary, fromLow: Bool, at position: Int) -> Bool {
         guard FlowTable.endsWithOwner(records[position].key.ipProtocol), let owner = records[position].ownerProcess,
               let exitedAt = exitedOwners[owner.pid], p.timestamp > exitedAt,
               FlowTable.isFromOriginator(&records[position], p, fromLow: fromLow)

@@ -71,9 +71,7 @@ public final class CaptureThread: Sendable {
             }, onStart: { records in
                 attribution?.flowsStarted(records)
                 if reportsStarts { self.started.push(records) }
-            }, attribution: attribution, exited: { attribution?.attributor.takeExitedProcesses() ?? [] },
-            hasExited: { attribution?.attributor.hasExitedProcesses ?? false },
-            polling: { self.draining.store(true, ordering: .releasing) }) { ended, updated in
+            }, attribution: attribution, polling: { self.draining.store(true, ordering: .releasing) }) { ended, updated in
                 flows.push(updated.map { Handed(record: $0, isOpen: true) })
                 flows.push(ended.map { Handed(record: $0, isOpen: false) })
             }

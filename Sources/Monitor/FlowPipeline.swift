@@ -10,8 +10,8 @@ public struct FlowPipeline: Sendable {
     public var counters = PipelineCounters()
     /// Names destinations from observed DNS, SNI and Host; nil when name extraction is off.
     public var names: NameTracker?
-    /// Whether naming is on. The packet path asks this rather than `names != nil`, which copied the
-    /// optional tracker (a retain and release of each of its tables) for every packet.
+    /// Whether naming is on. Asked rather than `names != nil`, which copied the optional tracker (a
+    /// retain and release of each of its tables): on the packet path, for every packet.
     private let naming: Bool
     private var decoder: PacketDecoder?
 
@@ -66,7 +66,7 @@ public struct FlowPipeline: Sendable {
     /// Gives the flows that just started the name their destination has now (a DNS answer seen
     /// before the first packet), so that policy can judge them at once.
     public mutating func nameStartedFlows() {
-        guard names != nil else { return }
+        guard naming else { return }
         for index in table.started.indices {
             apply(names?.name(for: table.started[index], process: nil), to: &table.started[index])
         }
@@ -74,7 +74,7 @@ public struct FlowPipeline: Sendable {
 
     /// Gives the flows about to be handed out (ended and updated) their names; forgets the ended ones.
     public mutating func nameFlows() {
-        guard names != nil else { return }
+        guard naming else { return }
         for index in table.updated.indices {
             apply(names?.name(for: table.updated[index], process: table.updated[index].ownerProcess), to: &table.updated[index])
         }

@@ -6,6 +6,7 @@ public import Flows
 import Names
 public import PacketParsing
 import Posix
+import ProcessAttribution
 
 /// A live capture through the pipeline until stopped, a duration passes, or a packet count is reached.
 ///
@@ -45,20 +46,23 @@ public struct LiveSession {
         tick: (_ counters: PipelineCounters, _ statistics: CaptureStatistics) -> Void = { _, _ in },
         onStart: ([FlowRecord]) -> Void = { _ in },
         attribution: AttributionWorker? = nil,
-        exited: () -> [(pid: Int32, at: Int64)] = { [] },
-        hasExited: () -> Bool = { false },
         polling: () -> Void = {},
         sink: (_ ended: [FlowRecord], _ updated: [FlowRecord]) -> Void
     ) {
         let started = SystemClock.wallNanoseconds()
         var lastSweep = started
         var first = true
+        let attributor = attribution?.attributor
+        /// Gives the flow table the processes that exited since the last look, with when.
+        func noteExits() {
+            if let attributor, attributor.hasExitedProcesses { pipeline.table.noteExits(attributor.takeExitedProcesses()) }
+        }
         while !stop.isTriggered {
             // The first poll returns at once: whoever waits for the capture to drain hears of it now.
             _ = capture.poll(stop: stop, timeoutMilliseconds: first ? 0 : 200) { linkType, frame, wire, time in
                 // Exits before the packets that follow them: a datagram sent after its flow's owner
                 // exited starts a flow of its own (the poll may have slept through the exit).
-                if hasExited() { pipeline.table.noteExits(exited()) }
+                noteExits()
                 pipeline.process(frame, wireLength: wire, timestamp: time, linkType: linkType)
             }
             if first {
@@ -66,7 +70,7 @@ public struct LiveSession {
                 polling()
             }
             // Exits without packets after them, for the sweep.
-            pipeline.table.noteExits(exited())
+            noteExits()
             if let attribution {
                 var applied: [FlowOwner] = []
                 for owner in attribution.owners.take() {

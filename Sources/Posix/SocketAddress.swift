@@ -27,6 +27,11 @@ public enum SocketAddress: Sendable, Equatable, CustomStringConvertible {
     /// Runs `body` with the C address. The corresponding C function is `inet_pton`.
     public func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t, Int32) -> R) -> R {
         var storage = sockaddr_storage()
+        /// Puts a concrete C address into the storage and says how long it is.
+        func store<Address>(_ address: Address) -> socklen_t {
+            withUnsafeBytes(of: address) { raw in withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: raw) } }
+            return socklen_t(MemoryLayout<Address>.size)
+        }
         let length: socklen_t
         let family: Int32
         switch self {
@@ -36,17 +41,13 @@ public enum SocketAddress: Sendable, Equatable, CustomStringConvertible {
                 a.sin6_family = sa_family_t(AF_INET6)
                 a.sin6_port = port.bigEndian
                 _ = host.withCString { inet_pton(AF_INET6, $0, &a.sin6_addr) }
-                withUnsafeBytes(of: a) { raw in withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: raw) } }
-                length = socklen_t(MemoryLayout<sockaddr_in6>.size)
-                family = AF_INET6
+                (length, family) = (store(a), AF_INET6)
             } else {
                 var a = sockaddr_in()
                 a.sin_family = sa_family_t(AF_INET)
                 a.sin_port = port.bigEndian
                 _ = host.withCString { inet_pton(AF_INET, $0, &a.sin_addr) }
-                withUnsafeBytes(of: a) { raw in withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: raw) } }
-                length = socklen_t(MemoryLayout<sockaddr_in>.size)
-                family = AF_INET
+                (length, family) = (store(a), AF_INET)
             }
         case .unix(let path):
             var a = sockaddr_un()
@@ -55,9 +56,7 @@ public enum SocketAddress: Sendable, Equatable, CustomStringConvertible {
             withUnsafeMutableBytes(of: &a.sun_path) { dst in
                 for (i, b) in bytes.enumerated() where i < dst.count - 1 { dst[i] = b }
             }
-            withUnsafeBytes(of: a) { raw in withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: raw) } }
-            length = socklen_t(MemoryLayout<sockaddr_un>.size)
-            family = AF_UNIX
+            (length, family) = (store(a), AF_UNIX)
         }
         let copy = storage
         return withUnsafeBytes(of: copy) { raw in
