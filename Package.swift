@@ -52,6 +52,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "Names", dependencies: ["NameParsing", "PacketParsing", "Flows"], swiftSettings: strict),
+        // Prompts to local runtimes as fingerprints, and egress plaintext matched against them: never text.
+        .target(name: "Content", swiftSettings: strict),
         .target(name: "Reporting", dependencies: ["Flows", "PacketParsing"], swiftSettings: strict),
         .target(
             name: "Policy",
@@ -91,7 +93,7 @@ let package = Package(
             name: "Monitor",
             dependencies: [
                 "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution", "CLinux",
-                "Policy", "Alerting", "Posix", "Export",
+                "Policy", "Alerting", "Posix", "Export", "Content", "NameParsing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -130,6 +132,7 @@ let package = Package(
             dependencies: [
                 // What the commands print and read; the pipeline itself comes composed from Monitor.
                 "Monitor", "Capture", "Flows", "PacketParsing", "Reporting", "FlowStore", "Policy", "Posix", "Alerting", "Export",
+                "Content",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -168,7 +171,7 @@ let package = Package(
         .executableTarget(
             name: "fuzz",
             dependencies: [
-                "PacketParsing", "NameParsing", "Capture", "LlamaRunner", "LlamaServer", "Policy", "Monitor",
+                "PacketParsing", "NameParsing", "Capture", "LlamaRunner", "LlamaServer", "Policy", "Monitor", "Content",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -199,6 +202,7 @@ let package = Package(
             dependencies: ["ProcessAttribution", "PacketParsing", "Posix", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
+        .testTarget(name: "ContentTests", dependencies: ["Content"], swiftSettings: strict),
         .testTarget(name: "PolicyTests", dependencies: ["Policy", "PacketParsing"], swiftSettings: strict),
         .testTarget(
             name: "AlertingTests",

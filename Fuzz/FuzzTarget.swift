@@ -1,4 +1,5 @@
 import Capture
+import Content
 import Crypto
 import Foundation
 import LlamaRunner
@@ -23,6 +24,12 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     case rules
     case config
     case httpRequest = "http-request"
+    /// Request bodies to model runtimes (HTTP/1 reassembly of a loopback stream), then their text.
+    case runtimeRequest = "runtime-request"
+    /// A runtime API body's JSON, as the prompt extractor reads it.
+    case promptBody = "prompt-body"
+    /// Egress plaintext through the content matcher, against prompts recorded from the same bytes.
+    case egressContent = "egress-content"
 
     /// Runs one input through the parser; the result is thrown away.
     func run(_ bytes: UnsafeRawBufferPointer) {
@@ -43,6 +50,9 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         case .rules: _ = try? RuleSet.parse(String(decoding: bytes, as: UTF8.self), file: "fuzz.yaml")
         case .config: _ = try? DaemonConfiguration.parse(String(decoding: bytes, as: UTF8.self), file: "fuzz.yaml")
         case .httpRequest: _ = try? HTTPRequest.parseHead(bytes)
+        case .runtimeRequest: ContentFuzz.requestStream(Array(bytes))
+        case .promptBody: ContentFuzz.promptText(Array(bytes))
+        case .egressContent: ContentFuzz.egress(Array(bytes))
         }
     }
 

@@ -3,7 +3,8 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET…]
 #   SECONDS  how long each target runs (default 60; CI runs a few seconds, long runs by hand: 600 or more)
-#   TARGET   packet dns clienthello quic http-host pcap gguf rules config http-request (default: all)
+#   TARGET   packet dns clienthello quic http-host pcap gguf rules config http-request runtime-request
+#            prompt-body egress-content (default: all)
 #
 # Builds the `fuzz` product into .build-fuzz with `-sanitize=fuzzer,address -D FUZZING`, then runs the
 # targets one after the other, each starting from its seeds in Fuzz/corpus/TARGET. New inputs the
@@ -24,7 +25,7 @@ if [[ $# -gt 0 && $1 =~ ^[0-9]+$ ]]; then
     seconds=$1
     shift
 fi
-all=(packet dns clienthello quic http-host pcap gguf rules config http-request)
+all=(packet dns clienthello quic http-host pcap gguf rules config http-request runtime-request prompt-body egress-content)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all[@]}")
 for target in "${targets[@]}"; do

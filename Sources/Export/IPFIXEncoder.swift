@@ -30,6 +30,13 @@ public struct IPFIXEncoder: Sendable {
         case flowUID = 6
         /// The process's user name (string).
         case user = 7
+        /// What a person calls the program: `open-webui`, `llama_cpp.server` (string).
+        case program = 8
+        /// What content inspection could see: `tls-plaintext`, `wire-plaintext`, `opaque`,
+        /// `not-inspected` (string, empty when inspection was off).
+        case contentVisibility = 9
+        /// Prompts or canaries a run of whose words the flow carried (unsigned32).
+        case promptMatches = 10
     }
 
     public static let ipv4TemplateID: UInt16 = 256
@@ -70,6 +77,9 @@ public struct IPFIXEncoder: Sendable {
             (Element.observerHostname.rawValue, variableLength, true),
             (Element.flowUID.rawValue, variableLength, true),
             (Element.user.rawValue, variableLength, true),
+            (Element.program.rawValue, variableLength, true),
+            (Element.contentVisibility.rawValue, variableLength, true),
+            (Element.promptMatches.rawValue, 4, true),
         ]
     }
 
@@ -134,6 +144,9 @@ public struct IPFIXEncoder: Sendable {
             IPFIXEncoder.appendString(observerHostname, to: &r)
             IPFIXEncoder.appendString(row.uid, to: &r)
             IPFIXEncoder.appendString(row.process?.user, to: &r)
+            IPFIXEncoder.appendString(row.process?.program, to: &r)
+            IPFIXEncoder.appendString(row.content?.visibility, to: &r)
+            r.appendBigEndian(UInt32(clamping: row.content?.promptMatches ?? 0))
             result.append(Record(ipv6: ipv6, bytes: r))
         }
         return result

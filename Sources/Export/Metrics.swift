@@ -36,10 +36,11 @@ public struct Metrics {
         self.programLimit = programLimit
     }
 
-    /// The program label of a flow: its executable, else its command name, else `unattributed`.
+    /// The program label of a flow: its program identity (`open-webui`), else its executable's name,
+    /// else its command name; `unattributed` without a process.
     func programLabel(_ row: FlowRow) -> String {
         guard let p = row.process else { return "unattributed" }
-        let name = p.exe ?? p.comm ?? "unknown"
+        let name = p.displayName
         if programs.contains(name) { return name }
         return "other"
     }
@@ -48,7 +49,7 @@ public struct Metrics {
     public mutating func record(_ rows: [(row: FlowRow, isOpen: Bool)]) {
         for (row, isOpen) in rows {
             if let p = row.process, programs.count < programLimit {
-                programs.insert(p.exe ?? p.comm ?? "unknown")
+                programs.insert(p.displayName)
             }
             let program = programLabel(row)
             if program == "other" && !isOpen { programsOverLimit += 1 }

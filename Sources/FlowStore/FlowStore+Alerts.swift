@@ -1,4 +1,5 @@
 import GRDB
+import Foundation
 public import Reporting
 
 extension FlowStore: AlertStore {
@@ -9,12 +10,12 @@ extension FlowStore: AlertStore {
             return try pool.write { db in
                 try db.execute(sql: """
                     INSERT INTO alerts (time, flow_uid, pid, exe, process, role, remote_addr, remote_port, proto, hostname,
-                        rule, severity, message, tags, delivered)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        rule, severity, message, tags, delivered, program, name_source, content)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [
                         a.time, a.flowUID, a.pid, a.exe, a.process, a.role, a.remoteAddress, a.remotePort, a.proto,
                         a.hostname, a.rule, a.severity, a.message, a.tags.joined(separator: ","),
-                        a.delivered.joined(separator: ","),
+                        a.delivered.joined(separator: ","), a.program, a.nameSource, a.content.map(FlowStore.encode),
                     ])
                 return db.lastInsertedRowID
             }
@@ -67,16 +68,31 @@ extension FlowStore: AlertStore {
             return rows.map { row in
                 let tags: String = row["tags"] ?? ""
                 let delivered: String = row["delivered"] ?? ""
-                return AlertRecord(
+                var record = AlertRecord(
                     id: row["id"], time: row["time"], flowUID: row["flow_uid"], pid: row["pid"], exe: row["exe"],
                     process: row["process"], role: row["role"], remoteAddress: row["remote_addr"] ?? "",
                     remotePort: row["remote_port"] ?? 0, proto: row["proto"] ?? "", hostname: row["hostname"],
                     rule: row["rule"] ?? "", severity: row["severity"] ?? "", message: row["message"] ?? "",
                     tags: tags.split(separator: ",").map(String.init),
                     delivered: delivered.split(separator: ",").map(String.init))
+                record.program = row["program"]
+                record.nameSource = row["name_source"]
+                record.content = (row["content"] as String?).flatMap(FlowStore.decodeContent)
+                return record
             }
         } catch {
             throw FlowStore.storeError(error, operation: "read alerts", path: path)
         }
+    }
+}
+
+extension FlowStore {
+    /// A content alert's evidence as the JSON text the `content` column keeps.
+    static func encode(_ content: AlertRecord.ContentEvidence) -> String {
+        (try? JSONEncoder().encode(content)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    static func decodeContent(_ text: String) -> AlertRecord.ContentEvidence? {
+        try? JSONDecoder().decode(AlertRecord.ContentEvidence.self, from: Data(text.utf8))
     }
 }

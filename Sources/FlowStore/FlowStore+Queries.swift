@@ -16,16 +16,19 @@ public struct TimeWindow: Sendable, Equatable {
 
 /// How `report` groups flows.
 public enum Grouping: String, Sendable, CaseIterable {
-    case process, role, destination, flow
+    /// `program` groups by what a person calls the program (two Python programs are two rows);
+    /// `process` by executable.
+    case program, process, role, destination, flow
 }
 
 extension FlowStore {
     static let flowSelect = """
         SELECT f.*, h.name AS hostname, p.pid, p.start_time, p.cmdline, p.comm, p.uid AS puid, p.user, p.ppid,
-            p.parent_exe, p.unit, p.container, p.role, e.path AS exe, e.sha256,
+            p.parent_exe, p.unit, p.container, p.role, p.program, p.program_kind, p.role_source, e.path AS exe, e.sha256,
             q.pid AS peer_pid, q.start_time AS peer_start_time, q.cmdline AS peer_cmdline, q.comm AS peer_comm,
             q.uid AS peer_uid, q.user AS peer_user, q.ppid AS peer_ppid, q.parent_exe AS peer_parent_exe,
-            q.unit AS peer_unit, q.container AS peer_container, q.role AS peer_role, qe.path AS peer_exe,
+            q.unit AS peer_unit, q.container AS peer_container, q.role AS peer_role, q.program AS peer_program,
+            q.program_kind AS peer_program_kind, q.role_source AS peer_role_source, qe.path AS peer_exe,
             qe.sha256 AS peer_sha256
         FROM flows f
         LEFT JOIN hostnames h ON h.id = f.hostname_id
@@ -75,6 +78,9 @@ extension FlowStore {
         r.rule = row["rule"]
         r.attributionSource = row["attribution_source"]
         r.sequence = row["seq"]
+        if let visibility: String = row["content_visibility"] {
+            r.content = FlowRow.Content(visibility: visibility, promptMatches: row["prompt_matches"] ?? 0)
+        }
         r.process = process(row, prefix: "", uidColumn: "puid")
         r.peerProcess = process(row, prefix: "peer_", uidColumn: "peer_uid")
         return r
@@ -96,12 +102,18 @@ extension FlowStore {
         p.unit = row[prefix + "unit"]
         p.container = row[prefix + "container"]
         p.role = row[prefix + "role"]
+        p.program = row[prefix + "program"]
+        p.programKind = row[prefix + "program_kind"]
+        p.roleSource = row[prefix + "role_source"]
         return p
     }
 
     /// The SQL expression naming a flow's group (flows `f`, hostnames `h`, processes `p`, executables `e`).
     static func groupKey(_ grouping: Grouping) -> String {
         switch grouping {
+        case .program:
+            "CASE WHEN p.program IS NOT NULL THEN p.program WHEN e.path IS NOT NULL THEN e.path WHEN p.comm IS NOT NULL THEN p.comm "
+                + "ELSE '(unattributed: ' || coalesce(f.unattributed_reason, 'no process') || ')' END"
         case .process:
             "CASE WHEN e.path IS NOT NULL THEN e.path WHEN p.comm IS NOT NULL THEN p.comm "
                 + "ELSE '(unattributed: ' || coalesce(f.unattributed_reason, 'no process') || ')' END"

@@ -51,8 +51,9 @@ public final class FlowWriter {
                     INSERT INTO flows (uid, start, "end", proto, ip_protocol, ip_version, local_addr, local_port,
                         remote_addr, remote_port, direction, scope, bytes_out, bytes_in, packets_out, packets_in,
                         conn_state, history, community_id, icmp_id, hostname_id, name_source, process_id,
-                        unattributed_reason, verdict, rule, open, session_id, peer_process_id, attribution_source, seq)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        unattributed_reason, verdict, rule, open, session_id, peer_process_id, attribution_source, seq,
+                        content_visibility, prompt_matches)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(uid) DO UPDATE SET
                         start = min(start, excluded.start), "end" = max("end", excluded."end"),
                         bytes_out = excluded.bytes_out, bytes_in = excluded.bytes_in,
@@ -69,7 +70,9 @@ public final class FlowWriter {
                         verdict = CASE WHEN verdict = 'alert' THEN verdict ELSE excluded.verdict END,
                         rule = coalesce(excluded.rule, rule), open = excluded.open,
                         session_id = coalesce(excluded.session_id, session_id),
-                        seq = coalesce(seq, excluded.seq)
+                        seq = coalesce(seq, excluded.seq),
+                        content_visibility = coalesce(excluded.content_visibility, content_visibility),
+                        prompt_matches = max(coalesce(prompt_matches, 0), coalesce(excluded.prompt_matches, 0))
                     """)
                 // The finished order continues from the largest number committed, read inside this write
                 // transaction: writers are serialized, so numbers only grow in commit order, whichever
@@ -104,7 +107,7 @@ public final class FlowWriter {
                         r.bytesOut, r.bytesIn, r.packetsOut, r.packetsIn, r.connState, r.history,
                         r.communityID, r.icmpIdentifier, hostnameID, r.nameSource, processID,
                         r.unattributedReason, r.verdict, r.rule, entry.isOpen ? 1 : 0, entry.sessionID, peerID,
-                        r.attributionSource, sequence,
+                        r.attributionSource, sequence, r.content?.visibility, r.content?.promptMatches,
                     ]
                     upsert.setUncheckedArguments(StatementArguments(values))
                     try upsert.execute()
@@ -155,12 +158,14 @@ public final class FlowWriter {
         try db.execute(
             sql: """
                 INSERT INTO processes (pid, start_time, executable_id, cmdline, comm, uid, user, ppid, parent_exe,
-                    unit, container, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (pid, start_time, executable_id) DO UPDATE SET role = coalesce(excluded.role, role)
+                    unit, container, role, program, program_kind, role_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (pid, start_time, executable_id) DO UPDATE SET role = coalesce(excluded.role, role),
+                    role_source = CASE WHEN excluded.role IS NOT NULL THEN excluded.role_source ELSE role_source END,
+                    program = coalesce(program, excluded.program), program_kind = coalesce(program_kind, excluded.program_kind)
                 """,
             arguments: [
                 p.pid, key.startTime, executableID, p.cmdline, p.comm, p.uid, p.user, p.ppid, p.parentExe, p.unit,
-                p.container, p.role,
+                p.container, p.role, p.program, p.programKind, p.roleSource,
             ])
         let id = try Int64.fetchOne(
             db, sql: "SELECT id FROM processes WHERE pid = ? AND start_time = ? AND executable_id IS ?",

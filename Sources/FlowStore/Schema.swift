@@ -151,6 +151,26 @@ enum Schema {
                 CREATE UNIQUE INDEX flows_seq ON flows(seq);
                 """)
         }
+        migrator.registerMigration("v6-program-and-content") { db in
+            // Program identity (what a person calls the program, and how it was read), where a role came
+            // from, what content inspection could see of a flow, and what a content alert found.
+            try db.execute(sql: """
+                ALTER TABLE processes ADD COLUMN program TEXT;
+                ALTER TABLE processes ADD COLUMN program_kind TEXT;
+                ALTER TABLE processes ADD COLUMN role_source TEXT;
+                ALTER TABLE flows ADD COLUMN content_visibility TEXT;
+                ALTER TABLE flows ADD COLUMN prompt_matches INTEGER;
+                ALTER TABLE alerts ADD COLUMN program TEXT;
+                ALTER TABLE alerts ADD COLUMN name_source TEXT;
+                ALTER TABLE alerts ADD COLUMN content TEXT;
+                CREATE TABLE canaries (
+                    id INTEGER PRIMARY KEY,
+                    token TEXT NOT NULL UNIQUE,
+                    label TEXT,
+                    created INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -38,6 +38,11 @@ public struct AlertStage {
     }
 
     private mutating func raiseOnce(_ flow: LivePipeline.Decided) {
+        for finding in flow.findings where flow.row.scope != .loopback {
+            let alert = AlertStage.contentAlert(flow.row, finding)
+            raised[alert.severity, default: 0] += 1
+            submit(alert)
+        }
         guard let decision = flow.decision, decision.verdict == .alert, alerted.insert(flow.row.uid).inserted else { return }
         let alert = AlertStage.alert(flow.row, decision)
         raised[alert.severity, default: 0] += 1
@@ -46,12 +51,52 @@ public struct AlertStage {
 
     /// The alert for a flow the rules flagged.
     static func alert(_ row: FlowRow, _ decision: Decision) -> AlertRecord {
-        let who = row.process.map { "\($0.comm ?? "?")[\($0.pid)]" } ?? "unattributed (\(row.unattributedReason ?? "unknown"))"
-        let destination = row.hostname.map { "\($0) (\(row.remoteAddress):\(row.remotePort))" } ?? "\(row.remoteAddress):\(row.remotePort)"
-        return AlertRecord(
+        let who = row.process.map { "\($0.displayName)[\($0.pid)]" } ?? "unattributed (\(row.unattributedReason ?? "unknown"))"
+        var alert = AlertRecord(
             time: row.start, flowUID: row.uid, pid: row.process?.pid, exe: row.process?.exe, process: row.process?.comm,
             role: decision.role, remoteAddress: row.remoteAddress, remotePort: row.remotePort, proto: row.proto,
             hostname: row.hostname, rule: decision.rule ?? "unnamed", severity: (decision.severity ?? .medium).rawValue,
-            message: decision.message ?? "\(who) reached \(destination) [\(row.scope.rawValue)]", tags: decision.tags)
+            message: decision.message ?? "\(who) reached \(AlertStage.destination(row)) [\(row.scope.rawValue)]", tags: decision.tags)
+        alert.program = row.process?.displayName
+        alert.nameSource = row.nameSource
+        return alert
+    }
+
+    /// The alert for words of a prompt (or a canary) in a flow leaving this machine: one per flow and
+    /// prompt. It says who sent the prompt to which runtime and when, never the words.
+    static func contentAlert(_ row: FlowRow, _ finding: ContentInspector.Finding) -> AlertRecord {
+        let who = row.process?.displayName ?? finding.promptProcess ?? "an unattributed program"
+        let destination = row.hostname ?? (row.remoteAddress.contains(":") ? "[\(row.remoteAddress)]" : row.remoteAddress)
+        let source = finding.visibility == "tls-plaintext" ? "read from its TLS writes" : "read from the wire"
+        let message: String
+        if let canary = finding.canary {
+            message = "\(who) sent the canary \"\(canary)\" to \(destination):\(row.remotePort), \(source)"
+        } else {
+            let seen = finding.promptSeen.map { Timestamp.local($0) } ?? "?"
+            let sender = finding.promptProcess.map { $0 == who ? "it gave" : "\($0) gave" } ?? "given to"
+            message = "\(who) sent \(finding.matchedWords) words of the prompt \(sender) \(finding.runtime ?? "a model runtime") at \(seen) to \(destination):\(row.remotePort), \(source)"
+        }
+        var alert = AlertRecord(
+            time: finding.time, flowUID: row.uid, pid: row.process?.pid, exe: row.process?.exe, process: row.process?.comm,
+            role: row.process?.role, remoteAddress: row.remoteAddress, remotePort: row.remotePort, proto: row.proto,
+            hostname: row.hostname, rule: ContentInspector.leakRule, severity: Severity.critical.rawValue, message: message,
+            tags: [finding.canary == nil ? "prompt-leak" : "canary"])
+        alert.program = row.process?.displayName
+        alert.nameSource = row.nameSource
+        alert.content = AlertRecord.ContentEvidence(
+            matchedWords: finding.matchedWords, promptSeen: finding.promptSeen.map { Timestamp.rfc3339($0) },
+            promptProcess: finding.promptProcess, runtime: finding.runtime, visibility: finding.visibility, canary: finding.canary)
+        return alert
+    }
+
+    /// The destination as the flow names it: a DNS query as what it is, else the name with its source
+    /// (SNI, QUIC, Host take precedence over an earlier DNS answer in the flow itself) and the address.
+    static func destination(_ row: FlowRow) -> String {
+        let address = row.remoteAddress.contains(":") ? "[\(row.remoteAddress)]:\(row.remotePort)" : "\(row.remoteAddress):\(row.remotePort)"
+        if row.remotePort == 53, row.proto == "udp" || row.proto == "tcp" {
+            return row.hostname.map { "DNS query for \($0) to \(address)" } ?? "DNS to \(address)"
+        }
+        guard let name = row.hostname else { return address }
+        return "\(name) (\(address)\(row.nameSource.map { ", name from \($0)" } ?? ""))"
     }
 }

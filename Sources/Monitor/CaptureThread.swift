@@ -33,7 +33,8 @@ public final class CaptureThread: Sendable {
     public init(
         capture: LiveCapture, timeouts: FlowTimeouts, names: Bool = true, attribution: AttributionWorker?,
         reportsStarts: Bool = false,
-        limits: LiveSession.Limits = LiveSession.Limits(), intervalLength: Int64 = 10_000_000_000
+        limits: LiveSession.Limits = LiveSession.Limits(), intervalLength: Int64 = 10_000_000_000,
+        contentTap: ContentTap? = nil
     ) {
         let started = SystemClock.wallNanoseconds()
         let flows = self.flows, intervals = self.intervals, stop = self.stop
@@ -43,7 +44,7 @@ public final class CaptureThread: Sendable {
             var session = LiveSession(
                 capture: owned, timeouts: timeouts,
                 uidSeed: UInt64(bitPattern: started) ^ UInt64(ProcessInfo.processInfo.processIdentifier),
-                names: names, reportsStarts: attribution != nil)
+                names: names, reportsStarts: attribution != nil, contentTap: contentTap)
             var lastCounters = PipelineCounters(), lastStats = CaptureStatistics(), lastTime = started
             var lastEventDropped: Int64 = 0
             func record(_ c: PipelineCounters, _ s: CaptureStatistics, force: Bool) {

@@ -68,6 +68,7 @@ public final class Daemon: Sendable {
         options.localNetworks = configuration.localNetworks
         options.kernelEvents = configuration.kernelEvents
         options.judgesStarts = engine != nil || configuration.baseline != nil
+        if configuration.content.enabled { options.content = configuration.content }
         // Capture starts as soon as the socket events are live; polling joins once /proc is scanned.
         options.waitForPolling = false
         let pipeline = try LivePipeline(options: options, rules: engine, logger: logger)
@@ -96,9 +97,18 @@ public final class Daemon: Sendable {
         defer { exporting?.finish() }
         var lastWrite: Int64 = 0
         var alerting = AlertStage(center: alerts)
+        var lastCanaries: Int64 = 0
+        if let content = pipeline.content {
+            logger.notice("content inspection on: prompts to model runtimes are kept as fingerprints only (never text) for \(content.settings.retention / 3_600_000_000_000) h; a run of \(content.settings.minimumWords) words or a canary leaving this machine is a content/prompt-leak alert")
+        }
         while true {
             let batch = pipeline.next(waitMilliseconds: 100)
             let now = SystemClock.wallNanoseconds()
+            if let content = pipeline.content, now - lastCanaries > 5_000_000_000 {
+                // Canaries made by `telltale canary new` since the last look.
+                if let canaries = try? store.canaries() { content.setCanaries(canaries.map { ($0.token, $0.label ?? "canary \($0.id)") }) }
+                lastCanaries = now
+            }
             if reloadRequested.exchange(false, ordering: .acquiring) {
                 configuration = reload(current: configuration, pipeline: pipeline)
                 storing.flushInterval = configuration.flushInterval
@@ -195,22 +205,18 @@ public final class Daemon: Sendable {
 
     /// The rules in force at the start; a broken pack stops the daemon with every problem listed.
     static func loadRules(_ configuration: DaemonConfiguration, logger: Logger) throws -> RuleEngine? {
-        guard let rulesPath = Daemon.rulesPath(configuration) else {
-            do {
-                let engine = RuleEngine(rules: try DefaultRulePack.ruleSet())
+        do {
+            let (engine, origin) = try RuleEngine.load(configured: configuration.rules)
+            if origin == .builtIn {
                 let set = engine.ruleSet
                 logger.notice("no rules directory (no /etc/telltale/rules.d, no --rules): applying \(DefaultRulePack.location) (\(set.roles.count) roles, \(set.rules.count) rules); install them as /etc/telltale/rules.d to edit them")
-                return engine
-            } catch {
-                throw DaemonError(message: "\(DefaultRulePack.location) are broken; nothing was started:\n" + error.problems.map(\.description).joined(separator: "\n"))
+            } else {
+                logger.info("rules loaded", metadata: ["rules": "\(origin.description)"])
             }
-        }
-        do {
-            let engine = try RuleEngine(directory: rulesPath)
-            logger.info("rules loaded", metadata: ["rules": "\(rulesPath)"])
             return engine
         } catch {
-            throw DaemonError(message: "the rules in \(rulesPath) are broken; nothing was started:\n" + error.problems.map(\.description).joined(separator: "\n"))
+            let which = Daemon.rulesPath(configuration).map { "the rules in \($0)" } ?? DefaultRulePack.location
+            throw DaemonError(message: "\(which) are broken; nothing was started:\n" + error.problems.map(\.description).joined(separator: "\n"))
         }
     }
 

@@ -41,6 +41,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var kernelEvents = true
     /// Metrics and IPFIX: off unless configured.
     public var export = ExportStage.Settings()
+    /// Content evidence: off unless asked for (`inspect_content: true`, `--inspect-content`).
+    public var content = ContentSettings()
 
     public init() {}
 
@@ -56,7 +58,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
 
     static let keys: Set<String> = [
         "interfaces", "filter", "snaplen", "database", "flush_interval", "retention", "timeouts", "local_networks",
-        "log_level", "log_format", "rules", "alerts", "kernel_events", "baseline", "export",
+        "log_level", "log_format", "rules", "alerts", "kernel_events", "baseline", "export", "inspect_content", "content",
     ]
 
     /// Parses the YAML text of a configuration file on top of the defaults (use `load(file:)` for a file).
@@ -199,6 +201,40 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 }
             case "export":
                 try parseExport(value, into: &config, fail: fail, quantity: quantity)
+            case "inspect_content":
+                guard let flag = value.bool else { throw fail(value, "inspect_content: expected true or false") }
+                config.content.enabled = flag
+            case "content":
+                guard let section = value.mapping else {
+                    throw fail(value, "content: expected retention, minimum_words, runtime_ports and/or memory")
+                }
+                for (k, v) in section {
+                    switch k.string {
+                    case "retention":
+                        let d = try quantity(v, "content.retention", Quantity.duration)
+                        guard d >= 60_000_000_000, d <= 30 * 86_400_000_000_000 else {
+                            throw fail(v, "content.retention: expected a duration from 1m to 30d, such as 24h")
+                        }
+                        config.content.retention = d
+                    case "minimum_words":
+                        guard let n = v.int, (4...1000).contains(n) else { throw fail(v, "content.minimum_words: expected a number from 4 to 1000") }
+                        config.content.minimumWords = n
+                    case "memory":
+                        let b = try quantity(v, "content.memory", Quantity.size)
+                        guard b >= 1 << 20, b <= 1 << 34 else { throw fail(v, "content.memory: expected a size from 1MiB to 16GiB, such as 64MiB") }
+                        config.content.memoryBytes = b
+                    case "runtime_ports":
+                        guard let list = v.sequence else { throw fail(v, "content.runtime_ports: expected a list of ports, such as [8080, 5001]") }
+                        var ports: Set<UInt16> = []
+                        for item in list {
+                            guard let n = item.int, (1...65535).contains(n) else { throw fail(item, "content.runtime_ports: each entry must be a port from 1 to 65535") }
+                            ports.insert(UInt16(n))
+                        }
+                        config.content.runtimePorts = ports
+                    default:
+                        throw fail(k, "content: unknown key '\(k.string ?? "?")' (known: retention, minimum_words, memory, runtime_ports)")
+                    }
+                }
             default:
                 throw fail(keyNode, "unknown setting '\(key)' (known: \(keys.sorted().joined(separator: ", ")))")
             }

@@ -14,10 +14,13 @@ public struct FlowPipeline: Sendable {
     /// retain and release of each of its tables): on the packet path, for every packet.
     private let naming: Bool
     private var decoder: PacketDecoder?
+    /// Where payloads go for content inspection; nil (the default) when it is off.
+    public let contentTap: ContentTap?
 
-    public init(table: FlowTable, names: NameTracker? = NameTracker()) {
+    public init(table: FlowTable, names: NameTracker? = NameTracker(), contentTap: ContentTap? = nil) {
         self.table = table
         self.names = names
+        self.contentTap = contentTap
         naming = names != nil
     }
 
@@ -49,6 +52,12 @@ public struct FlowPipeline: Sendable {
                     || packet.destinationPort == 5353
                 let owner = isDNS ? table.owner(of: FlowKey.of(packet).key) : nil
                 names?.observe(packet, frame: frame, process: owner, startsFlow: table.counters.flowsStarted != started)
+            }
+            if let contentTap, packet.payloadLength > 0,
+               packet.ipProtocol == IPProtocolNumber.tcp || packet.ipProtocol == IPProtocolNumber.udp {
+                let key = FlowKey.of(packet).key
+                let sequence = packet.ipProtocol == IPProtocolNumber.tcp ? TCPSequence.of(packet, in: frame) : nil
+                contentTap.push(packet, key: key, frame: frame, sequence: sequence, owner: table.owner(of: key))
             }
         } catch {
             counters.count(error)

@@ -16,6 +16,8 @@ extension FlowRow.Process {
         parentExe = identity.parentExe
         unit = identity.unit
         container = identity.container
+        program = identity.program?.name
+        programKind = identity.program?.kind.rawValue
     }
 }
 

@@ -42,6 +42,8 @@ public final class LivePipeline: Sendable {
         /// Return from `init` only once the process table's first /proc scan is done (polling
         /// ready); the daemon starts capturing at once instead and polls once the scan is done.
         public var waitForPolling = true
+        /// Content evidence (nil or not enabled: off). On, the capture keeps whole payloads.
+        public var content: ContentSettings?
         public init() {}
     }
 
@@ -51,6 +53,15 @@ public final class LivePipeline: Sendable {
         public var decision: Decision?
         /// Still open: an active-timeout update rather than the flow's end.
         public var isOpen: Bool
+        /// What content inspection found in the flow since it was last handed out.
+        public var findings: [ContentInspector.Finding] = []
+
+        public init(row: FlowRow, decision: Decision?, isOpen: Bool, findings: [ContentInspector.Finding] = []) {
+            self.row = row
+            self.decision = decision
+            self.isOpen = isOpen
+            self.findings = findings
+        }
     }
 
     /// What the pipeline hands out at a time.
@@ -72,10 +83,12 @@ public final class LivePipeline: Sendable {
     public let stop: StopSignal
     public let enricher: FlowEnricher
     public let attribution: AttributionWorker?
+    /// Content inspection, when on.
+    public let content: ContentInspector?
     private let capturing: CaptureThread
 
     /// Loads attribution, opens the capture and starts it. Throws when the capture cannot be opened.
-    public init(options: Options, rules: RuleEngine? = nil, logger: Logger) throws(CaptureError) {
+    public init(options: Options, rules: RuleEngine? = nil, policyOverlay: RuleEngine? = nil, logger: Logger) throws(CaptureError) {
         let local = LocalNetwork.thisMachine(extra: options.localNetworks)
         var worker: AttributionWorker?
         if options.attribution {
@@ -88,6 +101,17 @@ public final class LivePipeline: Sendable {
             worker?.start(logger: logger, waitForPolling: options.waitForPolling)
         }
         var captureOptions = options.capture
+        var inspector: ContentInspector?
+        if let settings = options.content, settings.enabled {
+            // Whole payloads: prompts on loopback and plaintext leaving the machine are read in full.
+            captureOptions.trimsPayload = false
+            captureOptions.snapLength = 262_144
+            let describe: @Sendable (ProcessKey) -> String? = { [worker] key in
+                guard let identity = worker?.attributor.identity(pid: key.pid, startTime: key.startTime) else { return nil }
+                return FlowRow.Process(identity).displayName
+            }
+            inspector = ContentInspector(settings: settings, local: local, describe: describe)
+        }
         // With the socket events, packets may come in blocks: the events name their sockets, so no
         // lookup has to race the socket's end, and the senders pay no wakeup per packet.
         if worker?.usesKernelEvents == true { captureOptions.immediate = false }
@@ -100,24 +124,33 @@ public final class LivePipeline: Sendable {
         }
         capture.onInterfaceChange = { logger.warning("\($0)") }
         attribution = worker
-        enricher = FlowEnricher(local: local, attribution: worker, rules: rules)
+        content = inspector
+        enricher = FlowEnricher(
+            local: local, attribution: worker, rules: rules, policyOverlay: policyOverlay,
+            runtimePorts: options.content?.runtimePorts ?? [], content: inspector)
         capturing = CaptureThread(
             capture: capture, timeouts: options.timeouts, names: options.names, attribution: worker,
-            reportsStarts: options.judgesStarts, limits: options.limits)
+            reportsStarts: options.judgesStarts || inspector != nil, limits: options.limits, contentTap: inspector?.tap)
+        inspector?.start()
         stop = capturing.stop
     }
 
-    deinit { attribution?.stop() }
+    deinit {
+        attribution?.stop()
+        content?.stop()
+    }
 
     /// The next batch: whatever is ready, waiting up to `waitMilliseconds` when nothing is.
     public func next(waitMilliseconds: Int = 100) -> Batch {
         var batch = Batch()
         for attempt in 0..<2 {
             let finished = capturing.isFinished
-            if enricher.ruleEngine != nil || enricher.baseline != nil {
+            // Every payload captured so far is inspected before the flows it belongs to are written.
+            content?.drain()
+            if enricher.ruleEngine != nil || enricher.baseline != nil || enricher.policyOverlay != nil || content != nil {
                 batch.started += capturing.started.take().map { record in
-                    let (row, decision) = enricher.enrich(record, ended: false)
-                    return Decided(row: row, decision: decision, isOpen: true)
+                    let (row, decision, findings) = enricher.enrichWithContent(record, ended: false)
+                    return Decided(row: row, decision: decision, isOpen: true, findings: findings)
                 }
             } else {
                 _ = capturing.started.take()
@@ -125,8 +158,8 @@ public final class LivePipeline: Sendable {
             // At most a batch's worth at a time: 100,000 open flows checkpointed at once must not become
             // 100,000 rows in memory together.
             batch.flows += capturing.flows.take(limit: LivePipeline.batchLimit).map { item in
-                let (row, decision) = enricher.enrich(item.record, ended: !item.isOpen)
-                return Decided(row: row, decision: decision, isOpen: item.isOpen)
+                let (row, decision, findings) = enricher.enrichWithContent(item.record, ended: !item.isOpen)
+                return Decided(row: row, decision: decision, isOpen: item.isOpen, findings: findings)
             }
             batch.intervals += capturing.intervals.take()
             batch.isLast = finished && capturing.flows.count == 0
@@ -144,7 +177,10 @@ public final class LivePipeline: Sendable {
     }
 
     /// Stops attribution (capture must have ended: `stop` fired and the last batch taken).
-    public func close() { attribution?.stop() }
+    public func close() {
+        attribution?.stop()
+        content?.stop()
+    }
 
     /// The latest packet-path counters and kernel statistics (final once the last batch is out).
     public var snapshot: (PipelineCounters, CaptureStatistics) { capturing.snapshot }
@@ -158,6 +194,9 @@ public final class LivePipeline: Sendable {
         return attribution.usesKernelEvents
             ? "kernel-events" : "polling (\(attribution.kernelEventsUnavailableReason ?? "kernel events off"))"
     }
+
+    /// Whether TLS plaintext is read (uprobes on OpenSSL), and why not.
+    public var tlsProbeState: String { "not attached (wire plaintext only)" }
 
     /// Socket events the kernel dropped since the start.
     public var eventsDropped: Int64 { attribution?.eventsDropped ?? 0 }

@@ -31,12 +31,12 @@ public struct LiveSession {
     /// - Parameter reportsStarts: hand each new flow to `run`'s `started` callback (for attribution).
     public init(
         capture: LiveCapture, timeouts: FlowTimeouts = FlowTimeouts(), uidSeed: UInt64, names: Bool = true,
-        reportsStarts: Bool = false
+        reportsStarts: Bool = false, contentTap: ContentTap? = nil
     ) {
         self.capture = capture
         pipeline = FlowPipeline(
             table: FlowTable(timeouts: timeouts, uidSeed: uidSeed, reportsStarts: reportsStarts),
-            names: names ? NameTracker() : nil)
+            names: names ? NameTracker() : nil, contentTap: contentTap)
     }
 
     /// Captures until `stop` fires or a limit is reached; ended flows (and active-timeout updates)

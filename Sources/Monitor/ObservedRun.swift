@@ -6,6 +6,7 @@ public import PacketParsing
 import Posix
 public import ProcessAttribution
 public import Reporting
+public import Policy
 
 /// Runs a command under observation: captures on every interface (loopback included) from before
 /// the command starts until shortly after it ends, attributes every flow, and sorts the flows of the
@@ -21,6 +22,16 @@ public final class ObservedRun {
         public var grace: Double = 0.5
         /// Attribute from the kernel's socket events when they load (false: polling only).
         public var kernelEvents = true
+        /// The rules that give programs their roles (the daemon's: configured, installed or built in).
+        public var rules: RuleEngine?
+        /// The run's policy: it gives every flow its verdict (see `RunPolicy`).
+        public var policy: RuleEngine?
+        /// Content evidence (on by default: the person asked to be watched).
+        public var content: ContentSettings? = {
+            var settings = ContentSettings()
+            settings.enabled = true
+            return settings
+        }()
         public init(command: [String]) { self.command = command }
     }
 
@@ -47,6 +58,8 @@ public final class ObservedRun {
         public var attribution: String
         /// Socket events the kernel dropped during the run.
         public var eventDropped: Int64
+        /// What content inspection saw (nil when it was off).
+        public var content: AuditReport.ContentSection?
     }
 
     public struct RunError: Error, CustomStringConvertible {
@@ -71,11 +84,12 @@ public final class ObservedRun {
         var pipelineOptions = LivePipeline.Options()
         pipelineOptions.namespace = namespace  // every interface (any), loopback included, unless isolated
         pipelineOptions.kernelEvents = options.kernelEvents
+        pipelineOptions.content = options.content
         // Short timeouts: flows of a short run end while it lasts; all of them end at the stop anyway.
         pipelineOptions.timeouts = FlowTimeouts(tcpIdle: 30 * FlowTimeouts.second, udpIdle: 10 * FlowTimeouts.second, active: 0)
         let pipeline: LivePipeline
         do {
-            pipeline = try LivePipeline(options: pipelineOptions, logger: logger)
+            pipeline = try LivePipeline(options: pipelineOptions, rules: options.rules, policyOverlay: options.policy, logger: logger)
         } catch {
             throw RunError(message: "\(error)")
         }
@@ -114,6 +128,16 @@ public final class ObservedRun {
             if batch.isLast { break }
         }
 
+        var leaks: [AuditReport.ContentSection.Leak] = []
+        for item in decided where item.row.scope != .loopback {
+            for finding in item.findings {
+                let alert = AlertStage.contentAlert(item.row, finding)
+                if let evidence = alert.content {
+                    leaks.append(AuditReport.ContentSection.Leak(
+                        flowUID: item.row.uid, program: alert.program ?? "?", destination: alert.destination, evidence: evidence))
+                }
+            }
+        }
         var tree: [FlowRow] = [], others: [FlowRow] = [], unattributed: [FlowRow] = []
         var ancestry: [Int32: Bool] = [:]
         for item in decided where !item.isOpen {
@@ -138,7 +162,14 @@ public final class ObservedRun {
             counters: counters, statistics: statistics, attributionDropped: worker.dropped,
             usesProcessEvents: worker.attributor.usesProcessEvents,
             attribution: pipeline.attributionState ?? "off",
-            eventDropped: worker.eventsDropped)
+            eventDropped: worker.eventsDropped,
+            content: pipeline.content.map { inspector in
+                AuditReport.ContentSection(
+                    prompts: inspector.promptsSeen.map {
+                        AuditReport.ContentSection.Prompt(time: $0.time, requester: $0.requester, runtime: $0.runtime, endpoint: $0.endpoint, words: $0.words)
+                    },
+                    leaks: leaks, droppedBytes: inspector.counters.droppedBytes, tlsProbes: pipeline.tlsProbeState)
+            })
     }
 
     /// Whether `pid` is the root or descends from it, following parents as attribution captured them.

@@ -1,10 +1,10 @@
-import PacketParsing
+public import PacketParsing
 
 /// Finds a TCP segment's sequence number in its frame, from the summary alone.
-enum TCPSequence {
+public enum TCPSequence {
     /// The sequence number, found by locating the TCP header that ends at the payload: its data
     /// offset must match the distance, and its ports the summary's. Nil when no header fits.
-    static func of(_ packet: PacketSummary, in frame: UnsafeRawBufferPointer) -> UInt32? {
+    public static func of(_ packet: PacketSummary, in frame: UnsafeRawBufferPointer) -> UInt32? {
         let payload = packet.payloadOffset
         for words in 5...15 {
             let start = payload - 4 * words

@@ -34,6 +34,8 @@ public struct Decision: Sendable, Hashable {
     public var tags: [String]
     /// A sentence for people, from the rule's `message` or made up from the rule.
     public var message: String?
+    /// How the role was given: by a matcher, or by what the program did (a relation).
+    public var roleSource: RoleSource?
 
     public init(role: String? = nil, verdict: Verdict = .unrated, rule: String? = nil, severity: Severity? = nil,
                 tags: [String] = [], message: String? = nil) {
@@ -44,4 +46,14 @@ public struct Decision: Sendable, Hashable {
         self.tags = tags
         self.message = message
     }
+}
+
+/// Where a process's role came from: the contract's `role_source`.
+public enum RoleSource: String, Sendable, Hashable {
+    /// A matcher of the role held (program, executable, command line, …).
+    case matcher
+    /// No matcher held, but the program called a model runtime's API over loopback: a chat client.
+    case relation
+    /// A run's policy file gave it.
+    case ruleFile = "rule-file"
 }

@@ -14,6 +14,12 @@ public struct ProcessFacts: Sendable, Hashable {
     /// Arguments joined with spaces.
     public var cmdline: String?
     public var comm: String?
+    /// The program identity's name (`open-webui`) and kind (`console-script`).
+    public var program: String?
+    public var programKind: String?
+    /// A role the process holds by what it did (it called a model runtime's API: `chatbot-ui`),
+    /// used when no matcher gives it one.
+    public var relatedRole: String?
     public var user: String?
     public var uid: UInt32?
     /// The systemd unit (service or scope).
@@ -34,8 +40,11 @@ public struct ProcessFacts: Sendable, Hashable {
         pid: Int32? = nil, startTime: UInt64? = nil, exe: String? = nil, sha256: String? = nil, cmdline: String? = nil,
         comm: String? = nil, user: String? = nil, uid: UInt32? = nil, unit: String? = nil, container: String? = nil,
         parentExe: String? = nil, parentCmdline: String? = nil, ancestorExes: [String] = [],
-        ancestorCmdlines: [String] = [], listeningPorts: [UInt16] = [], openFiles: [String] = []
+        ancestorCmdlines: [String] = [], listeningPorts: [UInt16] = [], openFiles: [String] = [],
+        program: String? = nil, programKind: String? = nil
     ) {
+        self.program = program
+        self.programKind = programKind
         self.pid = pid
         self.startTime = startTime
         self.exe = exe

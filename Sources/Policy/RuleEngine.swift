@@ -154,6 +154,10 @@ public final class RuleEngine: Sendable {
                 break search
             }
         }
+        // No matcher named it, but what it does does: it called a model runtime's API.
+        if role == nil, let related = p.relatedRole {
+            role = ruleSet.roles.firstIndex { $0.name == related }.map { Int32($0) }
+        }
         var candidates: [Int32] = programOther
         if let path = p.exePath { candidates += programByExe[String(path)] ?? [] }
         if let sha = p.sha256 { candidates += programBySHA[sha.lowercased()] ?? [] }
@@ -246,6 +250,7 @@ public final class RuleEngine: Sendable {
     private func decision(_ step: Step?, _ plan: Plan, _ facts: FlowFacts, _ scope: AddressScope, _ classes: [Int32]) -> Decision {
         let role = plan.role.map { ruleSet.roles[Int($0)] }
         var d = Decision(role: role?.name)
+        if role != nil { d.roleSource = plan.roleMatcher == nil ? .relation : .matcher }
         for c in classes { if let tag = taggedClasses[Int(c)], !d.tags.contains(tag) { d.tags.append(tag) } }
         switch step?.kind {
         case .rule(let id):
@@ -276,8 +281,18 @@ public final class RuleEngine: Sendable {
     }
 
     private func message(_ facts: FlowFacts, _ scope: AddressScope, _ role: String?, because reason: String) -> String {
-        let who = facts.process.map { p in p.exePath.map(String.init) ?? p.comm ?? "a process" } ?? "an unattributed flow"
-        let destination = (facts.hostname.map { "\($0) (\(facts.remoteAddress))" } ?? "\(facts.remoteAddress)") + " port \(facts.remotePort)"
+        // The program as a person calls it, with the executable when that says something more.
+        let who = facts.process.map { p in
+            let exe = p.exePath.map(String.init)
+            guard let program = p.program, !program.isEmpty else { return exe ?? p.comm ?? "a process" }
+            return exe.map { $0.hasSuffix("/" + program) ? $0 : "\(program) (\($0))" } ?? program
+        } ?? "an unattributed flow"
+        let destination: String
+        if facts.remotePort == 53 && (facts.ipProtocol == 17 || facts.ipProtocol == 6) {
+            destination = (facts.hostname.map { "a DNS query for \($0)" } ?? "a DNS server") + " at \(facts.remoteAddress) port 53"
+        } else {
+            destination = (facts.hostname.map { "\($0) (\(facts.remoteAddress))" } ?? "\(facts.remoteAddress)") + " port \(facts.remotePort)"
+        }
         return "\(who)\(role.map { " [\($0)]" } ?? "") reached \(destination), \(scope.rawValue): \(reason)"
     }
 

@@ -16,7 +16,7 @@ struct RuleFileParser {
     static let topKeys = ["roles", "classes", "rules", "rescope"]
     static let roleKeys = ["name", "description", "priority", "severity", "match", "allow", "otherwise"]
     static let matcherKeys = [
-        "exe", "name", "sha256", "cmdline", "parent", "ancestor", "user", "unit", "container", "listening_port",
+        "exe", "name", "program", "program_kind", "sha256", "cmdline", "parent", "ancestor", "user", "unit", "container", "listening_port",
         "open_file",
     ]
     static let ancestorKeys = ["exe", "name", "cmdline"]
@@ -300,6 +300,8 @@ struct RuleFileParser {
             switch key {
             case "exe": m.exe = globs(v, key)
             case "name": m.name = globs(v, key)
+            case "program": m.program = globs(v, key)
+            case "program_kind": m.programKind = strings(v, key) ?? []
             case "sha256":
                 for h in strings(v, key) ?? [] {
                     let lower = h.lowercased()

@@ -122,6 +122,10 @@ public struct ProcessMatcher: Sendable {
     var exe: [Glob] = []
     /// The executable's file name or the process's `comm`.
     var name: [Glob] = []
+    /// What a person calls the program (`open-webui`, `llama_cpp.server`): its program identity.
+    var program: [Glob] = []
+    /// How the program identity was read (`console-script`, `module`, `node-package`, …).
+    var programKind: [String] = []
     var sha256: Set<String> = []
     var cmdline: [TextPattern] = []
     var parent: AncestorMatcher?
@@ -150,6 +154,12 @@ public struct ProcessMatcher: Sendable {
                 (p.exeName.map { g.matches($0) } ?? false) || (p.comm.map { g.matches($0) } ?? false)
             }
             if !ok { return false }
+        }
+        if !program.isEmpty {
+            guard let name = p.program, program.contains(where: { $0.matches(name) }) else { return false }
+        }
+        if !programKind.isEmpty {
+            guard let kind = p.programKind, programKind.contains(kind) else { return false }
         }
         if !user.isEmpty {
             let ok = user.contains { u in u == p.user || (p.uid.map { String($0) == u } ?? false) }

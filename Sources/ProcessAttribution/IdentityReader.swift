@@ -4,6 +4,9 @@
 struct IdentityReader: Sendable {
     let proc: ProcFileSystem
     let users: [UInt32: String]
+    /// The directory standing for the host's `/` when reading container runtimes' metadata ("" for
+    /// the real one; a temporary tree in tests).
+    var hostRoot: String = ""
 
     /// The identity of `pid`, or nil when the process vanished before its stat could be read.
     /// `ancestors` gives identities already known (the parent captured at its own exec).
@@ -30,6 +33,9 @@ struct IdentityReader: Sendable {
         }
         if let link = proc.readLink(base + "/ns/net") { identity.netns = ProcText.inode(inLink: link, kind: "net") }
         identity.tags = PackagingTags.of(exe: identity.exe, cgroup: identity.cgroup)
+        identity.program = programNamer(pid: pid).program(
+            exe: identity.exe, arguments: identity.arguments, comm: identity.comm,
+            cwd: proc.readLink(base + "/cwd"), container: identity.container, tags: identity.tags)
         // The stat read first may belong to a process that exec'd or died since; a second stat with the
         // same start time proves the pid still names the same process.
         guard let again = proc.readText(base + "/stat").flatMap(ProcText.stat), again.startTime == stat.startTime else {
@@ -58,6 +64,16 @@ struct IdentityReader: Sendable {
         identity.exe = proc.readLink(base + "/exe")
         identity.arguments = proc.read(base + "/cmdline", limit: 1 << 16).map { ProcText.arguments(fromCmdline: $0) } ?? []
         return identity
+    }
+
+    /// Names programs from the files `pid` sees (through its root: containers and other mount
+    /// namespaces see their own) and the container runtimes' metadata on this machine.
+    private func programNamer(pid: Int32) -> ProgramNamer {
+        let root = proc.path(String(pid) + "/root")
+        let hostRoot = hostRoot
+        return ProgramNamer(
+            readFile: { path, limit in ProcFileSystem.readFile(atPath: root + path, limit: limit) },
+            hostFile: { path, limit in ProcFileSystem.readFile(atPath: hostRoot + path, limit: limit) })
     }
 
     /// Users from an /etc/passwd file (no NSS: no network lookups).

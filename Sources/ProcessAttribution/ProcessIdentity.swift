@@ -28,6 +28,8 @@ public struct ProcessIdentity: Sendable, Hashable {
     public var netns: UInt64?
     /// Packaging tags: `flatpak`, `snap`, `appimage`.
     public var tags: [String]
+    /// What a person calls the program (the script, module, package or app an interpreter runs).
+    public var program: Program?
 
     /// The command line joined with spaces, the way the JSON contract shows it.
     public var cmdline: String { arguments.joined(separator: " ") }

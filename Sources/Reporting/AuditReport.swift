@@ -27,6 +27,94 @@ public struct AuditReport: Sendable {
     /// Model and runtime facts for `infer`, as ordered key/value pairs.
     public var model: [(String, String)] = []
     public var runtime: [(String, String)] = []
+    /// What content inspection saw (nil: it was off, and the audit says why).
+    public var content: ContentSection?
+    /// Why content was not inspected, when it was not.
+    public var contentOff: String?
+
+    /// The audit's content section: the prompts seen going to a runtime (never their text), which
+    /// flows off this machine carried their words, and how much could be read at all.
+    public struct ContentSection: Sendable {
+        /// A prompt fingerprinted: when, who sent it, to which runtime and endpoint, how many words.
+        public struct Prompt: Sendable {
+            public var time: Int64
+            public var requester: String
+            public var runtime: String
+            public var endpoint: String
+            public var words: Int
+            public init(time: Int64, requester: String, runtime: String, endpoint: String, words: Int) {
+                self.time = time
+                self.requester = requester
+                self.runtime = runtime
+                self.endpoint = endpoint
+                self.words = words
+            }
+        }
+
+        /// A content alert of the run: the flow, and the evidence (no text).
+        public struct Leak: Sendable {
+            public var flowUID: String
+            public var program: String
+            public var destination: String
+            public var evidence: AlertRecord.ContentEvidence
+            public init(flowUID: String, program: String, destination: String, evidence: AlertRecord.ContentEvidence) {
+                self.flowUID = flowUID
+                self.program = program
+                self.destination = destination
+                self.evidence = evidence
+            }
+        }
+
+        public var prompts: [Prompt]
+        public var leaks: [Leak]
+        /// Payload bytes that could not be inspected (budget, capture, probe drops).
+        public var droppedBytes: Int64
+        /// Whether TLS writes were probed (uprobes on OpenSSL), and why not when they were not.
+        public var tlsProbes: String
+
+        public init(prompts: [Prompt], leaks: [Leak], droppedBytes: Int64, tlsProbes: String) {
+            self.prompts = prompts
+            self.leaks = leaks
+            self.droppedBytes = droppedBytes
+            self.tlsProbes = tlsProbes
+        }
+    }
+
+    /// Flows leaving this machine by visibility: how much of what left could be read.
+    func egressVisibility() -> [(String, Int)] {
+        var counts: [String: Int] = [:]
+        for r in treeFlows + unattributedFlows where r.scope != .loopback {
+            counts[r.content?.visibility ?? "not-inspected", default: 0] += 1
+        }
+        return ["tls-plaintext", "wire-plaintext", "opaque", "not-inspected"].compactMap { v in counts[v].map { (v, $0) } }
+    }
+
+    /// The content section in words, one line each.
+    func contentLines() -> [String] {
+        guard let content else {
+            return ["content    not inspected\(contentOff.map { " (\($0))" } ?? "")"]
+        }
+        var lines: [String] = []
+        lines.append("content    \(Count.text(content.prompts.count, "prompt")) seen going to a model runtime (kept as fingerprints, never text)")
+        for p in content.prompts.prefix(20) {
+            lines.append("             \(Timestamp.local(p.time)) \(Sanitizer.clean(p.requester)) → \(Sanitizer.clean(p.runtime)) \(p.endpoint): \(Count.text(p.words, "word"))")
+        }
+        if content.prompts.count > 20 { lines.append("             … and \(content.prompts.count - 20) more") }
+        let leaking = Set(content.leaks.map(\.flowUID)).count
+        lines.append("           egress flows carrying a prompt's words or a canary: \(leaking)")
+        for leak in content.leaks {
+            let what = leak.evidence.canary.map { "the canary \"\(Sanitizer.clean($0))\"" }
+                ?? "\(leak.evidence.matchedWords) words of a prompt \(Sanitizer.clean(leak.evidence.promptProcess ?? "?")) gave \(Sanitizer.clean(leak.evidence.runtime ?? "a runtime"))"
+            lines.append("             ! \(Sanitizer.clean(leak.program)) sent \(what) to \(Sanitizer.clean(leak.destination)) (\(leak.evidence.visibility), flow \(leak.flowUID))")
+        }
+        let visibility = egressVisibility()
+        let inspected = visibility.filter { $0.0 == "tls-plaintext" || $0.0 == "wire-plaintext" }.map { "\($0.1) as \($0.0.replacingOccurrences(of: "-" as Character, with: " " as Character))" }
+        let opaque = visibility.first { $0.0 == "opaque" }?.1 ?? 0
+        let notInspected = visibility.first { $0.0 == "not-inspected" }?.1 ?? 0
+        lines.append("           inspected: \(inspected.isEmpty ? "no flow left this machine" : inspected.joined(separator: ", ")); opaque: \(opaque)\(opaque > 0 ? " (encrypted by a TLS stack Telltale does not probe: not known to be clean)" : ""); not inspected: \(notInspected)")
+        lines.append("           TLS probes: \(content.tlsProbes); \(ByteCount.text(content.droppedBytes)) of payload not inspected")
+        return lines
+    }
 
     public init(
         kind: String, command: [String], start: Int64, end: Int64, exitStatus: Int32, interfaces: [String],
@@ -82,7 +170,7 @@ public struct AuditReport: Sendable {
 
     func who(_ r: FlowRow) -> String {
         guard let p = r.process else { return "?" }
-        return Sanitizer.clean("\(p.comm ?? "?")[\(p.pid)] \(p.exe ?? "")")
+        return Sanitizer.clean("\(p.displayName)[\(p.pid)] \(p.exe ?? "")")
     }
 
     /// The report for a terminal.
@@ -95,6 +183,7 @@ public struct AuditReport: Sendable {
             out += "  attribution \(attribution); \(eventDropped) socket events dropped\n"
         }
         out += "  policy     \(policy)\(isolated ? "; the command ran isolated (network namespace with loopback only)" : "")\n"
+        for line in contentLines() { out += "  " + line + "\n" }
         for (key, value) in model { out += "  model      \(key): \(Sanitizer.clean(value))\n" }
         for (key, value) in runtime { out += "  runtime    \(key): \(Sanitizer.clean(value))\n" }
         out += "\nflows of the command's processes: \(treeFlows.count)\n"
@@ -148,6 +237,44 @@ public struct AuditReport: Sendable {
         w.key("unattributed_flows"); w.beginArray(); for r in unattributedFlows { r.writeJSON(to: &w) }; w.endArray()
         w.key("violations"); w.int(violations.count)
         w.key("unaccounted_egress"); w.int(suspects.count)
+        w.key("content")
+        if let content {
+            w.beginObject()
+            w.key("prompts"); w.beginArray()
+            for p in content.prompts {
+                w.beginObject()
+                w.key("time"); w.string(Timestamp.rfc3339(p.time))
+                w.key("requester"); w.string(p.requester)
+                w.key("runtime"); w.string(p.runtime)
+                w.key("endpoint"); w.string(p.endpoint)
+                w.key("words"); w.int(p.words)
+                w.endObject()
+            }
+            w.endArray()
+            w.key("leaks"); w.beginArray()
+            for leak in content.leaks {
+                w.beginObject()
+                w.key("flow_uid"); w.string(leak.flowUID)
+                w.key("program"); w.string(leak.program)
+                w.key("destination"); w.string(leak.destination)
+                w.key("matched_words"); w.int(leak.evidence.matchedWords)
+                w.key("prompt_seen"); w.string(leak.evidence.promptSeen)
+                w.key("prompt_process"); w.string(leak.evidence.promptProcess)
+                w.key("runtime"); w.string(leak.evidence.runtime)
+                w.key("visibility"); w.string(leak.evidence.visibility)
+                w.key("canary"); w.string(leak.evidence.canary)
+                w.endObject()
+            }
+            w.endArray()
+            w.key("egress_visibility"); w.beginObject()
+            for (v, n) in egressVisibility() { w.key(v); w.int(n) }
+            w.endObject()
+            w.key("dropped_bytes"); w.int(content.droppedBytes)
+            w.key("tls_probes"); w.string(content.tlsProbes)
+            w.endObject()
+        } else {
+            w.null()
+        }
         w.key("verdict"); w.string(isClean ? "clean" : "violation")
         w.endObject()
         return w.text + "\n"
@@ -165,6 +292,7 @@ public struct AuditReport: Sendable {
         out += "| capture | \(cell(interfaces.joined(separator: ", "))); \(packets) packets, \(dropped) dropped |\n"
         if !attribution.isEmpty { out += "| attribution | \(cell(attribution)); \(eventDropped) socket events dropped |\n" }
         out += "| policy | \(cell(policy)) |\n"
+        for line in contentLines() { out += "| \(line.hasPrefix("content") ? "content" : "") | \(cell(line.hasPrefix("content") ? String(line.dropFirst(7)).trimmingPrefixSpaces() : line.trimmingPrefixSpaces())) |\n" }
         for (k, v) in model { out += "| model \(cell(k)) | \(cell(v)) |\n" }
         for (k, v) in runtime { out += "| runtime \(cell(k)) | \(cell(v)) |\n" }
         out += "\n## Flows of the command's processes (\(treeFlows.count))\n\n"
@@ -182,5 +310,12 @@ public struct AuditReport: Sendable {
             out += "\n## Completion\n\n```\n\(lines.joined(separator: "\n"))\n```\n"
         }
         return out
+    }
+}
+
+extension String {
+    fileprivate func trimmingPrefixSpaces() -> String { String(drop { $0 == " " }) }
+    fileprivate func replacingOccurrences(of target: Character, with replacement: Character) -> String {
+        String(map { $0 == target ? replacement : $0 })
     }
 }

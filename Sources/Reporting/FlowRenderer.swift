@@ -77,10 +77,10 @@ public struct FlowRenderer: Sendable {
             case .inbound: "<-"
             case .local: "<>"
             }
-            let process = r.process.map { p in "\(p.comm ?? p.exe.map(Self.basename) ?? "?")[\(p.pid)]" }
+            let process = r.process.map { p in "\(p.displayName)[\(p.pid)]" }
                 ?? (r.unattributedReason.map { "(\($0))" } ?? "-")
             let role = r.process?.role ?? "-"
-            let peer = r.peerProcess.map { p in "\(p.comm ?? p.exe.map(Self.basename) ?? "?")[\(p.pid)]\(p.role.map { " " + $0 } ?? "")" } ?? "-"
+            let peer = r.peerProcess.map { p in "\(p.displayName)[\(p.pid)]\(p.role.map { " " + $0 } ?? "")" } ?? "-"
             lines.append([
                 time, r.proto, Self.endpoint(r.localAddress, r.localPort, r.proto), arrow,
                 Self.endpoint(r.remoteAddress, r.remotePort, r.proto), r.scope.rawValue,

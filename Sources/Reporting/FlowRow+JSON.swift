@@ -34,6 +34,15 @@ extension FlowRow {
         w.key("unattributed_reason"); w.string(unattributedReason)
         w.key("verdict"); w.string(verdict)
         w.key("rule"); w.string(rule)
+        w.key("content")
+        if let content {
+            w.beginObject()
+            w.key("visibility"); w.string(content.visibility)
+            w.key("prompt_matches"); w.int(content.promptMatches)
+            w.endObject()
+        } else {
+            w.null()
+        }
         w.key("seq"); w.int(sequence)
         w.endObject()
     }
@@ -53,6 +62,9 @@ extension FlowRow {
         w.key("unit"); w.string(p.unit)
         w.key("container"); w.string(p.container)
         w.key("role"); w.string(p.role)
+        w.key("program"); w.string(p.program)
+        w.key("program_kind"); w.string(p.programKind)
+        w.key("role_source"); w.string(p.roleSource)
         w.endObject()
     }
 
@@ -62,6 +74,7 @@ extension FlowRow {
         "direction", "scope", "bytes_out", "bytes_in", "packets_out", "packets_in", "conn_state", "history",
         "community_id", "hostname", "name_source", "pid", "exe", "cmdline", "user", "role",
         "unattributed_reason", "verdict", "rule", "attribution_source", "peer_pid", "peer_exe", "peer_role",
+        "program", "program_kind", "peer_program", "content_visibility", "prompt_matches",
     ]
 
     public var csvFields: [String] {
@@ -73,6 +86,8 @@ extension FlowRow {
             process?.exe ?? "", process?.cmdline ?? "", process?.user ?? "", process?.role ?? "",
             unattributedReason ?? "", verdict, rule ?? "", attributionSource ?? "",
             peerProcess.map { String($0.pid) } ?? "", peerProcess?.exe ?? "", peerProcess?.role ?? "",
+            process?.program ?? "", process?.programKind ?? "", peerProcess?.program ?? "",
+            content?.visibility ?? "", content.map { String($0.promptMatches) } ?? "",
         ]
     }
 

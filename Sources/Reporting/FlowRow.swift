@@ -19,8 +19,41 @@ public struct FlowRow: Sendable, Equatable {
         public var unit: String?
         public var container: String?
         public var role: String?
+        /// What a person calls the program (`open-webui`, not `python3.11`); nil when not known.
+        public var program: String?
+        /// How `program` was read: `executable`, `script`, `console-script`, `module`, `jar`,
+        /// `node-package`, `app` or `container`.
+        public var programKind: String?
+        /// Where the role came from: `matcher` (a rule's matcher), `relation` (it called a model
+        /// runtime's API) or `rule-file` (a run policy); nil without a role.
+        public var roleSource: String?
 
         public init(pid: Int) { self.pid = pid }
+
+        /// The name to show a person: the program, else the executable's name, else the command name.
+        public var displayName: String {
+            if let program, !program.isEmpty { return program }
+            if let exe, !exe.isEmpty {
+                var path = Substring(exe)
+                if path.hasSuffix(" (deleted)") { path = path.dropLast(10) }
+                if let slash = path.lastIndex(of: "/") { return String(path[path.index(after: slash)...]) }
+                return String(path)
+            }
+            return comm ?? "?"
+        }
+    }
+
+    /// How much of a flow's payload Telltale could read, and how many prompts it carried.
+    public struct Content: Sendable, Equatable {
+        /// `tls-plaintext`, `wire-plaintext`, `opaque` or `not-inspected`.
+        public var visibility: String
+        /// Prompts (or canaries) a run of whose words the flow carried.
+        public var promptMatches: Int
+
+        public init(visibility: String, promptMatches: Int = 0) {
+            self.visibility = visibility
+            self.promptMatches = promptMatches
+        }
     }
 
     public var uid: String
@@ -56,6 +89,8 @@ public struct FlowRow: Sendable, Equatable {
     public var unattributedReason: String?
     public var verdict: String
     public var rule: String?
+    /// What inspection could see of the flow (nil when content inspection was off).
+    public var content: Content?
     /// The flow's place in the order flows finished (the store's `seq`): nil while it is open or
     /// before it is stored. `report --follow` and the exports resume from it.
     public var sequence: Int64?

@@ -246,7 +246,7 @@ public struct HTMLReport: Sendable {
         for a in alerts.suffix(500) {
             let destination = (a.hostname.map { $0 + " " } ?? "") + "\(a.remoteAddress):\(a.remotePort)/\(a.proto)"
             table += "<tr class=\"alert\"><td>\(HTMLReport.escape(Timestamp.rfc3339(a.time)))</td><td>\(HTMLReport.escape(a.severity))</td>"
-                + "<td>\(HTMLReport.escape(a.exe ?? a.process ?? "?"))</td><td>\(HTMLReport.escape(destination))</td>"
+                + "<td>\(HTMLReport.escape(a.program ?? a.exe ?? a.process ?? "?"))</td><td>\(HTMLReport.escape(destination))</td>"
                 + "<td>\(HTMLReport.escape(a.rule))</td><td>\(HTMLReport.escape(a.message))</td></tr>\n"
         }
         table += "</table>\n"
@@ -259,7 +259,7 @@ public struct HTMLReport: Sendable {
         t += "<table><tr><th>start</th><th>proto</th><th>local</th><th>remote</th><th>scope</th><th>host</th>"
             + "<th>out</th><th>in</th><th>program</th><th>role</th><th>verdict</th></tr>\n"
         for r in flows {
-            let program = r.process.map { p in "\(p.exe ?? p.comm ?? "?") [\(p.pid)]" }
+            let program = r.process.map { p in "\(p.displayName) [\(p.pid)]" }
                 ?? "(unattributed: \(r.unattributedReason ?? "no process"))"
             t += "<tr\(r.verdict == "alert" ? " class=\"alert\"" : "")><td>\(HTMLReport.escape(Timestamp.rfc3339(r.start)))</td>"
                 + "<td>\(HTMLReport.escape(r.proto))</td>"

@@ -302,8 +302,10 @@ public struct TopModel: Sendable {
         let destination = row.hostname ?? row.remoteAddress
         let program: (key: String, label: String)
         if let p = row.process {
-            let name = p.exe.map { String($0.split(separator: "/").last ?? Substring($0)) } ?? p.comm ?? "pid \(p.pid)"
-            program = (p.exe ?? p.comm ?? "pid \(p.pid)", name)
+            // Keyed by program and executable: two programs with one name (a script named app.py in
+            // two places runs one interpreter; two different executables called `server`) stay apart.
+            let name = p.displayName
+            program = ((p.program ?? "") + "\u{0}" + (p.exe ?? p.comm ?? "pid \(p.pid)"), name)
         } else {
             let text = "(unattributed: \(row.unattributedReason ?? "no process"))"
             program = (text, text)

@@ -25,7 +25,8 @@ public enum ZeekConnLog {
         ("exe", "string"), ("sha256", "string"), ("comm", "string"), ("user", "string"), ("role", "string"),
         ("unit", "string"), ("container", "string"), ("peer_pid", "count"), ("peer_exe", "string"),
         ("peer_role", "string"), ("attribution_source", "string"), ("unattributed_reason", "string"),
-        ("verdict", "string"), ("rule", "string"),
+        ("verdict", "string"), ("rule", "string"), ("program", "string"), ("program_kind", "string"),
+        ("peer_program", "string"), ("content_visibility", "string"), ("prompt_matches", "count"),
     ]
 
     /// One value of a row: what Zeek would write for it.
@@ -90,7 +91,9 @@ public enum ZeekConnLog {
             count(r.process?.pid), text(r.process?.exe), text(r.process?.sha256), text(r.process?.comm),
             text(r.process?.user), text(r.process?.role), text(r.process?.unit), text(r.process?.container),
             count(r.peerProcess?.pid), text(r.peerProcess?.exe), text(r.peerProcess?.role), text(r.attributionSource),
-            text(r.unattributedReason), .text(r.verdict), text(r.rule),
+            text(r.unattributedReason), .text(r.verdict), text(r.rule), text(r.process?.program),
+            text(r.process?.programKind), text(r.peerProcess?.program), text(r.content?.visibility),
+            r.content.map { .count(Int64($0.promptMatches)) } ?? .unset,
         ]
     }
 

@@ -47,11 +47,11 @@ extension Telltale {
             Output.flush()
         }
 
-        static let columns = ["time", "severity", "process", "role", "destination", "rule", "flow_uid", "delivered", "message"]
+        static let columns = ["time", "severity", "program", "role", "destination", "rule", "flow_uid", "delivered", "message"]
 
         /// The fields of a row; `localTime` (tables) shows the time in this machine's zone, CSV keeps UTC.
         static func fields(_ a: AlertRecord, localTime: Bool = false) -> [String] {
-            [localTime ? Timestamp.local(a.time) : Timestamp.rfc3339(a.time), a.severity, a.exe ?? a.process ?? "(unattributed)", a.role ?? "", a.destination, a.rule,
+            [localTime ? Timestamp.local(a.time) : Timestamp.rfc3339(a.time), a.severity, a.program ?? a.exe ?? a.process ?? "(unattributed)", a.role ?? "", a.destination, a.rule,
              a.flowUID ?? "", a.delivered.joined(separator: ","), a.message].map(Sanitizer.clean)
         }
 

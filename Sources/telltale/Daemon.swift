@@ -57,6 +57,9 @@ extension Telltale {
         @Flag(help: "Attribute flows by polling the socket tables only, without the kernel's socket events (BPF).")
         var noKernelEvents = false
 
+        @Flag(help: "Inspect content: fingerprint prompts sent to model runtimes over loopback (never their text) and alert when a run of their words, or a canary, leaves this machine in wire or TLS plaintext. TLS plaintext needs CAP_SYS_ADMIN (uprobes on OpenSSL).")
+        var inspectContent = false
+
         @Option(name: .customLong("metrics-textfile"), help: ArgumentHelp("Write Prometheus metrics to this file for node-exporter's textfile collector (*.prom).", valueName: "path"))
         var metricsTextfile: String?
 
@@ -117,6 +120,7 @@ extension Telltale {
             if let rules { settings.rules = rules }
             if let baseline { settings.baseline = baseline }
             if noKernelEvents { settings.kernelEvents = false }
+            if inspectContent { settings.content.enabled = true }
             if let metricsTextfile { settings.export.metricsTextfile = metricsTextfile }
             if let metricsListen { settings.export.metricsListen = try? SocketAddress.parse(metricsListen) }
             if let ipfixCollector { settings.export.ipfixCollector = try? SocketAddress.parse(ipfixCollector) }

@@ -121,8 +121,8 @@ extension Telltale {
         @OptionGroup var database: DatabaseOption
         @OptionGroup var window: WindowOptions
 
-        @Option(help: "Group by process, role or destination; or 'flow' to list flows.")
-        var by: Grouping = .process
+        @Option(help: "Group by program (what a person calls it: open-webui, not python3.11), process (executable), role or destination; or 'flow' to list flows.")
+        var by: Grouping = .program
 
         @Option(help: "With --by flow: at most this many flows (the newest).")
         var limit: Int = 10_000
@@ -431,7 +431,7 @@ extension Telltale.Report {
             let coverage = try store.coverage(in: w)
             var report = HTMLReport(
                 from: from, to: to, generated: now, buckets: buckets,
-                programs: buckets.series(try store.spans(by: by == .flow ? .process : by, in: w)),
+                programs: buckets.series(try store.spans(by: by == .flow ? .program : by, in: w)),
                 scopes: try store.scopeTotals(in: w).map {
                     HTMLReport.ScopeTotal(scope: $0.scope, bytesOut: $0.bytesOut, bytesIn: $0.bytesIn, destinations: $0.destinations)
                 },

@@ -15,16 +15,13 @@ extension Telltale {
             subcommands: [Check.self, Explain.self, Learn.self]
         )
 
-        static let defaultDirectory = "/etc/telltale/rules.d"
+        static let defaultDirectory = RuleEngine.installedDirectory
 
-        /// The rules at `path`; the built-in default pack when `path` is the installed directory and
-        /// that is not there (as the daemon does). Prints every problem and exits 1 when broken.
-        static func engine(_ path: String) throws -> RuleEngine {
+        /// The rules at `path` (nil or the installed directory: the installed pack, else the built-in
+        /// one, as the daemon chooses). Prints every problem and exits 1 when broken.
+        static func engine(_ path: String?) throws -> RuleEngine {
             do {
-                if path == defaultDirectory && !FileManager.default.fileExists(atPath: path) {
-                    return RuleEngine(rules: try DefaultRulePack.ruleSet())
-                }
-                return try RuleEngine(directory: path)
+                return try RuleEngine.load(configured: path == defaultDirectory ? nil : path).engine
             } catch {
                 for problem in error.problems { Output.error(Sanitizer.clean(problem.description)) }
                 throw ExitCode(1)
@@ -109,8 +106,8 @@ extension Telltale {
                 let e = engine.explain(facts)
                 // A run policy gives no roles; the programs' roles come from the rules as in the daemon.
                 var role = (e.role, e.roleMatcher)
-                if runPolicy != nil, let roles = RunJudge.roleEngine() {
-                    let r = roles.explain(facts)
+                if runPolicy != nil {
+                    let r = try Rules.engine(nil).explain(facts)
                     role = (r.role, r.roleMatcher)
                 }
                 if format == .json {
@@ -206,7 +203,7 @@ extension Telltale {
                 ProcessFacts(
                     pid: Int32(clamping: p.pid), startTime: p.startTime.map { UInt64(clamping: $0) }, exe: p.exe, sha256: p.sha256,
                     cmdline: p.cmdline, comm: p.comm, user: p.user, uid: p.uid.map { UInt32(clamping: $0) }, unit: p.unit,
-                    container: p.container, parentExe: p.parentExe)
+                    container: p.container, parentExe: p.parentExe, program: p.program, programKind: p.programKind)
             }
             var facts = FlowFacts(
                 process: process, remoteAddress: IPAddress(row.remoteAddress) ?? IPAddress(v4: 0),

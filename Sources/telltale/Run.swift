@@ -9,52 +9,13 @@ import Reporting
 import FlowStore
 import Capture
 
-/// A run policy's engine, and how it judges the rows of a command's process tree.
-struct RunJudge {
-    let name: String
-    let engine: RuleEngine
-    /// Gives each program its role (the installed rules, else the built-in pack); the verdict is the policy's.
-    var roles: RuleEngine? = RunJudge.roleEngine()
-
-    static func roleEngine() -> RuleEngine? {
-        let installed = Telltale.Rules.defaultDirectory
-        if FileManager.default.fileExists(atPath: installed), let engine = try? RuleEngine(directory: installed) { return engine }
-        return try? RuleEngine(rules: DefaultRulePack.ruleSet())
-    }
-
-    /// The row with the role of its process and of its peer, as the rules give them.
-    func withRoles(_ row: FlowRow) -> FlowRow {
-        guard let roles else { return row }
-        var row = row
-        if row.process != nil {
-            let role = roles.evaluate(Telltale.Rules.facts(row)).role
-            row.process?.role = role
-        }
-        if row.peerProcess != nil {
-            var peer = row
-            peer.process = row.peerProcess
-            let role = roles.evaluate(Telltale.Rules.facts(peer)).role
-            row.peerProcess?.role = role
-        }
-        return row
-    }
-
-    var description: String {
+/// How a run's policy is described in the audit.
+enum RunPolicyDescription {
+    static func of(_ name: String) -> String {
         switch name {
         case "loopback-only": "loopback only, rule set run/loopback-only"
         case "chatbot-ui": "role chatbot-ui: loopback and LAN, rule set run/chatbot-ui"
         default: "role \(name): loopback only, rule set run/\(name)"
-        }
-    }
-
-    /// Each row with the policy's verdict and the rule that gave it.
-    func judge(_ rows: [FlowRow]) -> [FlowRow] {
-        rows.map { row in
-            var row = withRoles(row)
-            let decision = engine.evaluate(Telltale.Rules.facts(row))
-            row.verdict = decision.verdict.rawValue
-            row.rule = decision.rule
-            return row
         }
     }
 }
@@ -79,6 +40,9 @@ struct ObservationOptions: ParsableArguments {
     @Flag(help: "Attribute flows by polling the socket tables only, without the kernel's socket events (BPF).")
     var noKernelEvents = false
 
+    @Flag(help: "Do not inspect content (by default prompts sent to a model runtime are fingerprinted — never kept as text — and matched against what leaves this machine).")
+    var noInspectContent = false
+
     func validate() throws {
         if let policy, RunPolicy.engine(policy) == nil {
             throw ValidationError("--policy: unknown role '\(policy)' (known: \(RunPolicy.names.dropFirst().joined(separator: ", ")))")
@@ -96,6 +60,10 @@ struct ObservationOptions: ParsableArguments {
         options.isolate = isolate
         options.kernelEvents = !noKernelEvents
         options.captureOutput = captureOutput
+        // The daemon's rules give the programs their roles; the run's policy gives the verdicts.
+        options.rules = try Telltale.Rules.engine(nil)
+        options.policy = RunPolicy.engine(policyName)
+        if noInspectContent { options.content = nil }
         do {
             return try ObservedRun(options: options, logger: logger()).run()
         } catch {
@@ -104,11 +72,8 @@ struct ObservationOptions: ParsableArguments {
         }
     }
 
-    var runPolicy: RunJudge {
-        let name = policy ?? "loopback-only"
-        // validate() checked the name; the built-in rule sets always parse (PolicyTests).
-        return RunJudge(name: name, engine: RunPolicy.engine(name) ?? RuleEngine(rules: RuleSet()))
-    }
+    /// The run policy's name (validate() checked it; the built-in rule sets always parse: PolicyTests).
+    var policyName: String { policy ?? "loopback-only" }
 
     func logger() -> Logger {
         var logger = Logger(label: "telltale")
@@ -188,13 +153,15 @@ struct ObservationOptions: ParsableArguments {
     func audit(kind: String, command: [String], _ outcome: ObservedRun.Outcome) -> AuditReport {
         var report = AuditReport(
             kind: kind, command: command, start: outcome.start, end: outcome.end, exitStatus: outcome.exitStatus,
-            interfaces: outcome.interfaces, isolated: outcome.isolated, policy: runPolicy.description,
-            treeFlows: runPolicy.judge(outcome.treeFlows), otherFlows: outcome.otherFlows.count,
+            interfaces: outcome.interfaces, isolated: outcome.isolated, policy: RunPolicyDescription.of(policyName),
+            treeFlows: outcome.treeFlows, otherFlows: outcome.otherFlows.count,
             unattributedFlows: outcome.unattributedFlows, packets: outcome.counters.frames,
             dropped: Int64(outcome.statistics.dropped + outcome.statistics.interfaceDropped) + outcome.attributionDropped,
             damaged: outcome.counters.damaged)
         report.attribution = outcome.attribution
         report.eventDropped = outcome.eventDropped
+        report.content = outcome.content
+        if outcome.content == nil { report.contentOff = noInspectContent ? "--no-inspect-content" : "off" }
         return report
     }
 }
