@@ -229,6 +229,7 @@ let package = Package(
             name: "MonitorTests",
             dependencies: [
                 "Monitor", "FlowStore", "Reporting", "Policy", "Capture", "Flows", "PacketParsing", "Posix", "Export",
+                "Content", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

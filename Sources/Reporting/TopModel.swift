@@ -305,7 +305,8 @@ public struct TopModel: Sendable {
             // Keyed by program and executable: two programs with one name (a script named app.py in
             // two places runs one interpreter; two different executables called `server`) stay apart.
             let name = p.displayName
-            program = ((p.program ?? "") + "\u{0}" + (p.exe ?? p.comm ?? "pid \(p.pid)"), name)
+            let executable = p.exe ?? p.comm ?? "pid \(p.pid)"
+            program = (p.program.map { $0 + "\u{0}" + executable } ?? executable, name)
         } else {
             let text = "(unattributed: \(row.unattributedReason ?? "no process"))"
             program = (text, text)

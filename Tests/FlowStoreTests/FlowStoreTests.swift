@@ -129,7 +129,7 @@ func sampleRow(uid: String, start: Int64, bytesOut: Int64 = 100, host: String? =
             try pool.close()
         }
         let store = try FlowStore(path: path)
-        #expect(try store.appliedMigrations() == ["v1-flows", "v2-sessions", "v3-alerts", "v4-kernel-events", "v5-finished-order"])
+        #expect(try store.appliedMigrations() == ["v1-flows", "v2-sessions", "v3-alerts", "v4-kernel-events", "v5-finished-order", "v6-program-and-content"])
         let flows = try store.flows(in: TimeWindow())
         #expect(flows.map(\.uid) == ["Cold"])
         #expect(flows.first?.bytesIn == 120)

@@ -26,7 +26,7 @@ import Testing
         #expect(builtIn.ruleSet.roles.map(\.name) == directory.ruleSet.roles.map(\.name))
         let programs = [
             ProcessFacts(exe: "/usr/local/bin/llama-server", cmdline: "llama-server -m /m.gguf", comm: "llama-server"),
-            ProcessFacts(exe: "/usr/bin/python3.11", cmdline: "/usr/bin/python3 -m uvicorn open_webui.main:app", comm: "python3"),
+            ProcessFacts(exe: "/usr/bin/python3.11", cmdline: "/usr/bin/python3 -m uvicorn open_webui.main:app", comm: "python3", program: "open_webui", programKind: "module"),
             ProcessFacts(exe: "/usr/bin/curl", cmdline: "curl http://example.org/", comm: "curl"),
         ]
         var alerts = 0

@@ -13,7 +13,7 @@ import Testing
     let llamaServer = ProcessFacts(exe: "/usr/local/bin/llama-server", cmdline: "llama-server -m /models/q.gguf --port 8080", comm: "llama-server")
     let openWebUI = ProcessFacts(
         exe: "/usr/bin/python3.11", cmdline: "/usr/bin/python3 -m uvicorn open_webui.main:app --host 0.0.0.0 --port 8080",
-        comm: "python3")
+        comm: "python3", program: "open_webui", programKind: "module")
 
     @Test func llamaServerIsAModelRuntimeAllowedOnLoopback() {
         let d = pack.evaluate(flow(llamaServer, to: "127.0.0.1", port: 40000))
@@ -33,7 +33,7 @@ import Testing
         #expect(pack.evaluate(flow(llamaServer, to: "192.168.1.20")).verdict == .alert)
     }
 
-    @Test func openWebUIIsAChatbotUIByItsCommandLine() {
+    @Test func openWebUIIsAChatbotUIByItsProgram() {
         #expect(pack.evaluate(flow(openWebUI, to: "127.0.0.1", port: 11434)).role == "chatbot-ui")
         #expect(pack.evaluate(flow(openWebUI, to: "127.0.0.1", port: 11434)).verdict == .allowed)
         #expect(pack.evaluate(flow(openWebUI, to: "192.168.1.5", port: 11434)).verdict == .allowed)
@@ -45,15 +45,18 @@ import Testing
     @Test func theDefaultPackKnowsTheLocalAIRuntimes() {
         let runtimes: [ProcessFacts] = [
             ProcessFacts(exe: "/usr/local/bin/ollama", cmdline: "ollama serve"),
-            ProcessFacts(exe: "/usr/bin/python3", cmdline: "python3 -m vllm.entrypoints.openai.api_server --model m"),
-            ProcessFacts(exe: "/usr/bin/python3", cmdline: "/usr/bin/python3 /usr/local/bin/vllm serve Qwen/Qwen2"),
+            // Interpreted runtimes by their program identity (what IdentityReader's namer reads from argv).
+            ProcessFacts(exe: "/usr/bin/python3", cmdline: "python3 -m vllm.entrypoints.openai.api_server --model m",
+                         program: "vllm.entrypoints.openai.api_server", programKind: "module"),
+            ProcessFacts(exe: "/usr/bin/python3", cmdline: "/usr/bin/python3 /usr/local/bin/vllm serve Qwen/Qwen2",
+                         program: "vllm", programKind: "console-script"),
             ProcessFacts(exe: "/home/a/koboldcpp-linux-x64", cmdline: "./koboldcpp-linux-x64 --model m.gguf"),
             ProcessFacts(exe: "/usr/bin/local-ai", cmdline: "local-ai run"),
             ProcessFacts(exe: "/opt/gpt4all/bin/chat", cmdline: "/opt/gpt4all/bin/chat"),
             ProcessFacts(exe: "/usr/bin/python3", cmdline: "python server.py --listen", parentCmdline: "bash /home/a/text-generation-webui/start_linux.sh"),
-            ProcessFacts(exe: "/usr/bin/sh", cmdline: "sh ./mistral-7b.llamafile --server"),
+            ProcessFacts(exe: "/usr/bin/sh", cmdline: "sh ./mistral-7b.llamafile --server", program: "mistral-7b.llamafile", programKind: "script"),
             ProcessFacts(exe: "/opt/telltale/bin/telltale-llama", cmdline: "telltale-llama serve"),
-            ProcessFacts(exe: "/usr/bin/python3", cmdline: "python3 -m llama_cpp.server --model m.gguf"),
+            ProcessFacts(exe: "/usr/bin/python3", cmdline: "python3 -m llama_cpp.server --model m.gguf", program: "llama_cpp.server", programKind: "module"),
             ProcessFacts(exe: "/usr/local/bin/custom-runner", cmdline: "custom-runner", openFiles: ["/srv/models/phi.gguf"]),
         ]
         for p in runtimes {
@@ -67,24 +70,33 @@ import Testing
             }
         }
         let uis: [ProcessFacts] = [
-            ProcessFacts(exe: "/usr/bin/node", cmdline: "node /home/a/SillyTavern/server.js"),
-            ProcessFacts(exe: "/usr/bin/node", cmdline: "node /app/LibreChat/api/server/index.js"),
+            // Node apps by their package's name (the nearest package.json).
+            ProcessFacts(exe: "/usr/bin/node", cmdline: "node /home/a/SillyTavern/server.js", program: "sillytavern", programKind: "node-package"),
+            ProcessFacts(exe: "/usr/bin/node", cmdline: "node /app/LibreChat/api/server/index.js", program: "@librechat/backend", programKind: "node-package"),
             ProcessFacts(exe: "/opt/AnythingLLM/anythingllm-desktop", cmdline: "/opt/AnythingLLM/anythingllm-desktop"),
             ProcessFacts(exe: "/opt/Chatbox/chatbox", cmdline: "/opt/Chatbox/chatbox"),
-            ProcessFacts(exe: "/usr/bin/node", cmdline: "node /app/lobe-chat/server.js"),
-            ProcessFacts(exe: "/usr/bin/node", cmdline: "node /srv/big-agi/.next/standalone/server.js"),
+            ProcessFacts(exe: "/usr/bin/node", cmdline: "node /app/lobe-chat/server.js", program: "@lobehub/chat", programKind: "node-package"),
+            ProcessFacts(exe: "/usr/bin/node", cmdline: "node /srv/big-agi/.next/standalone/server.js", program: "big-agi", programKind: "node-package"),
         ]
         for p in uis { #expect(pack.role(of: p)?.name == "chatbot-ui", "\(p.cmdline ?? "")") }
+        // A word in the command line is not an identity: the same scripts under another package name are nobody.
+        for var p in uis where p.exe == "/usr/bin/node" {
+            p.program = "server.js"
+            p.programKind = "script"
+            #expect(pack.role(of: p) == nil, "\(p.cmdline ?? "")")
+        }
         #expect(pack.role(of: ProcessFacts(exe: "/usr/bin/curl", cmdline: "curl https://example.org")) == nil)
     }
 
-    @Test func telemetryIsTaggedWhereverItAppears() {
+    @Test func telemetryIsTaggedAndAlertedWhereverItAppears() {
         let curl = ProcessFacts(exe: "/usr/bin/curl", cmdline: "curl https://x")
         let d = pack.evaluate(flow(curl, to: "198.18.0.9", host: "o123.ingest.sentry.io"))
         #expect(d.tags == ["telemetry"])
-        #expect(d.verdict == .unrated)
+        #expect(d.verdict == .alert)
+        #expect(d.rule == "telemetry" && d.severity == .medium)
         let unattributed = pack.evaluate(flow(nil, to: "198.18.0.9", host: "api.mixpanel.com"))
         #expect(unattributed.tags == ["telemetry"])
+        #expect(unattributed.verdict == .alert)
         #expect(pack.evaluate(flow(curl, to: "198.18.0.9", host: "sentry.io.example.org")).tags.isEmpty)
     }
 

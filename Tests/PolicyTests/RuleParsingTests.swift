@@ -141,7 +141,7 @@ import Testing
 
     @Test func theDefaultPackLoadsWithoutProblems() throws {
         let engine = try RuleEngine(directory: defaultPack)
-        #expect(engine.ruleSet.roles.map(\.name).starts(with: ["model-runtime", "chatbot-ui"]))
+        #expect(engine.ruleSet.roles.map(\.name) == ["installer", "model-runtime", "chatbot-ui"])
         #expect(engine.ruleSet.classes.contains { $0.name == "telemetry" && $0.domains.count > 50 })
     }
 
