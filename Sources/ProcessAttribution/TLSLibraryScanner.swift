@@ -187,7 +187,7 @@ final class FileByteSource: ELFByteSource {
             let got = bytes.withUnsafeMutableBytes { buffer -> Int in
                 // `filled < count == buffer.count`, so the destination lies inside the buffer.
                 guard let base = buffer.baseAddress else { return -1 }
-                return pread(descriptor, base + filled, count - filled, off_t(offset) + off_t(filled))
+                return pread(descriptor, base + filled, count - filled, off_t(offset) &+ off_t(filled))
             }
             if got < 0 {
                 if errno == EINTR { continue }
