@@ -28,7 +28,8 @@ let package = Package(
         .systemLibrary(name: "CLlama", pkgConfig: "llama"),
         // setns(2) for running a capture inside an isolated network namespace.
         .systemLibrary(name: "CLinux"),
-        // libbpf loader and ring-buffer reader for bpf/socket_events.bpf.c (embedded by EmbedBPF).
+        // libbpf loaders and ring-buffer readers for bpf/socket_events.bpf.c and bpf/tls_writes.bpf.c
+        // (both embedded by EmbedBPF).
         .target(name: "CBPF", linkerSettings: [.linkedLibrary("bpf")]),
         .plugin(name: "EmbedBPF", capability: .buildTool()),
         // The default rule pack (rules/) built into the Policy module.

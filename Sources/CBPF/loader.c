@@ -17,6 +17,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "libbpf_messages.h"
+
 #define MAX_LINKS 16
 
 struct telltale_bpf {
@@ -32,248 +34,11 @@ struct telltale_bpf {
     int count;
 };
 
-/* ---- libbpf's messages: kept (the tail) while telltale_bpf_open runs on this thread ---- */
-
-#define LOG_SIZE 16384
-
-struct message_log {
-    char text[LOG_SIZE];
-    size_t length;
-};
-
-static __thread struct message_log *current_log;
-
-static void append_log(struct message_log *log, const char *text, size_t add)
-{
-    if (add >= LOG_SIZE) {
-        /* keep the end of a long message (a verifier log ends with the reason) */
-        text += add - (LOG_SIZE - 1);
-        add = LOG_SIZE - 1;
-    }
-    if (log->length + add >= LOG_SIZE) {
-        /* keep the most recent text */
-        size_t keep = LOG_SIZE - 1 - add;
-        if (keep > log->length)
-            keep = log->length;
-        memmove(log->text, log->text + log->length - keep, keep);
-        log->length = keep;
-    }
-    memcpy(log->text + log->length, text, add);
-    log->length += add;
-    log->text[log->length] = 0;
-}
-
-static int collect_message(enum libbpf_print_level level, const char *format, va_list args)
-{
-    struct message_log *log = current_log;
-    if (!log || level == LIBBPF_DEBUG)
-        return 0;
-    char line[1024];
-    va_list again;
-    va_copy(again, args);
-    int n = vsnprintf(line, sizeof(line), format, args);
-    if (n > 0 && (size_t)n < sizeof(line)) {
-        append_log(log, line, (size_t)n);
-    } else if (n > 0) {
-        char *long_line = malloc((size_t)n + 1);
-        if (long_line) {
-            vsnprintf(long_line, (size_t)n + 1, format, again);
-            append_log(log, long_line, (size_t)n);
-            free(long_line);
-        } else {
-            append_log(log, line, sizeof(line) - 1);
-        }
-    }
-    va_end(again);
-    return 0;
-}
-
-/* The name in the last "prog 'NAME'" libbpf mentioned, or NULL. */
-static const char *failing_program(const struct message_log *log, char *name, size_t size)
-{
-    const char *found = NULL, *p = log->text;
-    while ((p = strstr(p, "prog '")) != NULL) {
-        found = p + 6;
-        p = found;
-    }
-    if (!found)
-        return NULL;
-    const char *end = strchr(found, '\'');
-    if (!end || end == found)
-        return NULL;
-    size_t n = (size_t)(end - found);
-    if (n >= size)
-        n = size - 1;
-    memcpy(name, found, n);
-    name[n] = 0;
-    return name;
-}
-
-/*
- * The last `lines` non-empty lines of `text` (up to `end` if given), joined with " | ", without
- * libbpf's "libbpf: " prefixes, into out.
- */
-static void tail_lines(const char *text, const char *end, int lines, char *out, size_t size)
-{
-    out[0] = 0;
-    if (!end)
-        end = text + strlen(text);
-    const char *starts[8];
-    const char *ends[8];
-    int found = 0;
-    if (lines > 8)
-        lines = 8;
-    const char *line_end = end;
-    while (line_end > text && found < lines) {
-        while (line_end > text && (line_end[-1] == '\n' || line_end[-1] == ' '))
-            line_end--;
-        if (line_end == text)
-            break;
-        const char *start = line_end;
-        while (start > text && start[-1] != '\n')
-            start--;
-        const char *s = start;
-        if (strncmp(s, "libbpf: ", 8) == 0)
-            s += 8;
-        if (s < line_end && strncmp(s, "-- BEGIN", 8) != 0 && strncmp(s, "-- END", 6) != 0) {
-            starts[found] = s;
-            ends[found] = line_end;
-            found++;
-        }
-        line_end = start;
-    }
-    size_t used = 0;
-    for (int i = found - 1; i >= 0 && used + 1 < size; i--) {
-        int n = snprintf(out + used, size - used, "%s%.*s", used ? " | " : "", (int)(ends[i] - starts[i]),
-                         starts[i]);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-        if (used >= size)
-            used = size - 1;
-    }
-}
-
-static void set_error(char *error, size_t size, const char *format, ...) __attribute__((format(printf, 3, 4)));
-static void set_error(char *error, size_t size, const char *format, ...)
-{
-    if (!error || size == 0)
-        return;
-    va_list args;
-    va_start(args, format);
-    vsnprintf(error, size, format, args);
-    va_end(args);
-}
-
 static const char *permission_hint(void)
 {
     return geteuid() == 0
                ? "refused even as root: kernel lockdown, a security module, or a program type this kernel does not allow"
                : "needs root or CAP_BPF+CAP_PERFMON";
-}
-
-/* libbpf's own error codes (-4000...) are not errnos: describe them, return -EINVAL. */
-static const char *describe_errno(int err, char *buffer, size_t size)
-{
-    if (err <= -4000 && err > -4100) {
-        libbpf_strerror(err, buffer, size);
-        return buffer;
-    }
-    return strerror(-err);
-}
-
-static int as_errno(int err)
-{
-    if (err > 0)
-        err = -err;
-    if (err == 0 || (err <= -4000 && err > -4100))
-        return -EINVAL;
-    return err;
-}
-
-/* The last line of the log containing `needle`, without its "libbpf: " prefix, into out. */
-static bool find_line(const struct message_log *log, const char *needle, char *out, size_t size)
-{
-    const char *hit = NULL, *p = log->text;
-    while ((p = strstr(p, needle)) != NULL) {
-        hit = p;
-        p += 1;
-    }
-    if (!hit)
-        return false;
-    const char *start = hit;
-    while (start > log->text && start[-1] != '\n')
-        start--;
-    if (strncmp(start, "libbpf: ", 8) == 0)
-        start += 8;
-    const char *end = strchr(hit, '\n');
-    size_t n = end ? (size_t)(end - start) : strlen(start);
-    if (n >= size)
-        n = size - 1;
-    memcpy(out, start, n);
-    out[n] = 0;
-    return true;
-}
-
-/* The verifier's reason: the last lines of the load log, without its statistics lines. */
-static void verifier_reason(const char *text, const char *end, char *out, size_t size)
-{
-    out[0] = 0;
-    while (end > text) {
-        const char *line_end = end;
-        while (line_end > text && (line_end[-1] == '\n' || line_end[-1] == ' '))
-            line_end--;
-        const char *start = line_end;
-        while (start > text && start[-1] != '\n')
-            start--;
-        if (strncmp(start, "processed ", 10) == 0 || strncmp(start, "verification time", 17) == 0 ||
-            strncmp(start, "stack depth", 11) == 0 || start == line_end) {
-            end = start;
-            if (start == text)
-                break;
-            continue;
-        }
-        tail_lines(text, line_end, 2, out, size);
-        return;
-    }
-}
-
-static void describe_load_failure(int err, const struct message_log *log, char *error, size_t size)
-{
-    char program_buffer[128];
-    const char *program = failing_program(log, program_buffer, sizeof(program_buffer));
-    char where[160];
-    if (program)
-        snprintf(where, sizeof(where), " (program '%s')", program);
-    else
-        where[0] = 0;
-    char detail[1024];
-    char reason[128];
-
-    if (err == -EPERM) {
-        set_error(error, size, "BPF programs cannot be loaded: %s (%s)%s", strerror(EPERM), permission_hint(),
-                  where);
-        return;
-    }
-    const char *verifier_end = strstr(log->text, "-- END PROG LOAD LOG --");
-    if (verifier_end) {
-        verifier_reason(log->text, verifier_end, detail, sizeof(detail));
-        set_error(error, size, "the kernel's verifier rejected BPF program '%s': %s (%s)",
-                  program ? program : "?", detail, describe_errno(err, reason, sizeof(reason)));
-        return;
-    }
-    if (find_line(log, "failed to find kernel BTF type ID", detail, sizeof(detail))) {
-        set_error(error, size, "this kernel lacks a tracepoint a BPF program attaches to%s: %s", where, detail);
-        return;
-    }
-    if (find_line(log, "failed to find BTF for extern", detail, sizeof(detail)) ||
-        find_line(log, "relo #", detail, sizeof(detail))) {
-        set_error(error, size, "this kernel's structures do not match the BPF program%s: %s", where, detail);
-        return;
-    }
-    tail_lines(log->text, NULL, 2, detail, sizeof(detail));
-    set_error(error, size, "loading the BPF programs failed%s: %s%s%s", where,
-              describe_errno(err, reason, sizeof(reason)), detail[0] ? "; libbpf: " : "", detail);
 }
 
 /* ---- ring buffer ---- */
@@ -349,7 +114,7 @@ int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out
     if (err) {
         if (err > 0)
             err = -err;
-        describe_load_failure(err, log, error, error_size);
+        describe_load_failure(err, log, permission_hint(), error, error_size);
         err = as_errno(err);
         goto fail;
     }

@@ -1,0 +1,354 @@
+/*
+ * tls_probes.c — opens and loads bpf/tls_writes.bpf.c from memory with libbpf, attaches its
+ * uprobes per file, and reads its ring buffer. See include/telltale_tls.h.
+ */
+#define _GNU_SOURCE
+#include "telltale_tls.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "libbpf_messages.h"
+
+/* The four uprobe programs, in the order telltale_tls_attach tries them. */
+static const struct {
+    const char *program;
+    const char *function;
+    bool retprobe;
+} probes[] = {
+    {"telltale_ssl_write", "SSL_write", false},
+    {"telltale_ssl_write_return", "SSL_write", true},
+    {"telltale_ssl_write_ex", "SSL_write_ex", false},
+    {"telltale_ssl_write_ex_return", "SSL_write_ex", true},
+};
+#define PROBE_COUNT (int)(sizeof(probes) / sizeof(probes[0]))
+
+static const char *const uprobe_permission = "uprobes need CAP_SYS_ADMIN (perf_event_open on the uprobe PMU is "
+                                             "refused without it, even with CAP_BPF and CAP_PERFMON)";
+
+struct telltale_tls {
+    struct bpf_object *object;
+    struct bpf_program *programs[PROBE_COUNT];
+    struct bpf_link *socket_link;
+    struct bpf_link **links;
+    int link_count;
+    int link_capacity;
+    struct ring_buffer *ring;
+    struct bpf_map *counters;
+    int cpus;
+    /* destination of the poll in progress */
+    struct telltale_tls_record *out;
+    int capacity;
+    int count;
+};
+
+/* Whether the calling thread has CAP_SYS_ADMIN in its effective set. The corresponding system
+ * call is capget; glibc has no wrapper. */
+static bool has_sys_admin(void)
+{
+    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    memset(data, 0, sizeof(data));
+    if (syscall(SYS_capget, &header, data) != 0)
+        return geteuid() == 0;
+    return (data[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32))) != 0;
+}
+
+/* ---- ring buffer ---- */
+
+static int take_record(void *context, void *data, size_t size)
+{
+    struct telltale_tls *t = context;
+    if (t->count >= t->capacity)
+        return -ENOSPC; /* not reached: we stop at capacity below */
+    struct telltale_tls_record *slot = &t->out[t->count];
+    const size_t header = sizeof(slot->header);
+    if (size < header) {
+        /* Not one of ours (the kernel side never writes less): skip it. */
+        return 0;
+    }
+    memcpy(&slot->header, data, header);
+    size_t length = slot->header.length;
+    if (length > size - header)
+        length = size - header;
+    if (length > sizeof(slot->data))
+        length = sizeof(slot->data);
+    slot->header.length = (uint32_t)length;
+    memcpy(slot->data, (const uint8_t *)data + header, length);
+    t->count++;
+    /* A negative return stops libbpf after this record (which counts as consumed). */
+    return t->count >= t->capacity ? -ENOSPC : 0;
+}
+
+int telltale_tls_open(const void *object, size_t size, struct telltale_tls **out, char *error, size_t error_size)
+{
+    if (out)
+        *out = NULL;
+    if (error && error_size)
+        error[0] = 0;
+    if (!object || size == 0 || !out) {
+        set_error(error, error_size, "telltale_tls_open: no BPF object given");
+        return -EINVAL;
+    }
+    if (!has_sys_admin()) {
+        set_error(error, error_size, "TLS write probes cannot be used: %s", uprobe_permission);
+        return -EPERM;
+    }
+
+    struct message_log *log = calloc(1, sizeof(*log));
+    struct telltale_tls *t = calloc(1, sizeof(*t));
+    if (!log || !t) {
+        free(log);
+        free(t);
+        set_error(error, error_size, "out of memory");
+        return -ENOMEM;
+    }
+    libbpf_set_print(collect_message);
+    current_log = log;
+    int err = 0;
+
+    LIBBPF_OPTS(bpf_object_open_opts, options, .object_name = "telltale_tls");
+    t->object = bpf_object__open_mem(object, size, &options);
+    if (!t->object) {
+        err = -errno;
+        if (err == 0)
+            err = -EINVAL;
+        char detail[512], reason[128];
+        tail_lines(log->text, NULL, 1, detail, sizeof(detail));
+        set_error(error, error_size, "cannot open the TLS probe object: %s%s%s",
+                  describe_errno(err, reason, sizeof(reason)), detail[0] ? "; libbpf: " : "", detail);
+        err = as_errno(err);
+        goto fail;
+    }
+
+    err = bpf_object__load(t->object);
+    if (err) {
+        if (err > 0)
+            err = -err;
+        describe_load_failure(err, log, "needs CAP_BPF+CAP_PERFMON, and CAP_SYS_ADMIN for uprobes", error,
+                              error_size);
+        err = as_errno(err);
+        goto fail;
+    }
+
+    for (int i = 0; i < PROBE_COUNT; i++) {
+        t->programs[i] = bpf_object__find_program_by_name(t->object, probes[i].program);
+        if (!t->programs[i]) {
+            err = -ENOENT;
+            set_error(error, error_size, "the TLS probe object has no program '%s'", probes[i].program);
+            goto fail;
+        }
+    }
+    struct bpf_program *socket_program = bpf_object__find_program_by_name(t->object, "telltale_tls_socket");
+    if (!socket_program) {
+        err = -ENOENT;
+        set_error(error, error_size, "the TLS probe object has no program 'telltale_tls_socket'");
+        goto fail;
+    }
+    t->socket_link = bpf_program__attach(socket_program);
+    if (!t->socket_link) {
+        err = -errno;
+        if (err == 0)
+            err = -EINVAL;
+        char detail[512], reason[128];
+        tail_lines(log->text, NULL, 1, detail, sizeof(detail));
+        set_error(error, error_size, "BPF program 'telltale_tls_socket' cannot be attached: %s%s%s",
+                  describe_errno(err, reason, sizeof(reason)), detail[0] ? "; libbpf: " : "", detail);
+        err = as_errno(err);
+        goto fail;
+    }
+
+    struct bpf_map *records = bpf_object__find_map_by_name(t->object, "tls_records");
+    t->counters = bpf_object__find_map_by_name(t->object, "counters");
+    if (!records || !t->counters) {
+        err = -ENOENT;
+        set_error(error, error_size, "the TLS probe object has no '%s' map", records ? "counters" : "tls_records");
+        goto fail;
+    }
+    t->cpus = libbpf_num_possible_cpus();
+    if (t->cpus <= 0) {
+        err = t->cpus < 0 ? t->cpus : -EINVAL;
+        set_error(error, error_size, "cannot count the possible CPUs: %s", strerror(-err));
+        goto fail;
+    }
+    t->ring = ring_buffer__new(bpf_map__fd(records), take_record, t, NULL);
+    if (!t->ring) {
+        err = -errno;
+        if (err == 0)
+            err = -EINVAL;
+        set_error(error, error_size, "cannot map the TLS probes' ring buffer: %s", strerror(-err));
+        goto fail;
+    }
+
+    current_log = NULL;
+    free(log);
+    *out = t;
+    return 0;
+
+fail:
+    current_log = NULL;
+    free(log);
+    telltale_tls_close(t);
+    return err;
+}
+
+static int keep_link(struct telltale_tls *t, struct bpf_link *link)
+{
+    if (t->link_count == t->link_capacity) {
+        int capacity = t->link_capacity ? t->link_capacity * 2 : 16;
+        struct bpf_link **grown = realloc(t->links, (size_t)capacity * sizeof(*grown));
+        if (!grown)
+            return -ENOMEM;
+        t->links = grown;
+        t->link_capacity = capacity;
+    }
+    t->links[t->link_count++] = link;
+    return 0;
+}
+
+int telltale_tls_attach(struct telltale_tls *t, const char *path, char *error, size_t error_size)
+{
+    if (error && error_size)
+        error[0] = 0;
+    if (!t || !path || !path[0]) {
+        set_error(error, error_size, "telltale_tls_attach: no file given");
+        return -EINVAL;
+    }
+    struct message_log *log = calloc(1, sizeof(*log));
+    if (!log) {
+        set_error(error, error_size, "out of memory");
+        return -ENOMEM;
+    }
+    libbpf_set_print(collect_message);
+    current_log = log;
+
+    int attached = 0;
+    int first_error = 0;
+    int missing = 0;
+    for (int i = 0; i < PROBE_COUNT; i++) {
+        LIBBPF_OPTS(bpf_uprobe_opts, options, .func_name = probes[i].function, .retprobe = probes[i].retprobe);
+        log->length = 0;
+        log->text[0] = 0;
+        /* pid -1: every process that maps the file; offset 0: libbpf resolves func_name. */
+        struct bpf_link *link = bpf_program__attach_uprobe_opts(t->programs[i], -1, path, 0, &options);
+        if (!link) {
+            int err = -errno;
+            if (err == 0)
+                err = -EINVAL;
+            err = as_errno(err);
+            if (err == -ENOENT || err == -ESRCH)
+                missing++;
+            else if (!first_error) {
+                first_error = err;
+                char detail[512], reason[128];
+                tail_lines(log->text, NULL, 1, detail, sizeof(detail));
+                if (err == -EACCES || err == -EPERM)
+                    set_error(error, error_size, "cannot probe %s in %s: %s (%s)", probes[i].function, path,
+                              strerror(-err), uprobe_permission);
+                else
+                    set_error(error, error_size, "cannot probe %s in %s: %s%s%s", probes[i].function, path,
+                              describe_errno(err, reason, sizeof(reason)), detail[0] ? "; libbpf: " : "", detail);
+            }
+            continue;
+        }
+        if (keep_link(t, link) != 0) {
+            bpf_link__destroy(link);
+            if (!first_error) {
+                first_error = -ENOMEM;
+                set_error(error, error_size, "out of memory");
+            }
+            continue;
+        }
+        attached++;
+    }
+    current_log = NULL;
+    free(log);
+
+    if (attached > 0) {
+        if (error && error_size)
+            error[0] = 0;
+        return attached;
+    }
+    if (first_error)
+        return first_error;
+    if (missing > 0) {
+        set_error(error, error_size, "%s has neither SSL_write nor SSL_write_ex", path);
+        return -ENOENT;
+    }
+    return -EINVAL;
+}
+
+int telltale_tls_poll(struct telltale_tls *t, struct telltale_tls_record *records, int capacity, int timeout_ms)
+{
+    if (!t || (!records && capacity > 0) || capacity < 0)
+        return -EINVAL;
+    if (capacity == 0)
+        return 0;
+    t->out = records;
+    t->capacity = capacity;
+    t->count = 0;
+
+    int r = ring_buffer__consume(t->ring);
+    if (t->count == 0 && r < 0)
+        goto done;
+    if (t->count > 0 || timeout_ms == 0)
+        goto done;
+
+    r = ring_buffer__poll(t->ring, timeout_ms);
+    if (t->count > 0)
+        goto done;
+    if (r < 0 && r != -EINTR)
+        goto done;
+    /* Timed out (the kernel side wakes the reader only in batches): take what is there. */
+    r = ring_buffer__consume(t->ring);
+done:
+    t->out = NULL;
+    t->capacity = 0;
+    if (t->count > 0)
+        return t->count;
+    return r < 0 && r != -EINTR ? r : 0;
+}
+
+uint64_t telltale_tls_counter(struct telltale_tls *t, int which)
+{
+    if (!t || !t->counters || t->cpus <= 0 || which < 0 || which >= TELLTALE_TLS_COUNTERS)
+        return 0;
+    uint64_t values[t->cpus];
+    uint32_t key = (uint32_t)which;
+    if (bpf_map__lookup_elem(t->counters, &key, sizeof(key), values, sizeof(values), 0) != 0)
+        return 0;
+    uint64_t total = 0;
+    for (int i = 0; i < t->cpus; i++)
+        total += values[i];
+    return total;
+}
+
+int telltale_tls_probe_count(struct telltale_tls *t)
+{
+    return t ? t->link_count : 0;
+}
+
+void telltale_tls_close(struct telltale_tls *t)
+{
+    if (!t)
+        return;
+    if (t->ring)
+        ring_buffer__free(t->ring);
+    for (int i = t->link_count - 1; i >= 0; i--)
+        bpf_link__destroy(t->links[i]);
+    free(t->links);
+    if (t->socket_link)
+        bpf_link__destroy(t->socket_link);
+    if (t->object)
+        bpf_object__close(t->object);
+    free(t);
+}
