@@ -42,6 +42,8 @@ public final class LivePipeline: Sendable {
         /// Return from `init` only once the process table's first /proc scan is done (polling
         /// ready); the daemon starts capturing at once instead and polls once the scan is done.
         public var waitForPolling = true
+        /// Copy every frame, as captured, to a new pcapng file at this path (`run --evidence`).
+        public var evidenceCapture: String?
         public init() {}
     }
 
@@ -99,11 +101,22 @@ public final class LivePipeline: Sendable {
             throw error
         }
         capture.onInterfaceChange = { logger.warning("\($0)") }
+        var tap: CaptureTap?
+        if let path = options.evidenceCapture {
+            do {
+                // `run` opens one handle (`any`: Linux cooked v2, or the namespace's `lo`): its type is the file's.
+                tap = try CaptureTap(
+                    path: path, linkType: capture.linkTypes.first ?? .linuxCookedV2, snapLength: captureOptions.snapLength)
+            } catch {
+                worker?.stop()
+                throw error
+            }
+        }
         attribution = worker
         enricher = FlowEnricher(local: local, attribution: worker, rules: rules)
         capturing = CaptureThread(
             capture: capture, timeouts: options.timeouts, names: options.names, attribution: worker,
-            reportsStarts: options.judgesStarts, limits: options.limits)
+            reportsStarts: options.judgesStarts, limits: options.limits, tap: tap)
         stop = capturing.stop
     }
 
@@ -148,6 +161,9 @@ public final class LivePipeline: Sendable {
 
     /// The latest packet-path counters and kernel statistics (final once the last batch is out).
     public var snapshot: (PipelineCounters, CaptureStatistics) { capturing.snapshot }
+
+    /// What the evidence copy of the frames holds (final once the last batch is out); nil without one.
+    public var evidenceCapture: CaptureTap.Summary? { capturing.tapped }
 
     /// Flows the hand-off to the consumer dropped, and flows attribution could not take.
     public var queueDropped: Int64 { capturing.flows.dropped }

@@ -21,6 +21,8 @@ public final class ObservedRun {
         public var grace: Double = 0.5
         /// Attribute from the kernel's socket events when they load (false: polling only).
         public var kernelEvents = true
+        /// Copy every frame of the run, as captured, to a new pcapng file at this path.
+        public var evidenceCapture: String?
         public init(command: [String]) { self.command = command }
     }
 
@@ -47,6 +49,8 @@ public final class ObservedRun {
         public var attribution: String
         /// Socket events the kernel dropped during the run.
         public var eventDropped: Int64
+        /// What the copy of the frames holds, with `evidenceCapture`.
+        public var evidenceCapture: CaptureTap.Summary?
     }
 
     public struct RunError: Error, CustomStringConvertible {
@@ -71,6 +75,7 @@ public final class ObservedRun {
         var pipelineOptions = LivePipeline.Options()
         pipelineOptions.namespace = namespace  // every interface (any), loopback included, unless isolated
         pipelineOptions.kernelEvents = options.kernelEvents
+        pipelineOptions.evidenceCapture = options.evidenceCapture
         // Short timeouts: flows of a short run end while it lasts; all of them end at the stop anyway.
         pipelineOptions.timeouts = FlowTimeouts(tcpIdle: 30 * FlowTimeouts.second, udpIdle: 10 * FlowTimeouts.second, active: 0)
         let pipeline: LivePipeline
@@ -138,7 +143,7 @@ public final class ObservedRun {
             counters: counters, statistics: statistics, attributionDropped: worker.dropped,
             usesProcessEvents: worker.attributor.usesProcessEvents,
             attribution: pipeline.attributionState ?? "off",
-            eventDropped: worker.eventsDropped)
+            eventDropped: worker.eventsDropped, evidenceCapture: pipeline.evidenceCapture)
     }
 
     /// Whether `pid` is the root or descends from it, following parents as attribution captured them.

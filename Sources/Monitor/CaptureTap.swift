@@ -1,0 +1,74 @@
+public import Capture
+public import PacketParsing
+
+/// Copies every frame the live capture reads, as captured (the snap program may have cut bulk
+/// payload to its headers), to a pcapng file: the packets `run --evidence` derived its flows from.
+///
+/// Owned by the capture thread, which hands it each frame right after the pipeline has counted
+/// it. The writer buffers up to 1 MiB between writes, so the packet path pays a copy into memory per
+/// frame and a write per megabyte. A write that fails (a full disk) ends the copy: the file keeps
+/// what was written, the frames after it are counted as not written, and capture goes on.
+public final class CaptureTap {
+    /// What the copy holds, once the capture has ended.
+    public struct Summary: Sendable, Equatable {
+        public var path: String
+        public var linkType: LinkType
+        public var framesWritten: Int64 = 0
+        public var framesNotWritten: Int64 = 0
+        /// Why frames were not written (the first reason), if any were not.
+        public var problem: String?
+
+        /// Whether every frame the capture read is in the file.
+        public var isComplete: Bool { framesNotWritten == 0 && problem == nil }
+    }
+
+    private var writer: CaptureFileWriter?
+    public private(set) var summary: Summary
+
+    /// Creates the file (mode 0640) for frames of `linkType` cut at `snapLength`.
+    public init(path: String, linkType: LinkType, snapLength: Int32) throws(CaptureError) {
+        writer = try CaptureFileWriter(
+            path: path, linkType: linkType, format: .pcapng, snapLength: UInt32(clamping: max(snapLength, 1)), mode: 0o640)
+        summary = Summary(path: path, linkType: linkType)
+    }
+
+    /// Appends one frame; never throws: a failure is counted and ends the copy.
+    public func copy(_ frame: UnsafeRawBufferPointer, linkType: LinkType, wireLength: Int, timestamp: Int64) {
+        guard let writer else {
+            summary.framesNotWritten += 1
+            return
+        }
+        // A pcapng file libpcap reads holds one link type; `run` captures on one handle (`any`, or
+        // the namespace's `lo`), so a second link type means interfaces chosen by hand.
+        guard linkType == summary.linkType else {
+            summary.framesNotWritten += 1
+            if summary.problem == nil { summary.problem = "frames of link type \(linkType) (the file holds \(summary.linkType))" }
+            return
+        }
+        do {
+            try writer.write(frame, timestamp: timestamp, wireLength: wireLength)
+            summary.framesWritten += 1
+        } catch {
+            // Frames buffered before this one may be lost with the failed write: `problem` marks the
+            // file incomplete, whatever the counts say.
+            summary.framesNotWritten += 1
+            summary.problem = error.description
+            try? writer.close()
+            self.writer = nil
+        }
+    }
+
+    /// Writes what is buffered and closes the file; the summary is final from here on.
+    @discardableResult
+    public func close() -> Summary {
+        if let writer {
+            do {
+                try writer.close()
+            } catch {
+                summary.problem = summary.problem ?? error.description
+            }
+            self.writer = nil
+        }
+        return summary
+    }
+}
