@@ -146,10 +146,11 @@ extension EvidenceBundle {
     /// (an ICMP echo to this machine's own address) has no direction to tell: both go in `first`.
     struct Conversation: Equatable {
         var first = Tally(), second = Tally()
-        /// A description for people: protocol and both ends.
-        var label = ""
+        /// The two ends, in order (the same when the conversation has no direction to tell).
+        var ends = ("", "")
         /// The recorded flows' uids (recorded side only).
         var uids: [String] = []
+        var proto = ""
 
         struct Tally: Equatable {
             var packets: Int64 = 0
@@ -160,7 +161,10 @@ extension EvidenceBundle {
 
         /// Counts one flow: `a` sent `fromA`, `b` sent `fromB`.
         mutating func add(_ a: String, _ fromA: Tally, _ b: String, _ fromB: Tally, proto: String) {
-            if label.isEmpty { label = Sanitizer.clean("\(proto) \(min(a, b)) <-> \(max(a, b))") }
+            if self.proto.isEmpty {
+                self.proto = Sanitizer.clean(proto)
+                ends = (Sanitizer.clean(min(a, b)), Sanitizer.clean(max(a, b)))
+            }
             if a == b {
                 first.packets += fromA.packets + fromB.packets
                 first.bytes += fromA.bytes + fromB.bytes
@@ -173,8 +177,17 @@ extension EvidenceBundle {
             }
         }
 
-        func counts(_ tally: Tally) -> String { "\(tally.packets) packets, \(tally.bytes) bytes" }
-        var description: String { "\(counts(first)) one way, \(counts(second)) the other" }
+        /// Protocol and both ends, for people.
+        var label: String { "\(proto) \(ends.0) <-> \(ends.1)" }
+
+        /// The counts each way, for people.
+        var description: String {
+            func counts(_ tally: Tally) -> String {
+                "\(tally.packets) \(tally.packets == 1 ? "packet" : "packets"), \(tally.bytes) \(tally.bytes == 1 ? "byte" : "bytes")"
+            }
+            if ends.0 == ends.1 { return "\(counts(first)) both ways" }
+            return "\(counts(first)) from \(ends.0), \(counts(second)) from \(ends.1)"
+        }
     }
 
     /// An end as text: the address, with the port for protocols that have ports (ICMP's "ports"
@@ -233,7 +246,9 @@ extension EvidenceBundle {
             }
         }
         check.frames = replay.pipeline.counters.frames
-        if let problem = replay.problems.first { check.captureProblem = "\(captureName): \(problem.error)" }
+        if let problem = replay.problems.first {
+            check.captureProblem = "\(captureName) cannot be read to its end: \(Sanitizer.clean(problem.error.message))"
+        }
         return conversations
     }
 
@@ -257,7 +272,7 @@ extension EvidenceBundle {
         for (communityID, conversation) in derived.sorted(by: { $0.key < $1.key }) where recorded[communityID] == nil {
             check.unrecordedConversations += 1
             check.flowProblems.append(
-                "\(captureName) holds a conversation \(flowsName) lacks: \(conversation.label), community id \(communityID), "
+                "\(captureName) holds a conversation \(flowsName) lacks: \(conversation.label), community id \(Sanitizer.clean(communityID)), "
                     + conversation.description)
         }
     }

@@ -197,7 +197,7 @@ struct EvidenceFixture {
         #expect(!check.agrees)
         #expect(check.hashProblems.first?.hasPrefix("capture.pcapng: changed") == true, "\(check.hashProblems)")
         let problem = try #require(check.captureProblem)
-        #expect(problem.hasPrefix("capture.pcapng:") && problem.contains("truncated"), "\(problem)")
+        #expect(problem.hasPrefix("capture.pcapng cannot be read to its end:") && problem.contains("truncated"), "\(problem)")
         // The last frame's conversation now differs; the others are still re-derived.
         #expect(check.frames == Int64(fixture.frames - 1))
         #expect(check.flowProblems.count == 1, "\(check.flowProblems)")
