@@ -174,8 +174,11 @@ struct ObservationOptions: ParsableArguments {
         if !report.isClean { throw ExitCode(3) }
     }
 
-    /// Writes the evidence bundle beside the capture the run wrote into `directory`.
-    func writeEvidence(_ report: AuditReport, outcome: ObservedRun.Outcome, to directory: String) throws {
+    /// Writes the evidence bundle beside the capture the run wrote into `directory`, with the content
+    /// match records given (JSON objects, one each).
+    func writeEvidence(
+        _ report: AuditReport, outcome: ObservedRun.Outcome, to directory: String, contentRecords: [String] = []
+    ) throws {
         if let copy = outcome.evidenceCapture, !copy.isComplete {
             Output.error(
                 "telltale: warning: \(copy.framesNotWritten) frames are not in \(copy.path) (\(copy.problem ?? "not written")); "
@@ -184,7 +187,8 @@ struct ObservationOptions: ParsableArguments {
         // The tree's flows as judged (verdict, rule, roles), and the rest of the window as observed.
         let flows = (report.treeFlows + outcome.otherFlows + outcome.unattributedFlows).sorted { $0.start < $1.start }
         do {
-            try EvidenceBundle.write(to: directory, flows: flows, audit: report, created: SystemClock.wallNanoseconds())
+            try EvidenceBundle.write(
+                to: directory, flows: flows, audit: report, contentRecords: contentRecords, created: SystemClock.wallNanoseconds())
         } catch {
             Output.error("telltale: cannot write the evidence in \(directory): \(error)")
             throw ExitCode(1)
@@ -237,7 +241,7 @@ extension Telltale {
                   sudo telltale run -- python3 my_script.py
                   sudo telltale run --policy chatbot-ui --report audit -- ./my-chat-ui
                   sudo telltale run --isolate -- ./untrusted-tool
-                  sudo telltale run --evidence run-1 -- ./my-chat-ui && telltale verify run-1
+                  sudo telltale run --evidence run-1 -- ./my-chat-ui     then: sudo telltale verify run-1
                 """
         )
 
