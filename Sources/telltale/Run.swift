@@ -241,7 +241,8 @@ extension Telltale {
                   sudo telltale run -- python3 my_script.py
                   sudo telltale run --policy chatbot-ui --report audit -- ./my-chat-ui
                   sudo telltale run --isolate -- ./untrusted-tool
-                  sudo telltale run --evidence run-1 -- ./my-chat-ui     then: sudo telltale verify run-1
+                  sudo telltale run --evidence run-1 -- ./my-chat-ui
+                  sudo telltale verify run-1
                 """
         )
 
