@@ -57,6 +57,9 @@ public final class CaptureFileWriter {
         }
     }
 
+    /// Bytes appended but not yet written to the file (zero right after a write reached it).
+    public var bufferedBytes: Int { buffer.count }
+
     deinit {
         if descriptor >= 0 { try? close() }
     }

@@ -13,7 +13,9 @@ public final class CaptureTap {
     public struct Summary: Sendable, Equatable {
         public var path: String
         public var linkType: LinkType
+        /// Frames known to have reached the file.
         public var framesWritten: Int64 = 0
+        /// Frames not written: after a failed write (those of its buffer too), or of another link type.
         public var framesNotWritten: Int64 = 0
         /// Why frames were not written (the first reason), if any were not.
         public var problem: String?
@@ -23,6 +25,8 @@ public final class CaptureTap {
     }
 
     private var writer: CaptureFileWriter?
+    /// Frames in the writer's buffer: written once the buffer reaches the file, lost if it fails.
+    private var buffered: Int64 = 0
     public private(set) var summary: Summary
 
     /// Creates the file (mode 0640) for frames of `linkType` cut at `snapLength`.
@@ -47,11 +51,16 @@ public final class CaptureTap {
         }
         do {
             try writer.write(frame, timestamp: timestamp, wireLength: wireLength)
-            summary.framesWritten += 1
+            buffered += 1
+            if writer.bufferedBytes == 0 {
+                summary.framesWritten += buffered
+                buffered = 0
+            }
         } catch {
-            // Frames buffered before this one may be lost with the failed write: `problem` marks the
-            // file incomplete, whatever the counts say.
-            summary.framesNotWritten += 1
+            // The failed write's buffer holds this frame and those before it since the last write
+            // (part of it may have reached the file, up to a cut frame that a reader calls truncation).
+            summary.framesNotWritten += buffered + 1
+            buffered = 0
             summary.problem = error.description
             try? writer.close()
             self.writer = nil
@@ -64,9 +73,12 @@ public final class CaptureTap {
         if let writer {
             do {
                 try writer.close()
+                summary.framesWritten += buffered
             } catch {
+                summary.framesNotWritten += buffered
                 summary.problem = summary.problem ?? error.description
             }
+            buffered = 0
             self.writer = nil
         }
         return summary

@@ -237,4 +237,36 @@ struct EvidenceFixture {
         #expect(replay.problems.isEmpty && replay.pipeline.counters.frames == 2)
         #expect(records.count == 1 && records.first?.originatorPackets == 2)
     }
+
+    @Test(.enabled(if: getuid() == 0, "needs root: mounts a small tmpfs to fill"))
+    func aFullDiskEndsTheCopyWithACountedErrorInsteadOfACrash() throws {
+        let root = CaptureFixture.makeTemporaryDirectory(prefix: "telltale-evidence")
+        defer { CaptureFixture.removeDirectory(root) }
+        let mount = root + "/small"
+        #expect(mkdir(mount, 0o700) == 0)
+        defer { rmdir(mount) }
+        let mounted = try TestProcess.runCombined(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mount])
+        try #require(mounted.status == 0, "mount failed: \(mounted.output)")
+        defer { _ = try? TestProcess.runCombined(["umount", "-l", mount]) }
+
+        let frame = FrameBuilder.frame(
+            link: .linuxCookedV2(), ip: .v4(from: "10.0.0.1", to: "198.18.0.2"),
+            transport: .udp(sourcePort: 1, destinationPort: 2, payload: Array(repeating: 7, count: 100)))
+        let tap = try CaptureTap(path: mount + "/capture.pcapng", linkType: .linuxCookedV2, snapLength: 8192)
+        // About 170 bytes a frame: 20,000 frames are 3.4 MB, far past 64 KiB.
+        for index in 0..<20_000 {
+            frame.withUnsafeBytes { tap.copy($0, linkType: .linuxCookedV2, wireLength: frame.count, timestamp: Int64(index) * 1000) }
+        }
+        let summary = tap.close()
+        #expect(!summary.isComplete)
+        #expect(summary.framesWritten + summary.framesNotWritten == 20_000)
+        // Written: what fit in 64 KiB (under 400 frames); the rest, buffered when the disk filled or
+        // after, is counted as not written.
+        #expect(summary.framesWritten < 400 && summary.framesNotWritten > 19_600, "\(summary)")
+        #expect(summary.problem?.contains("No space left on device") == true, "\(summary.problem ?? "no problem")")
+        // What reached the disk still reads, up to the cut.
+        var replay = Replay()
+        replay.run(files: [mount + "/capture.pcapng"]) { _ in }
+        #expect(replay.pipeline.counters.frames > 0 && replay.pipeline.counters.frames < 20_000)
+    }
 }
