@@ -35,6 +35,9 @@ public final class LiveCapture {
         slots = opened
     }
 
+    /// The link type of each interface's handle while it is open (`any` gives Linux cooked v2).
+    public var linkTypes: [LinkType] { slots.compactMap { $0.handle?.linkType } }
+
     /// Waits up to `timeoutMilliseconds` for packets or the stop signal, then reads what is ready and
     /// hands each frame to `body` with its handle's link type. Returns the frames read.
     public func poll(

@@ -28,23 +28,27 @@ public final class CaptureThread: Sendable {
     /// Set once the thread has opened its loop and read the ring for the first time.
     private let draining = Atomic<Bool>(false)
     private let counters = Mutex((PipelineCounters(), CaptureStatistics()))
+    private let tapSummary = Mutex<CaptureTap.Summary?>(nil)
 
-    /// Starts capturing. The capture object is the thread's from here on: the caller must not use it.
+    /// Starts capturing. The capture object (and the tap, which copies every frame to a file) are
+    /// the thread's from here on: the caller must not use them.
     public init(
         capture: LiveCapture, timeouts: FlowTimeouts, names: Bool = true, attribution: AttributionWorker?,
         reportsStarts: Bool = false,
         limits: LiveSession.Limits = LiveSession.Limits(), intervalLength: Int64 = 10_000_000_000,
-        contentTap: ContentTap? = nil
+        contentTap: ContentTap? = nil, tap: CaptureTap? = nil
     ) {
         let started = SystemClock.wallNanoseconds()
         let flows = self.flows, intervals = self.intervals, stop = self.stop
-        // Ownership of `capture` passes to the thread; no other thread touches it again.
+        // Ownership of `capture` and `tap` passes to the thread; no other thread touches them again.
         nonisolated(unsafe) let owned = capture
+        nonisolated(unsafe) let ownedTap = tap
         let thread = Thread { [self] in
             var session = LiveSession(
                 capture: owned, timeouts: timeouts,
                 uidSeed: UInt64(bitPattern: started) ^ UInt64(ProcessInfo.processInfo.processIdentifier),
                 names: names, reportsStarts: attribution != nil, contentTap: contentTap)
+            session.tap = ownedTap
             var lastCounters = PipelineCounters(), lastStats = CaptureStatistics(), lastTime = started
             var lastEventDropped: Int64 = 0
             func record(_ c: PipelineCounters, _ s: CaptureStatistics, force: Bool) {
@@ -78,6 +82,7 @@ public final class CaptureThread: Sendable {
             }
             record(session.pipeline.counters, session.statistics, force: true)
             self.counters.withLock { $0 = (session.pipeline.counters, session.statistics) }
+            if let tap = session.tap { self.tapSummary.withLock { $0 = tap.close() } }
             self.done.store(true, ordering: .releasing)
         }
         thread.name = "telltale-capture"
@@ -96,6 +101,9 @@ public final class CaptureThread: Sendable {
 
     /// Whether the capture has ended and handed out every flow.
     public var isFinished: Bool { done.load(ordering: .acquiring) }
+
+    /// What the tap copied to its file; nil without a tap, or until the capture has finished.
+    public var tapped: CaptureTap.Summary? { tapSummary.withLock { $0 } }
 
     /// The latest packet-path counters and kernel statistics (final once finished).
     public var snapshot: (PipelineCounters, CaptureStatistics) { counters.withLock { $0 } }

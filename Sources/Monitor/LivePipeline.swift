@@ -44,6 +44,8 @@ public final class LivePipeline: Sendable {
         public var waitForPolling = true
         /// Content evidence (nil or not enabled: off). On, the capture keeps whole payloads.
         public var content: ContentSettings?
+        /// Copy every frame, as captured, to a new pcapng file at this path (`run --evidence`).
+        public var evidenceCapture: String?
         public init() {}
     }
 
@@ -85,6 +87,9 @@ public final class LivePipeline: Sendable {
     public let attribution: AttributionWorker?
     /// Content inspection, when on.
     public let content: ContentInspector?
+    /// The TLS write probes feeding `content`, when they could load.
+    private let tlsSource: TLSPlaintextSource?
+    private let tlsUnavailable: String?
     private let capturing: CaptureThread
 
     /// Loads attribution, opens the capture and starts it. Throws when the capture cannot be opened.
@@ -112,6 +117,18 @@ public final class LivePipeline: Sendable {
             }
             inspector = ContentInspector(settings: settings, local: local, describe: describe)
         }
+        var tls: TLSPlaintextSource?
+        var tlsProblem: String?
+        if let inspector {
+            do {
+                tls = try TLSPlaintextSource(inspector: inspector, logger: logger)
+            } catch {
+                tlsProblem = error.reason
+                logger.notice("content inspection without TLS plaintext: \(error.reason); encrypted flows are reported as opaque")
+            }
+        }
+        tlsSource = tls
+        tlsUnavailable = tlsProblem
         // With the socket events, packets may come in blocks: the events name their sockets, so no
         // lookup has to race the socket's end, and the senders pay no wakeup per packet.
         if worker?.usesKernelEvents == true { captureOptions.immediate = false }
@@ -120,9 +137,21 @@ public final class LivePipeline: Sendable {
             capture = try LivePipeline.openCapture(interfaces: options.interfaces, options: captureOptions, namespace: options.namespace)
         } catch {
             worker?.stop()
+            tls?.stop()
             throw error
         }
         capture.onInterfaceChange = { logger.warning("\($0)") }
+        var tap: CaptureTap?
+        if let path = options.evidenceCapture {
+            do {
+                // `run` opens one handle (`any`: Linux cooked v2, or the namespace's `lo`): its type is the file's.
+                tap = try CaptureTap(
+                    path: path, linkType: capture.linkTypes.first ?? .linuxCookedV2, snapLength: captureOptions.snapLength)
+            } catch {
+                worker?.stop()
+                throw error
+            }
+        }
         attribution = worker
         content = inspector
         enricher = FlowEnricher(
@@ -130,13 +159,14 @@ public final class LivePipeline: Sendable {
             runtimePorts: options.content?.runtimePorts ?? [], content: inspector)
         capturing = CaptureThread(
             capture: capture, timeouts: options.timeouts, names: options.names, attribution: worker,
-            reportsStarts: options.judgesStarts || inspector != nil, limits: options.limits, contentTap: inspector?.tap)
+            reportsStarts: options.judgesStarts || inspector != nil, limits: options.limits, contentTap: inspector?.tap, tap: tap)
         inspector?.start()
         stop = capturing.stop
     }
 
     deinit {
         attribution?.stop()
+        tlsSource?.stop()
         content?.stop()
     }
 
@@ -179,11 +209,15 @@ public final class LivePipeline: Sendable {
     /// Stops attribution (capture must have ended: `stop` fired and the last batch taken).
     public func close() {
         attribution?.stop()
+        tlsSource?.stop()
         content?.stop()
     }
 
     /// The latest packet-path counters and kernel statistics (final once the last batch is out).
     public var snapshot: (PipelineCounters, CaptureStatistics) { capturing.snapshot }
+
+    /// What the evidence copy of the frames holds (final once the last batch is out); nil without one.
+    public var evidenceCapture: CaptureTap.Summary? { capturing.tapped }
 
     /// Flows the hand-off to the consumer dropped, and flows attribution could not take.
     public var queueDropped: Int64 { capturing.flows.dropped }
@@ -196,7 +230,10 @@ public final class LivePipeline: Sendable {
     }
 
     /// Whether TLS plaintext is read (uprobes on OpenSSL), and why not.
-    public var tlsProbeState: String { "not attached (wire plaintext only)" }
+    public var tlsProbeState: String {
+        if let tlsSource { return tlsSource.state }
+        return "not attached (\(tlsUnavailable ?? "content inspection off")): wire plaintext only"
+    }
 
     /// Socket events the kernel dropped since the start.
     public var eventsDropped: Int64 { attribution?.eventsDropped ?? 0 }

@@ -25,6 +25,8 @@ public struct LiveSession {
 
     public var pipeline: FlowPipeline
     public let capture: LiveCapture
+    /// Where every frame is copied after the pipeline has counted it (`run --evidence`), if anywhere.
+    public var tap: CaptureTap?
     public private(set) var statistics = CaptureStatistics()
 
     /// - Parameter names: whether destinations are named from observed DNS, SNI and Host.
@@ -64,6 +66,7 @@ public struct LiveSession {
                 // exited starts a flow of its own (the poll may have slept through the exit).
                 noteExits()
                 pipeline.process(frame, wireLength: wire, timestamp: time, linkType: linkType)
+                tap?.copy(frame, linkType: linkType, wireLength: wire, timestamp: time)
             }
             if first {
                 first = false

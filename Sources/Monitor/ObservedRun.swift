@@ -32,6 +32,8 @@ public final class ObservedRun {
             settings.enabled = true
             return settings
         }()
+        /// Copy every frame of the run, as captured, to a new pcapng file at this path.
+        public var evidenceCapture: String?
         public init(command: [String]) { self.command = command }
     }
 
@@ -60,6 +62,8 @@ public final class ObservedRun {
         public var eventDropped: Int64
         /// What content inspection saw (nil when it was off).
         public var content: AuditReport.ContentSection?
+        /// What the copy of the frames holds, with `evidenceCapture`.
+        public var evidenceCapture: CaptureTap.Summary?
     }
 
     public struct RunError: Error, CustomStringConvertible {
@@ -85,6 +89,7 @@ public final class ObservedRun {
         pipelineOptions.namespace = namespace  // every interface (any), loopback included, unless isolated
         pipelineOptions.kernelEvents = options.kernelEvents
         pipelineOptions.content = options.content
+        pipelineOptions.evidenceCapture = options.evidenceCapture
         // Short timeouts: flows of a short run end while it lasts; all of them end at the stop anyway.
         pipelineOptions.timeouts = FlowTimeouts(tcpIdle: 30 * FlowTimeouts.second, udpIdle: 10 * FlowTimeouts.second, active: 0)
         let pipeline: LivePipeline
@@ -169,7 +174,8 @@ public final class ObservedRun {
                         AuditReport.ContentSection.Prompt(time: $0.time, requester: $0.requester, runtime: $0.runtime, endpoint: $0.endpoint, words: $0.words)
                     },
                     leaks: leaks, droppedBytes: inspector.counters.droppedBytes, tlsProbes: pipeline.tlsProbeState)
-            })
+            },
+            evidenceCapture: pipeline.evidenceCapture)
     }
 
     /// Whether `pid` is the root or descends from it, following parents as attribution captured them.

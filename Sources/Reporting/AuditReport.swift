@@ -89,6 +89,42 @@ public struct AuditReport: Sendable {
         return ["tls-plaintext", "wire-plaintext", "opaque", "not-inspected"].compactMap { v in counts[v].map { (v, $0) } }
     }
 
+    /// The content match records of the evidence bundle, one JSON object each: every prompt seen
+    /// (who, where, when, how many words: never the words) and every leak found.
+    public func contentRecords() -> [String] {
+        guard let content else { return [] }
+        var records: [String] = []
+        for p in content.prompts {
+            var w = JSONWriter()
+            w.beginObject()
+            w.key("record"); w.string("prompt")
+            w.key("time"); w.string(Timestamp.rfc3339(p.time))
+            w.key("requester"); w.string(p.requester)
+            w.key("runtime"); w.string(p.runtime)
+            w.key("endpoint"); w.string(p.endpoint)
+            w.key("words"); w.int(p.words)
+            w.endObject()
+            records.append(w.text)
+        }
+        for leak in content.leaks {
+            var w = JSONWriter()
+            w.beginObject()
+            w.key("record"); w.string("match")
+            w.key("flow_uid"); w.string(leak.flowUID)
+            w.key("program"); w.string(leak.program)
+            w.key("destination"); w.string(leak.destination)
+            w.key("matched_words"); w.int(leak.evidence.matchedWords)
+            w.key("prompt_seen"); w.string(leak.evidence.promptSeen)
+            w.key("prompt_process"); w.string(leak.evidence.promptProcess)
+            w.key("runtime"); w.string(leak.evidence.runtime)
+            w.key("visibility"); w.string(leak.evidence.visibility)
+            w.key("canary"); w.string(leak.evidence.canary)
+            w.endObject()
+            records.append(w.text)
+        }
+        return records
+    }
+
     /// The content section in words, one line each.
     func contentLines() -> [String] {
         guard let content else {

@@ -133,7 +133,7 @@ extension Telltale {
             for key in ["tokens_per_second", "completion_tokens", "prompt_tokens", "threads"] {
                 if let value = text(summary[key]) { report.runtime.append((key, value)) }
             }
-            try observation.finish(report)
+            try observation.finish(report, outcome: outcome)
         }
     }
 }

@@ -43,7 +43,20 @@ struct ObservationOptions: ParsableArguments {
     @Flag(help: "Do not inspect content (by default prompts sent to a model runtime are fingerprinted — never kept as text — and matched against what leaves this machine).")
     var noInspectContent = false
 
+    @Option(help: ArgumentHelp(
+        "Keep the evidence in DIR (new, or empty): the packets as captured (pcapng), the flows, the processes, the audit, and a MANIFEST of sha256 hashes; `telltale verify DIR` checks it.",
+        valueName: "DIR"))
+    var evidence: String?
+
     func validate() throws {
+        if let evidence {
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: evidence, isDirectory: &isDirectory) {
+                guard isDirectory.boolValue, (try? FileManager.default.contentsOfDirectory(atPath: evidence))?.isEmpty == true else {
+                    throw ValidationError("--evidence: '\(evidence)' exists and is not an empty directory; give a new one")
+                }
+            }
+        }
         if let policy, RunPolicy.engine(policy) == nil {
             throw ValidationError("--policy: unknown role '\(policy)' (known: \(RunPolicy.names.dropFirst().joined(separator: ", ")))")
         }
@@ -64,6 +77,16 @@ struct ObservationOptions: ParsableArguments {
         options.rules = try Telltale.Rules.engine(nil)
         options.policy = RunPolicy.engine(policyName)
         if noInspectContent { options.content = nil }
+        if let evidence {
+            // Made before the capture opens: the capture thread writes the frames into it as they come.
+            do {
+                try EvidenceBundle.prepare(evidence)
+            } catch {
+                Output.error("telltale: --evidence: \(error)")
+                throw ExitCode(1)
+            }
+            options.evidenceCapture = EvidenceBundle.capturePath(in: evidence)
+        }
         do {
             return try ObservedRun(options: options, logger: logger()).run()
         } catch {
@@ -84,35 +107,16 @@ struct ObservationOptions: ParsableArguments {
     /// Writes `text` to `file` with mode 0640, as the database is: through a new file renamed over
     /// the old one, so a reader sees the old audit or the new one and never a wider mode. Nil on success.
     static func writePrivately(_ text: String, to file: String) -> String? {
-        let temporary = file + ".tmp-\(getpid())"
-        let descriptor = open(temporary, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0o640)
-        guard descriptor >= 0 else { return String(cString: strerror(errno)) }
-        // The umask may have taken bits away, never added them; set exactly 0640.
-        fchmod(descriptor, 0o640)
-        let bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else {
-                let problem = String(cString: strerror(errno))
-                close(descriptor)
-                unlink(temporary)
-                return problem
-            }
-            offset += written
+        do {
+            try PrivateFile.write(Array(text.utf8), to: file, mode: 0o640)
+            return nil
+        } catch {
+            return error.message
         }
-        close(descriptor)
-        guard rename(temporary, file) == 0 else {
-            let problem = String(cString: strerror(errno))
-            unlink(temporary)
-            return problem
-        }
-        return nil
     }
 
-    /// Prints the audit, writes the report files, and exits 0 (clean) or 3 (violation).
-    func finish(_ report: AuditReport) throws {
+    /// Prints the audit, writes the report files and the evidence, and exits 0 (clean) or 3 (violation).
+    func finish(_ report: AuditReport, outcome: ObservedRun.Outcome) throws {
         // With a daemon installed, its database keeps every observed run too.
         let target = db ?? (FileManager.default.isWritableFile(atPath: DaemonConfiguration.defaultDatabase) ? DaemonConfiguration.defaultDatabase : nil)
         if let target { try record(report, in: target) }
@@ -131,7 +135,30 @@ struct ObservationOptions: ParsableArguments {
                 Output.error("telltale: wrote \(file)")
             }
         }
+        if let evidence { try writeEvidence(report, outcome: outcome, to: evidence, contentRecords: report.contentRecords()) }
         if !report.isClean { throw ExitCode(3) }
+    }
+
+    /// Writes the evidence bundle beside the capture the run wrote into `directory`, with the content
+    /// match records given (JSON objects, one each).
+    func writeEvidence(
+        _ report: AuditReport, outcome: ObservedRun.Outcome, to directory: String, contentRecords: [String] = []
+    ) throws {
+        if let copy = outcome.evidenceCapture, !copy.isComplete {
+            Output.error(
+                "telltale: warning: \(copy.framesNotWritten) frames are not in \(copy.path) (\(copy.problem ?? "not written")); "
+                    + "verify will show the flows they belong to as differences")
+        }
+        // The tree's flows as judged (verdict, rule, roles), and the rest of the window as observed.
+        let flows = (report.treeFlows + outcome.otherFlows + outcome.unattributedFlows).sorted { $0.start < $1.start }
+        do {
+            try EvidenceBundle.write(
+                to: directory, flows: flows, audit: report, contentRecords: contentRecords, created: SystemClock.wallNanoseconds())
+        } catch {
+            Output.error("telltale: cannot write the evidence in \(directory): \(error)")
+            throw ExitCode(1)
+        }
+        Output.error("telltale: evidence in \(directory) (verify with: telltale verify \(directory))")
     }
 
     /// Writes the session and the tree's flows (tagged with it) to the database.
@@ -181,6 +208,8 @@ extension Telltale {
                   sudo telltale run -- python3 my_script.py
                   sudo telltale run --policy chatbot-ui --report audit -- ./my-chat-ui
                   sudo telltale run --isolate -- ./untrusted-tool
+                  sudo telltale run --evidence run-1 -- ./my-chat-ui
+                  sudo telltale verify run-1
                 """
         )
 
@@ -200,7 +229,7 @@ extension Telltale {
             var command = self.command
             if command.first == "--" { command.removeFirst() }
             let outcome = try observation.observe(command)
-            try observation.finish(observation.audit(kind: "run", command: command, outcome))
+            try observation.finish(observation.audit(kind: "run", command: command, outcome), outcome: outcome)
         }
     }
 }

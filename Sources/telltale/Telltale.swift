@@ -22,7 +22,7 @@ struct Telltale: ParsableCommand {
             """,
         version: telltaleVersion,
         subcommands: [
-            Daemon.self, Report.self, Top.self, Status.self, Alerts.self, Rules.self, Run.self, Infer.self, Capture.self, Replay.self,
+            Daemon.self, Report.self, Top.self, Status.self, Alerts.self, Rules.self, Run.self, Infer.self, Verify.self, Capture.self, Replay.self,
             Interfaces.self, Notify.self, Canary.self,
         ]
     )
