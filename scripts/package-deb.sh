@@ -106,6 +106,8 @@ done
 install -D -m 0644 systemd/telltale.service "$root/lib/systemd/system/telltale.service"
 # The per-user companion (telltale notify): a user unit, enabled by each user who wants it.
 install -D -m 0644 systemd/telltale-notify.service "$root/usr/lib/systemd/user/telltale-notify.service"
+# Content inspection's drop-in (CAP_SYS_ADMIN for the TLS probes): shipped, enabled by the person.
+install -D -m 0644 systemd/inspect-content.conf "$root/usr/share/telltale/systemd/inspect-content.conf"
 install -D -m 0644 config/telltale.yaml "$root/etc/telltale/telltale.yaml"
 install -d -m 0755 "$root/etc/telltale/rules.d/lists"
 install -m 0644 rules/*.yaml "$root/etc/telltale/rules.d/"

@@ -23,14 +23,34 @@ public struct AlertStage {
         self.submit = submit
     }
 
-    /// Flows judged at their first packet.
+    /// Flows whose alert waits for the flow's first update or its end: their first packets may still
+    /// name the destination better than the DNS answer seen before them (a TLS or QUIC server name, an
+    /// HTTP Host), and an alert names what its flow names.
+    private var waiting: [String: LivePipeline.Decided] = [:]
+
+    /// Flows judged at their first packet: alerted now when nothing more can name the destination,
+    /// else at the flow's first checkpoint (a few seconds) or end, judged again with what it learned.
     public mutating func started(_ flows: [LivePipeline.Decided]) {
-        for flow in flows { raiseOnce(flow) }
+        for flow in flows {
+            if AlertStage.mayLearnAName(flow.row), waiting.count < 100_000 {
+                if flow.decision?.verdict == .alert { waiting[flow.row.uid] = flow }
+            } else {
+                raiseOnce(flow)
+            }
+        }
+    }
+
+    /// A flow whose first packets may carry a name of their own: TCP (TLS ClientHello, HTTP Host)
+    /// and UDP to a QUIC port, unless it already has a name from them.
+    static func mayLearnAName(_ row: FlowRow) -> Bool {
+        if let source = row.nameSource, source != "dns", source != "dns-global" { return false }
+        return row.proto == "tcp" || (row.proto == "udp" && (row.remotePort == 443 || row.remotePort == 8443))
     }
 
     /// Flows written (ended, or open updates); an ended flow is forgotten.
     public mutating func written(_ flows: [LivePipeline.Decided]) {
         for flow in flows {
+            waiting[flow.row.uid] = nil
             raiseOnce(flow)
             if !flow.isOpen { alerted.remove(flow.row.uid) }
         }

@@ -59,28 +59,33 @@ public struct ProcFileSystem: Sendable {
 
     // MARK: - The system calls
 
-    /// Reads a file to its end. The corresponding C functions are `open`, `read` and `close`.
+    /// Reads a file to its end, at most `limit` bytes. The corresponding C functions are `open`,
+    /// `read` and `close`.
+    ///
+    /// Reads into one scratch buffer and copies what came: growing the result by appending zeros
+    /// first cost a generic per-byte loop in unoptimized builds (1.6 s of CPU for the first /proc
+    /// scan of 70 processes), and read past `limit`.
     static func readFile(atPath path: String, limit: Int) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var out: [UInt8] = []
-        var chunk = 4096
+        var scratch = [UInt8](repeating: 0, count: max(1, min(limit, 4096)))
         while out.count < limit {
-            let start = out.count
-            out.append(contentsOf: repeatElement(0, count: chunk))
-            let got = out.withUnsafeMutableBytes { buffer -> Int in
-                // The slice [start, start + chunk) was just appended, so it lies inside the buffer.
+            let want = min(scratch.count, limit - out.count)
+            let got = scratch.withUnsafeMutableBytes { buffer -> Int in
                 guard let base = buffer.baseAddress else { return -1 }
-                return Glibc.read(fd, base + start, chunk)
+                return Glibc.read(fd, base, want)
             }
             if got < 0 {
-                if errno == EINTR { out.removeLast(chunk); continue }
+                if errno == EINTR { continue }
                 return nil
             }
-            out.removeLast(chunk - got)
             if got == 0 { break }
-            chunk = min(chunk * 2, 1 << 20)
+            out.append(contentsOf: scratch[0..<got])
+            if got == scratch.count && scratch.count < 1 << 20 && out.count < limit {
+                scratch = [UInt8](repeating: 0, count: min(scratch.count * 2, 1 << 20, limit - out.count))
+            }
         }
         return out
     }

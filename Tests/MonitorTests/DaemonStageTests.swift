@@ -92,6 +92,36 @@ struct DaemonStageTests {
         #expect(raised.count == 2)
     }
 
+    @Test func anAlertNamesTheDestinationItsFlowNamesNotAnEarlierDNSAnswer() {
+        var raised: [AlertRecord] = []
+        var stage = AlertStage { raised.append($0) }
+        var decision = Decision(verdict: .alert)
+        decision.rule = "chatbot-ui/default"
+        var early = row("T")
+        early.proto = "tcp"
+        early.remotePort = 443
+        early.hostname = "telemetry.lab.test"
+        early.nameSource = "dns"
+        stage.started([LivePipeline.Decided(row: early, decision: decision, isOpen: true)])
+        #expect(raised.isEmpty)  // the first packets may still say more (a TLS server name)
+        var named = early
+        named.hostname = "api.openai.com"
+        named.nameSource = "sni"
+        stage.written([LivePipeline.Decided(row: named, decision: decision, isOpen: true)])
+        #expect(raised.map(\.hostname) == ["api.openai.com"])
+        #expect(raised.first?.nameSource == "sni")
+        #expect(raised.first?.message.contains("name from sni") == true)
+        // A DNS query has nothing more to learn: alerted at once, and said as what it is.
+        var query = row("Q")
+        query.proto = "udp"
+        query.remotePort = 53
+        query.hostname = "huggingface.co"
+        query.nameSource = "dns"
+        stage.started([LivePipeline.Decided(row: query, decision: decision, isOpen: true)])
+        #expect(raised.count == 2)
+        #expect(raised.last?.message.contains("DNS query for huggingface.co to") == true, "\(raised.last?.message ?? "")")
+    }
+
     @Test func theHeartbeatSaysHowFlowsAreAttributed() throws {
         let store = try temporaryDatabase()
         var housekeeping = Housekeeping(

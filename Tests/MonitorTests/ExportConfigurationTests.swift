@@ -14,6 +14,24 @@ struct ExportConfigurationTests {
         #expect(configuration.export == ExportStage.Settings())
         #expect(!configuration.export.isEnabled)
         #expect(configuration.export.ipfixEnterpriseNumber == 32473)
+        // Content inspection is off as shipped, with the defaults written out.
+        #expect(configuration.content == ContentSettings())
+    }
+
+    @Test func readsTheContentSettingsAndRefusesValuesOutOfRange() throws {
+        let c = try DaemonConfiguration.parse("""
+            inspect_content: true
+            content: {retention: 2h, minimum_words: 12, memory: 16MiB, runtime_ports: [5001, 8000]}
+            """, file: "t.yaml")
+        #expect(c.content.enabled)
+        #expect(c.content.retention == 2 * 3_600_000_000_000)
+        #expect(c.content.minimumWords == 12)
+        #expect(c.content.memoryBytes == 16 << 20)
+        #expect(c.content.runtimePorts == [5001, 8000])
+        for bad in ["content: {retention: 0s}", "content: {minimum_words: 2}", "content: {runtime_ports: [70000]}",
+                    "content: {memory: 1KiB}", "content: {colour: blue}", "inspect_content: sometimes"] {
+            #expect(throws: DaemonConfiguration.Problem.self, "\(bad)") { try DaemonConfiguration.parse(bad, file: "t.yaml") }
+        }
     }
 
     @Test func readsEveryExportKey() throws {
