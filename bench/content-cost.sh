@@ -8,7 +8,7 @@
 #       second for SECONDS, inspected against uninspected;
 #   (d) the daemon's resident memory per 1,000 fingerprinted prompts: 5,000 distinct prompts of
 #       about 60 words sent to a stand-in runtime on loopback (/v1/chat/completions).
-# Everything stays on loopback: the TLS peer is `openssl s_server` on 127.0.0.1. Needs root.
+# Everything stays on loopback: the TLS peer is a Python TLS server on 127.0.0.1. Needs root.
 # Usage: bench/content-cost.sh [SECONDS]   (default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +26,22 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=bench.test -days 1 -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
-openssl s_server -accept 127.0.0.1:18843 -cert "$dir/cert.pem" -key "$dir/key.pem" -quiet -naccept 1000000 >/dev/null 2>&1 &
+# The TLS peer: reads and discards whatever each connection sends (a thread per connection).
+cat > "$dir/sink.py" <<'PY'
+import socket, ssl, sys, threading
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); srv.bind(('127.0.0.1', 18843)); srv.listen(64)
+def drain(c):
+    try:
+        with ctx.wrap_socket(c, server_side=True) as s:
+            while s.recv(1 << 16): pass
+    except (OSError, ssl.SSLError): pass
+while True:
+    c, _ = srv.accept(); threading.Thread(target=drain, args=(c,), daemon=True).start()
+PY
+python3 "$dir/sink.py" "$dir/cert.pem" "$dir/key.pem" &
 server_pid=$!
+sleep 0.5
 
 cat > "$dir/tls.py" <<'PY'
 import socket, ssl, sys, time

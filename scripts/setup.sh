@@ -71,6 +71,7 @@ echo "setup: system packages ready"
 llama_cpp_python_version=0.3.36
 gguf_version=0.19.0
 numpy_version=2.4.6
+gradio_version=6.31.0
 python=${PYTHON:-python3}
 
 installed_version() {
@@ -94,6 +95,19 @@ if [ "$(installed_version llama_cpp_python)" != "$llama_cpp_python_version" ]; t
 fi
 if [ "$(installed_version gguf)" != "$gguf_version" ] || [ "$(installed_version numpy)" != "$numpy_version" ]; then
   pip_install "gguf==$gguf_version" "numpy==$numpy_version"
+fi
+
+# The real-stack lab (Tests/DaemonTests/RealStackTests.swift): llama-cpp-python's own server (its
+# [server] extras: FastAPI, uvicorn, …) and a Gradio chat app. Wheels only: the llama-cpp-python
+# built above satisfies the pin and is reused, so nothing compiles (about 10 s and 30 s).
+if ! "$python" -c 'import importlib.util as u, sys; sys.exit(not all(map(u.find_spec, sys.argv[1:])))' \
+    fastapi uvicorn sse_starlette starlette_context pydantic_settings; then
+  echo "setup: installing llama-cpp-python[server] $llama_cpp_python_version's extras"
+  pip_install --only-binary=:all: "llama-cpp-python[server]==$llama_cpp_python_version"
+fi
+if [ "$(installed_version gradio)" != "$gradio_version" ]; then
+  echo "setup: installing gradio $gradio_version"
+  pip_install --only-binary=:all: "gradio==$gradio_version" "numpy==$numpy_version"
 fi
 
 site=$("$python" -c 'import llama_cpp, pathlib; print(pathlib.Path(llama_cpp.__file__).resolve().parent.parent)')

@@ -1,7 +1,7 @@
 /*
  * libbpf_messages.h — shared by the loaders in this directory (loader.c, tls_probes.c), included
  * by each: libbpf's messages collected while a loader opens its object (instead of printed), and
- * the one-line reasons made from them. Static functions, so each loader keeps its own copy of the
+ * the one-line reasons made from them, and the ring-buffer read both share. Static functions, so each loader keeps its own copy of the
  * thread-local log and nothing is exported from the library.
  */
 #ifndef TELLTALE_LIBBPF_MESSAGES_H
@@ -18,6 +18,33 @@
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
+
+/* ---- reading a ring buffer into a caller's array ---- */
+
+/*
+ * Empties `ring` through its callback, which counts what it copied into *count; waits up to
+ * `timeout_ms` (0: not at all) only when nothing was waiting, and takes what is there when the wait
+ * times out (the kernel side wakes the reader only in batches). Returns how many were copied, 0 on
+ * timeout or EINTR, or a negative errno.
+ */
+static int ring_take(struct ring_buffer *ring, const int *count, int timeout_ms)
+{
+    int r = ring_buffer__consume(ring);
+    if (*count == 0 && r < 0)
+        goto done;
+    if (*count > 0 || timeout_ms == 0)
+        goto done;
+    r = ring_buffer__poll(ring, timeout_ms);
+    if (*count > 0)
+        goto done;
+    if (r < 0 && r != -EINTR)
+        goto done;
+    r = ring_buffer__consume(ring);
+done:
+    if (*count > 0)
+        return *count;
+    return r < 0 && r != -EINTR ? r : 0;
+}
 
 /* ---- libbpf's messages: kept (the tail) while a loader's open runs on this thread ---- */
 

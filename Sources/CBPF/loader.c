@@ -189,26 +189,10 @@ int telltale_bpf_poll(struct telltale_bpf *b, struct telltale_event *events, int
     b->out = events;
     b->capacity = capacity;
     b->count = 0;
-
-    int r = ring_buffer__consume(b->ring);
-    if (b->count == 0 && r < 0)
-        goto done;
-    if (b->count > 0 || timeout_ms == 0)
-        goto done;
-
-    r = ring_buffer__poll(b->ring, timeout_ms);
-    if (b->count > 0)
-        goto done;
-    if (r < 0 && r != -EINTR)
-        goto done;
-    /* Timed out (the kernel side wakes the reader only in batches): take what is there. */
-    r = ring_buffer__consume(b->ring);
-done:
+    int taken = ring_take(b->ring, &b->count, timeout_ms);
     b->out = NULL;
     b->capacity = 0;
-    if (b->count > 0)
-        return b->count;
-    return r < 0 && r != -EINTR ? r : 0;
+    return taken;
 }
 
 int telltale_bpf_wait(struct telltale_bpf *b, int timeout_ms)

@@ -296,26 +296,10 @@ int telltale_tls_poll(struct telltale_tls *t, struct telltale_tls_record *record
     t->out = records;
     t->capacity = capacity;
     t->count = 0;
-
-    int r = ring_buffer__consume(t->ring);
-    if (t->count == 0 && r < 0)
-        goto done;
-    if (t->count > 0 || timeout_ms == 0)
-        goto done;
-
-    r = ring_buffer__poll(t->ring, timeout_ms);
-    if (t->count > 0)
-        goto done;
-    if (r < 0 && r != -EINTR)
-        goto done;
-    /* Timed out (the kernel side wakes the reader only in batches): take what is there. */
-    r = ring_buffer__consume(t->ring);
-done:
+    int taken = ring_take(t->ring, &t->count, timeout_ms);
     t->out = NULL;
     t->capacity = 0;
-    if (t->count > 0)
-        return t->count;
-    return r < 0 && r != -EINTR ? r : 0;
+    return taken;
 }
 
 uint64_t telltale_tls_counter(struct telltale_tls *t, int which)

@@ -11,6 +11,10 @@ public struct DaemonHealth: Sendable, Equatable {
     public var flowQueueDropped: Int64 = 0
     /// Socket events the kernel's ring buffer dropped.
     public var socketEventsDropped: Int64 = 0
+    /// Payload bytes content inspection could not read (`content_dropped`); nil when it is off.
+    public var contentDropped: Int64?
+    /// Content alerts and prompts fingerprinted since the start (content inspection on).
+    public var promptsFingerprinted: Int64 = 0
     public var flowsWritten: Int64 = 0
     public var flowsWaiting: Int64 = 0
     /// `ok`, `disk full` or `write failing`.

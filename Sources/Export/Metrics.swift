@@ -125,6 +125,12 @@ public struct Metrics {
         sample("telltale_flows_dropped_total", [], String(health.flowQueueDropped))
         family("telltale_socket_events_dropped_total", "counter", "Kernel socket events lost (a full ring buffer).")
         sample("telltale_socket_events_dropped_total", [], String(health.socketEventsDropped))
+        if let contentDropped = health.contentDropped {
+            family("telltale_content_dropped_bytes_total", "counter", "Payload bytes content inspection could not read (a full queue, a trimmed capture, probe drops).")
+            sample("telltale_content_dropped_bytes_total", [], String(contentDropped))
+            family("telltale_content_prompts_total", "counter", "Prompts to model runtimes fingerprinted (never kept as text).")
+            sample("telltale_content_prompts_total", [], String(health.promptsFingerprinted))
+        }
         family("telltale_export_dropped_total", "counter", "Flows the export stage dropped: its queue was full, or the IPFIX collector could not be reached.")
         sample("telltale_export_dropped_total", [("exporter", "queue")], String(exportDropped))
         if let ipfix {

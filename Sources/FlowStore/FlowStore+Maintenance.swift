@@ -15,6 +15,10 @@ public struct DaemonState: Sendable, Equatable {
     public var attribution = ""
     /// Socket events the kernel dropped since the daemon started.
     public var eventDropped: Int64 = 0
+    /// Content inspection: `off`, or what it reads (`wire and TLS plaintext`, `wire plaintext only (why)`).
+    public var content = "off"
+    /// Payload bytes content inspection could not read since the daemon started (`content_dropped`).
+    public var contentDropped: Int64 = 0
 
     public init(
         pid: Int, started: Int64, heartbeat: Int64, interfaces: String, frames: Int64, dropped: Int64, flows: Int64,
@@ -93,15 +97,16 @@ extension FlowStore {
             try pool.write { db in
                 try db.execute(sql: """
                     INSERT INTO daemon_state (id, pid, started, heartbeat, interfaces, frames, dropped, flows, store_state,
-                        attribution, event_dropped)
-                    VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        attribution, event_dropped, content, content_dropped)
+                    VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT(id) DO UPDATE SET pid = excluded.pid, started = excluded.started,
                         heartbeat = excluded.heartbeat, interfaces = excluded.interfaces, frames = excluded.frames,
                         dropped = excluded.dropped, flows = excluded.flows, store_state = excluded.store_state,
-                        attribution = excluded.attribution, event_dropped = excluded.event_dropped
+                        attribution = excluded.attribution, event_dropped = excluded.event_dropped,
+                        content = excluded.content, content_dropped = excluded.content_dropped
                     """, arguments: [
                         s.pid, s.started, s.heartbeat, s.interfaces, s.frames, s.dropped, s.flows, s.storeState,
-                        s.attribution, s.eventDropped,
+                        s.attribution, s.eventDropped, s.content, s.contentDropped,
                     ])
             }
         } catch {
@@ -118,6 +123,8 @@ extension FlowStore {
                     frames: row["frames"], dropped: row["dropped"], flows: row["flows"], storeState: row["store_state"])
                 state.attribution = row["attribution"] ?? ""
                 state.eventDropped = row["event_dropped"] ?? 0
+                state.content = row["content"] ?? "off"
+                state.contentDropped = row["content_dropped"] ?? 0
                 return state
             }
         } catch {

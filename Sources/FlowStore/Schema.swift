@@ -163,6 +163,8 @@ enum Schema {
                 ALTER TABLE alerts ADD COLUMN program TEXT;
                 ALTER TABLE alerts ADD COLUMN name_source TEXT;
                 ALTER TABLE alerts ADD COLUMN content TEXT;
+                ALTER TABLE daemon_state ADD COLUMN content TEXT NOT NULL DEFAULT 'off';
+                ALTER TABLE daemon_state ADD COLUMN content_dropped INTEGER NOT NULL DEFAULT 0;
                 CREATE TABLE canaries (
                     id INTEGER PRIMARY KEY,
                     token TEXT NOT NULL UNIQUE,

@@ -151,6 +151,11 @@ public final class Daemon: Sendable {
                 health.interfaceDropped = Int64(statistics.interfaceDropped)
                 health.flowQueueDropped = pipeline.queueDropped + storing.dropped
                 health.socketEventsDropped = pipeline.eventsDropped
+                if let content = pipeline.content {
+                    let c = content.counters
+                    health.contentDropped = c.droppedBytes
+                    health.promptsFingerprinted = Int64(c.promptsRecorded)
+                }
                 health.flowsWritten = storing.written
                 health.flowsWaiting = Int64(storing.waiting)
                 health.storeState = storing.state
@@ -161,7 +166,8 @@ public final class Daemon: Sendable {
             }
             housekeeping.tick(
                 now: now, force: batch.isLast, counters: counters, statistics: statistics, written: storing.written,
-                storeState: storing.state, eventDropped: pipeline.eventsDropped, retention: configuration)
+                storeState: storing.state, eventDropped: pipeline.eventsDropped, retention: configuration,
+                content: (pipeline.contentState, pipeline.content?.counters.droppedBytes ?? 0))
             if batch.isLast && storing.waiting == 0 { break }
         }
         notifier.notify("STOPPING=1")

@@ -34,14 +34,18 @@ public struct Housekeeping {
     /// Does what is due at `now` (everything with `force`, but retention only when due).
     public mutating func tick(
         now: Int64, force: Bool = false, counters: PipelineCounters, statistics: CaptureStatistics, written: Int64,
-        storeState: String, eventDropped: Int64, retention: DaemonConfiguration, retentionAllowed: Bool = true
+        storeState: String, eventDropped: Int64, retention: DaemonConfiguration, retentionAllowed: Bool = true,
+        content: (state: String, dropped: Int64) = ("off", 0)
     ) {
         if now - lastHeartbeat >= heartbeatInterval || force {
             do {
-                try store.saveDaemonState(DaemonState(
-                pid: pid, started: started, heartbeat: now, interfaces: interfaces.joined(separator: ","),
-                frames: counters.frames, dropped: Int64(statistics.dropped + statistics.interfaceDropped), flows: written,
-                storeState: storeState, attribution: attribution, eventDropped: eventDropped))
+                var state = DaemonState(
+                    pid: pid, started: started, heartbeat: now, interfaces: interfaces.joined(separator: ","),
+                    frames: counters.frames, dropped: Int64(statistics.dropped + statistics.interfaceDropped), flows: written,
+                    storeState: storeState, attribution: attribution, eventDropped: eventDropped)
+                state.content = content.state
+                state.contentDropped = content.dropped
+                try store.saveDaemonState(state)
             } catch {
                 logger.warning("cannot save the daemon state: \(error)")
             }

@@ -229,6 +229,12 @@ public final class LivePipeline: Sendable {
             ? "kernel-events" : "polling (\(attribution.kernelEventsUnavailableReason ?? "kernel events off"))"
     }
 
+    /// What content inspection reads, for `status`: `off`, or the plaintext it sees.
+    public var contentState: String {
+        guard content != nil else { return "off" }
+        return tlsSource != nil ? "wire and TLS plaintext" : "wire plaintext only (\(tlsUnavailable ?? "no TLS probes"))"
+    }
+
     /// Whether TLS plaintext is read (uprobes on OpenSSL), and why not.
     public var tlsProbeState: String {
         if let tlsSource { return tlsSource.state }

@@ -96,30 +96,12 @@ public struct AuditReport: Sendable {
         var records: [String] = []
         for p in content.prompts {
             var w = JSONWriter()
-            w.beginObject()
-            w.key("record"); w.string("prompt")
-            w.key("time"); w.string(Timestamp.rfc3339(p.time))
-            w.key("requester"); w.string(p.requester)
-            w.key("runtime"); w.string(p.runtime)
-            w.key("endpoint"); w.string(p.endpoint)
-            w.key("words"); w.int(p.words)
-            w.endObject()
+            p.write(to: &w, record: true)
             records.append(w.text)
         }
         for leak in content.leaks {
             var w = JSONWriter()
-            w.beginObject()
-            w.key("record"); w.string("match")
-            w.key("flow_uid"); w.string(leak.flowUID)
-            w.key("program"); w.string(leak.program)
-            w.key("destination"); w.string(leak.destination)
-            w.key("matched_words"); w.int(leak.evidence.matchedWords)
-            w.key("prompt_seen"); w.string(leak.evidence.promptSeen)
-            w.key("prompt_process"); w.string(leak.evidence.promptProcess)
-            w.key("runtime"); w.string(leak.evidence.runtime)
-            w.key("visibility"); w.string(leak.evidence.visibility)
-            w.key("canary"); w.string(leak.evidence.canary)
-            w.endObject()
+            leak.write(to: &w, record: true)
             records.append(w.text)
         }
         return records
@@ -277,30 +259,10 @@ public struct AuditReport: Sendable {
         if let content {
             w.beginObject()
             w.key("prompts"); w.beginArray()
-            for p in content.prompts {
-                w.beginObject()
-                w.key("time"); w.string(Timestamp.rfc3339(p.time))
-                w.key("requester"); w.string(p.requester)
-                w.key("runtime"); w.string(p.runtime)
-                w.key("endpoint"); w.string(p.endpoint)
-                w.key("words"); w.int(p.words)
-                w.endObject()
-            }
+            for p in content.prompts { p.write(to: &w, record: false) }
             w.endArray()
             w.key("leaks"); w.beginArray()
-            for leak in content.leaks {
-                w.beginObject()
-                w.key("flow_uid"); w.string(leak.flowUID)
-                w.key("program"); w.string(leak.program)
-                w.key("destination"); w.string(leak.destination)
-                w.key("matched_words"); w.int(leak.evidence.matchedWords)
-                w.key("prompt_seen"); w.string(leak.evidence.promptSeen)
-                w.key("prompt_process"); w.string(leak.evidence.promptProcess)
-                w.key("runtime"); w.string(leak.evidence.runtime)
-                w.key("visibility"); w.string(leak.evidence.visibility)
-                w.key("canary"); w.string(leak.evidence.canary)
-                w.endObject()
-            }
+            for leak in content.leaks { leak.write(to: &w, record: false) }
             w.endArray()
             w.key("egress_visibility"); w.beginObject()
             for (v, n) in egressVisibility() { w.key(v); w.int(n) }
@@ -353,5 +315,37 @@ extension String {
     fileprivate func trimmingPrefixSpaces() -> String { String(drop { $0 == " " }) }
     fileprivate func replacingOccurrences(of target: Character, with replacement: Character) -> String {
         String(map { $0 == target ? replacement : $0 })
+    }
+}
+
+extension AuditReport.ContentSection.Prompt {
+    /// One JSON object; `record` adds `"record": "prompt"` (the evidence bundle's lines).
+    func write(to w: inout JSONWriter, record: Bool) {
+        w.beginObject()
+        if record { w.key("record"); w.string("prompt") }
+        w.key("time"); w.string(Timestamp.rfc3339(time))
+        w.key("requester"); w.string(requester)
+        w.key("runtime"); w.string(runtime)
+        w.key("endpoint"); w.string(endpoint)
+        w.key("words"); w.int(words)
+        w.endObject()
+    }
+}
+
+extension AuditReport.ContentSection.Leak {
+    /// One JSON object; `record` adds `"record": "match"` (the evidence bundle's lines).
+    func write(to w: inout JSONWriter, record: Bool) {
+        w.beginObject()
+        if record { w.key("record"); w.string("match") }
+        w.key("flow_uid"); w.string(flowUID)
+        w.key("program"); w.string(program)
+        w.key("destination"); w.string(destination)
+        w.key("matched_words"); w.int(evidence.matchedWords)
+        w.key("prompt_seen"); w.string(evidence.promptSeen)
+        w.key("prompt_process"); w.string(evidence.promptProcess)
+        w.key("runtime"); w.string(evidence.runtime)
+        w.key("visibility"); w.string(evidence.visibility)
+        w.key("canary"); w.string(evidence.canary)
+        w.endObject()
     }
 }

@@ -358,6 +358,7 @@ extension Telltale {
                         Output.write("store: \(s.storeState)\n")
                         if !s.attribution.isEmpty {
                             Output.write("attribution: \(s.attribution)   socket events dropped: \(s.eventDropped)\n")
+                            Output.write("content: \(s.content)\(s.content == "off" ? " (telltale daemon --inspect-content)" : "   not inspected: \(ByteCount.text(s.contentDropped))")\n")
                         }
                     } else {
                         Output.write("daemon: never ran with this database\n")
@@ -394,6 +395,8 @@ extension Telltale {
                 w.key("store"); w.string(s.storeState)
                 w.key("attribution"); w.string(s.attribution.isEmpty ? nil : s.attribution)
                 w.key("event_dropped"); w.int(s.eventDropped)
+                w.key("content"); w.string(s.content)
+                w.key("content_dropped"); w.int(s.contentDropped)
                 w.endObject()
             } else {
                 w.null()
