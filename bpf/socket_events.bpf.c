@@ -105,6 +105,11 @@ struct sock {
     __u16 sk_type;
 } __core;
 
+/* Only the local port as connect() set it: kept when the port itself is released. */
+struct inet_sock {
+    __be16 inet_sport;
+} __core;
+
 struct task_struct {
     pid_t pid;
     pid_t tgid;
@@ -169,6 +174,7 @@ struct linux_binprm {
 #define SOCK_RAW 3
 #define IPPROTO_TCP 6
 #define TCP_SYN_SENT 2
+#define TCP_CLOSE 7
 
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define be16_to_host(x) __builtin_bswap16(x)
@@ -457,6 +463,12 @@ int BPF_PROG(telltale_inet_sock_set_state, const struct sock *sk, int oldstate, 
     st->flags &= ~ST_PENDING;
 
     __u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+    if (lport == 0 && newstate == TCP_CLOSE) {
+        /* A refused (or timed-out) connect: tcp_set_state released the port (inet_put_port clears
+         * skc_num) before this tracepoint, but inet_sport still holds it. The attempt is the
+         * program's evidence too. */
+        lport = be16_to_host(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+    }
     if (lport == 0)
         return 0;
     __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);

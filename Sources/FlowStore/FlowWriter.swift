@@ -10,6 +10,9 @@ public final class FlowWriter {
     private var hostnameIDs: [String: Int64] = [:]
     private var executableIDs: [ExecutableKey: Int64] = [:]
     private var processIDs: [ProcessKey: Int64] = [:]
+    /// The role each process row holds, as written: a role learned later (a program that called a
+    /// model runtime is a chat client from then on) updates the row.
+    private var processRoles: [Int64: String] = [:]
 
     private struct ExecutableKey: Hashable { let path: String; let sha256: String }
     private struct ProcessKey: Hashable { let pid: Int; let startTime: Int64; let executableID: Int64? }
@@ -45,6 +48,7 @@ public final class FlowWriter {
         var newHostnames: [String: Int64] = [:]
         var newExecutables: [ExecutableKey: Int64] = [:]
         var newProcesses: [ProcessKey: Int64] = [:]
+        var newRoles: [Int64: String] = [:]
         do {
             try store.pool.write { db in
                 let upsert = try db.cachedStatement(sql: """
@@ -90,11 +94,11 @@ public final class FlowWriter {
                     }
                     var processID: Int64?
                     if let p = r.process {
-                        processID = try self.processID(db, p, newExecutables: &newExecutables, newProcesses: &newProcesses)
+                        processID = try self.processID(db, p, newExecutables: &newExecutables, newProcesses: &newProcesses, newRoles: &newRoles)
                     }
                     var peerID: Int64?
                     if let p = r.peerProcess {
-                        peerID = try self.processID(db, p, newExecutables: &newExecutables, newProcesses: &newProcesses)
+                        peerID = try self.processID(db, p, newExecutables: &newExecutables, newProcesses: &newProcesses, newRoles: &newRoles)
                     }
                     var sequence: Int64?
                     if !entry.isOpen {
@@ -132,12 +136,14 @@ public final class FlowWriter {
         hostnameIDs.merge(newHostnames) { a, _ in a }
         executableIDs.merge(newExecutables) { a, _ in a }
         processIDs.merge(newProcesses) { a, _ in a }
+        if processRoles.count > 100_000 { processRoles.removeAll(keepingCapacity: true) }
+        processRoles.merge(newRoles) { _, b in b }
         FlowStore.restrictMode(store.path)
     }
 
     private func processID(
         _ db: Database, _ p: FlowRow.Process, newExecutables: inout [ExecutableKey: Int64],
-        newProcesses: inout [ProcessKey: Int64]
+        newProcesses: inout [ProcessKey: Int64], newRoles: inout [Int64: String]
     ) throws -> Int64 {
         var executableID: Int64?
         if let exe = p.exe {
@@ -154,7 +160,14 @@ public final class FlowWriter {
             }
         }
         let key = ProcessKey(pid: p.pid, startTime: p.startTime ?? 0, executableID: executableID)
-        if let known = processIDs[key] ?? newProcesses[key] { return known }
+        if let known = processIDs[key] ?? newProcesses[key] {
+            if let role = p.role, (newRoles[known] ?? processRoles[known]) != role {
+                try db.execute(
+                    sql: "UPDATE processes SET role = ?, role_source = ? WHERE id = ?", arguments: [role, p.roleSource, known])
+                newRoles[known] = role
+            }
+            return known
+        }
         try db.execute(
             sql: """
                 INSERT INTO processes (pid, start_time, executable_id, cmdline, comm, uid, user, ppid, parent_exe,
@@ -171,6 +184,7 @@ public final class FlowWriter {
             db, sql: "SELECT id FROM processes WHERE pid = ? AND start_time = ? AND executable_id IS ?",
             arguments: [p.pid, key.startTime, executableID]) ?? db.lastInsertedRowID
         newProcesses[key] = id
+        if let role = p.role { newRoles[id] = role }
         return id
     }
 

@@ -169,6 +169,31 @@ import TestSupport
                 "the loopback flow does not name its server: \(String(describing: loopback))")
     }
 
+    @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: capture and the kernel's socket events"))
+    func aRefusedConnectionBelongsToTheProgramThatTriedIt() throws {
+        let dir = try ScratchDirectory.make("refused")
+        let prober = try Self.program("tt-prober", in: dir)
+        // Three attempts on a port nobody listens on; the program lives on after them.
+        let script = "import socket, time\nfor i in range(3):\n    s = socket.socket()\n    try: s.connect(('127.0.0.1', 18977))\n    except OSError: pass\n    s.close(); time.sleep(0.2)\ntime.sleep(1.5)\n"
+        let output = dir + "/capture.ndjson"
+        let capture = try TestProcess.start(
+            ["sh", "-c", "\(BuiltExecutable.telltale) capture -i lo --duration 4 --format ndjson > \(output)"], log: dir + "/capture.log")
+        #expect(DaemonFixtures.wait(timeout: 5) { TestProcess.contents(dir + "/capture.log").contains("capturing") || FileManager.default.fileExists(atPath: output) })
+        usleep(800_000)
+        let probed = try TestProcess.runCombined([prober, "-c", script])
+        #expect(probed.status == 0, "\(probed.output)")
+        capture.waitUntilExit()
+        let flows = (try String(contentsOfFile: output, encoding: .utf8)).split(separator: "\n")
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["remote_port"] as? Int == 18977 }
+        #expect(flows.count == 3, "\(flows)")
+        for flow in flows {
+            #expect(flow["conn_state"] as? String == "REJ", "\(flow)")
+            #expect(Self.exe(flow) == URL(fileURLWithPath: prober).resolvingSymlinksInPath().path, "\(flow)")
+            #expect(flow["attribution_source"] as? String == "kernel-events", "\(flow)")
+        }
+    }
+
     @Test(.enabled(if: DaemonFixtures.isRoot, "needs root: capture"))
     func withoutTheEventsPollingAttributesAndSaysSo() throws {
         let dir = try ScratchDirectory.make("polling")

@@ -50,6 +50,32 @@ func sampleRow(uid: String, start: Int64, bytesOut: Int64 = 100, host: String? =
         #expect(read.map { var r = $0; r.sequence = nil; return r } == rows)
     }
 
+    @Test func programContentAndALaterRoleAreKept() throws {
+        let dir = try temporaryDirectory()
+        let store = try FlowStore(path: dir + "/t.db")
+        let writer = FlowWriter(store: store)
+        var first = sampleRow(uid: "P1", start: 1_000, pid: 77)
+        first.process?.program = "chat.py"
+        first.process?.programKind = "script"
+        first.content = FlowRow.Content(visibility: "tls-plaintext", promptMatches: 2)
+        try writer.write([FlowWriter.Entry(row: first)])
+        // The same process, later a chat client by relation: its row takes the role.
+        var later = sampleRow(uid: "P2", start: 2_000, pid: 77)
+        later.process?.program = "chat.py"
+        later.process?.programKind = "script"
+        later.process?.role = "chatbot-ui"
+        later.process?.roleSource = "relation"
+        try writer.write([FlowWriter.Entry(row: later)])
+        let read = try store.flows(in: TimeWindow())
+        #expect(read.map { $0.process?.program } == ["chat.py", "chat.py"])
+        #expect(read.map { $0.process?.role } == ["chatbot-ui", "chatbot-ui"])
+        #expect(read.first?.process?.roleSource == "relation")
+        #expect(read.first?.content == FlowRow.Content(visibility: "tls-plaintext", promptMatches: 2))
+        #expect(read.last?.content == nil)
+        let groups = try store.groups(by: .program, in: TimeWindow())
+        #expect(groups.map(\.key) == ["chat.py"])
+    }
+
     @Test func anUpdateReplacesCountersAndKeepsOneRow() throws {
         let dir = try temporaryDirectory()
         let store = try FlowStore(path: dir + "/t.db")
