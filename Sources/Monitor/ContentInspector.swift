@@ -254,7 +254,10 @@ public final class ContentInspector: Sendable {
     public func content(of key: FlowKey, ended: Bool) -> FlowContent {
         state.withLock { s in
             guard var flow = s.flows[key] else {
-                return FlowContent(visibility: "wire-plaintext", promptMatches: 0, newFindings: [])
+                // No payload seen: a TCP or UDP flow that carried none hid nothing; other protocols'
+                // payloads (an ICMP echo's data) are not read at all.
+                let read = key.ipProtocol == IPProtocolNumber.tcp || key.ipProtocol == IPProtocolNumber.udp
+                return FlowContent(visibility: read ? "wire-plaintext" : "not-inspected", promptMatches: 0, newFindings: [])
             }
             let visibility: String
             if flow.dropped { visibility = "not-inspected" }

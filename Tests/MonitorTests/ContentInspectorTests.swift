@@ -121,6 +121,8 @@ import TestSupport
         let content = lab.content(from: (Self.machine, 40003), to: (Self.internet, 443))
         #expect(content.visibility == "opaque")
         #expect(content.promptMatches == 0)
+        // A protocol whose payload is not read at all says so.
+        #expect(lab.content(from: (Self.machine, 0), to: (Self.internet, 0), proto: IPProtocolNumber.icmp).visibility == "not-inspected")
     }
 
     @Test func aCanarySpelledInADNSQueryIsALeakWithItsLabel() throws {
