@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,6 +284,36 @@ static void describe_load_failure(int err, const struct message_log *log, const 
     tail_lines(log->text, NULL, 2, detail, sizeof(detail));
     set_error(error, size, "loading the BPF programs failed%s: %s%s%s", where,
               describe_errno(err, reason, sizeof(reason)), detail[0] ? "; libbpf: " : "", detail);
+}
+
+/*
+ * The reason a program could not be attached, from `err` (negative errno) and libbpf's last message;
+ * `permission_hint` (may be NULL) says what an EPERM most likely means for this object.
+ */
+static void describe_attach_failure(int err, const char *program, const struct message_log *log,
+                                    const char *permission_hint, char *error, size_t size)
+{
+    char detail[512], reason[128];
+    tail_lines(log->text, NULL, 1, detail, sizeof(detail));
+    if (err == -EPERM && permission_hint)
+        set_error(error, size, "BPF program '%s' cannot be attached: %s (%s)", program, strerror(EPERM), permission_hint);
+    else
+        set_error(error, size, "BPF program '%s' cannot be attached: %s%s%s", program,
+                  describe_errno(err, reason, sizeof(reason)), detail[0] ? "; libbpf: " : "", detail);
+}
+
+/* The sum over every CPU of entry `key` of a per-CPU array of counters (0 when it cannot be read). */
+static uint64_t percpu_sum(const struct bpf_map *map, int cpus, uint32_t key)
+{
+    if (!map || cpus <= 0)
+        return 0;
+    uint64_t values[cpus];
+    if (bpf_map__lookup_elem(map, &key, sizeof(key), values, sizeof(values), 0) != 0)
+        return 0;
+    uint64_t total = 0;
+    for (int i = 0; i < cpus; i++)
+        total += values[i];
+    return total;
 }
 
 #pragma GCC diagnostic pop

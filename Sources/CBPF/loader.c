@@ -131,15 +131,7 @@ int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out
             err = -errno;
             if (err == 0)
                 err = -EINVAL;
-            char detail[512], reason[128];
-            tail_lines(log->text, NULL, 1, detail, sizeof(detail));
-            if (err == -EPERM)
-                set_error(error, error_size, "BPF program '%s' cannot be attached: %s (%s)",
-                          bpf_program__name(program), strerror(EPERM), permission_hint());
-            else
-                set_error(error, error_size, "BPF program '%s' cannot be attached: %s%s%s",
-                          bpf_program__name(program), describe_errno(err, reason, sizeof(reason)),
-                          detail[0] ? "; libbpf: " : "", detail);
+            describe_attach_failure(err, bpf_program__name(program), log, permission_hint(), error, error_size);
             err = as_errno(err);
             goto fail;
         }
@@ -208,16 +200,7 @@ int telltale_bpf_wait(struct telltale_bpf *b, int timeout_ms)
 
 uint64_t telltale_bpf_dropped(struct telltale_bpf *b)
 {
-    if (!b || !b->dropped || b->cpus <= 0)
-        return 0;
-    uint64_t values[b->cpus];
-    uint32_t key = 0;
-    if (bpf_map__lookup_elem(b->dropped, &key, sizeof(key), values, sizeof(values), 0) != 0)
-        return 0;
-    uint64_t total = 0;
-    for (int i = 0; i < b->cpus; i++)
-        total += values[i];
-    return total;
+    return b ? percpu_sum(b->dropped, b->cpus, 0) : 0;
 }
 
 void telltale_bpf_close(struct telltale_bpf *b)

@@ -159,10 +159,7 @@ int telltale_tls_open(const void *object, size_t size, struct telltale_tls **out
         err = -errno;
         if (err == 0)
             err = -EINVAL;
-        char detail[512], reason[128];
-        tail_lines(log->text, NULL, 1, detail, sizeof(detail));
-        set_error(error, error_size, "BPF program 'telltale_tls_socket' cannot be attached: %s%s%s",
-                  describe_errno(err, reason, sizeof(reason)), detail[0] ? "; libbpf: " : "", detail);
+        describe_attach_failure(err, "telltale_tls_socket", log, NULL, error, error_size);
         err = as_errno(err);
         goto fail;
     }
@@ -304,16 +301,9 @@ int telltale_tls_poll(struct telltale_tls *t, struct telltale_tls_record *record
 
 uint64_t telltale_tls_counter(struct telltale_tls *t, int which)
 {
-    if (!t || !t->counters || t->cpus <= 0 || which < 0 || which >= TELLTALE_TLS_COUNTERS)
+    if (!t || which < 0 || which >= TELLTALE_TLS_COUNTERS)
         return 0;
-    uint64_t values[t->cpus];
-    uint32_t key = (uint32_t)which;
-    if (bpf_map__lookup_elem(t->counters, &key, sizeof(key), values, sizeof(values), 0) != 0)
-        return 0;
-    uint64_t total = 0;
-    for (int i = 0; i < t->cpus; i++)
-        total += values[i];
-    return total;
+    return percpu_sum(t->counters, t->cpus, (uint32_t)which);
 }
 
 int telltale_tls_probe_count(struct telltale_tls *t)

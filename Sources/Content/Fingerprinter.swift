@@ -44,6 +44,15 @@ public struct Fingerprinter: Sendable, Equatable {
         self.window = window
     }
 
+    /// Makes a fingerprinter with a fresh random key and the default shingle and window (4 and 5: any
+    /// shared run of 8 words shares a fingerprint): what a monitor uses, once per process.
+    public init(randomKeyUsing generator: inout some RandomNumberGenerator) {
+        key0 = generator.next()
+        key1 = generator.next()
+        shingleWords = 4
+        window = 5
+    }
+
     @inline(__always)
     func hasher() -> SipHash { SipHash(key0: key0, key1: key1) }
 

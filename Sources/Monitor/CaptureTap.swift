@@ -1,8 +1,10 @@
 public import Capture
 public import PacketParsing
 
-/// Copies every frame the live capture reads, as captured (the snap program may have cut bulk
-/// payload to its headers), to a pcapng file: the packets `run --evidence` derived its flows from.
+/// Copies every frame the live capture reads, cut after its TCP or UDP header, to a pcapng file: the
+/// packets `run --evidence` derived its flows from. Payload never reaches the file (with content
+/// inspection the capture keeps whole payloads, prompts among them); each frame keeps its wire
+/// length, and the IP header its total length, so flows re-derive with the same packets and bytes.
 ///
 /// Owned by the capture thread, which hands it each frame right after the pipeline has counted
 /// it. The writer buffers up to 1 MiB between writes, so the packet path pays a copy into memory per
@@ -25,6 +27,7 @@ public final class CaptureTap {
     }
 
     private var writer: CaptureFileWriter?
+    private let decoder: PacketDecoder
     /// Frames in the writer's buffer: written once the buffer reaches the file, lost if it fails.
     private var buffered: Int64 = 0
     public private(set) var summary: Summary
@@ -34,6 +37,7 @@ public final class CaptureTap {
         writer = try CaptureFileWriter(
             path: path, linkType: linkType, format: .pcapng, snapLength: UInt32(clamping: max(snapLength, 1)), mode: 0o640)
         summary = Summary(path: path, linkType: linkType)
+        decoder = PacketDecoder(linkType: linkType)
     }
 
     /// Appends one frame; never throws: a failure is counted and ends the copy.
@@ -49,8 +53,13 @@ public final class CaptureTap {
             if summary.problem == nil { summary.problem = "frames of link type \(linkType) (the file holds \(summary.linkType))" }
             return
         }
+        // Headers only: up to the transport payload when the frame decodes to one.
+        var kept = frame.count
+        if let packet = try? decoder.decode(frame, wireLength: wireLength), packet.payloadOffset >= 0 {
+            kept = min(packet.payloadOffset, frame.count)
+        }
         do {
-            try writer.write(frame, timestamp: timestamp, wireLength: wireLength)
+            try writer.write(UnsafeRawBufferPointer(rebasing: frame[0..<kept]), timestamp: timestamp, wireLength: wireLength)
             buffered += 1
             if writer.bufferedBytes == 0 {
                 summary.framesWritten += buffered

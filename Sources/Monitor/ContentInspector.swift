@@ -4,6 +4,7 @@ public import Flows
 import NameParsing
 public import PacketParsing
 import Posix
+public import ProcessAttribution
 import Synchronization
 
 /// Content evidence for the live pipeline: prompts seen on their way to a model runtime over
@@ -36,6 +37,8 @@ public final class ContentInspector: Sendable {
         public var subject: String
         /// The process whose egress carried it, as the capture knew it then (TLS: the writer).
         public var owner: ProcessKey?
+        /// The prompt, to name its sender and runtime once attribution has (nil for a canary).
+        var prompt: PromptID?
     }
 
     /// What inspection could see of one flow.
@@ -68,35 +71,6 @@ public final class ContentInspector: Sendable {
         public var tlsSkippedBytes: Int64 = 0
         public var findings = 0
         public var ledgerBytes = 0
-    }
-
-    /// One TLS write as the probes report it (only the plaintext's chunk the probe copied).
-    public struct TLSWrite: Sendable {
-        public var pid: Int32
-        public var time: Int64
-        /// The connection within the process (OpenSSL's SSL pointer).
-        public var connection: UInt64
-        /// Where the write went, when the probe saw the socket.
-        public var source: IPAddress?
-        public var destination: IPAddress?
-        public var sourcePort: UInt16
-        public var destinationPort: UInt16
-        public var bytes: [UInt8]
-        /// Bytes of the write the probe did not copy.
-        public var skipped: Int
-
-        public init(pid: Int32, time: Int64, connection: UInt64, source: IPAddress?, destination: IPAddress?,
-                    sourcePort: UInt16, destinationPort: UInt16, bytes: [UInt8], skipped: Int) {
-            self.pid = pid
-            self.time = time
-            self.connection = connection
-            self.source = source
-            self.destination = destination
-            self.sourcePort = sourcePort
-            self.destinationPort = destinationPort
-            self.bytes = bytes
-            self.skipped = skipped
-        }
     }
 
     /// The first payload bytes of a flow direction, as far as visibility goes.
@@ -138,7 +112,8 @@ public final class ContentInspector: Sendable {
         var promptParties: [PromptID: (requester: String, runtime: String)] = [:]
         /// Each process's latest TLS flow off this machine, for writes whose socket the probe did not see.
         var tlsFlowByPid: [Int32: FlowKey] = [:]
-        var seen: [PromptSeen] = []
+        /// The prompts fingerprinted, in the order first seen (their parties come from `promptParties`).
+        var seen: [(id: PromptID, prompt: PromptSeen)] = []
     }
 
     /// The rule content alerts carry.
@@ -156,12 +131,8 @@ public final class ContentInspector: Sendable {
 
     /// - Parameter describe: the program name of a process (attribution's identity), for match records.
     public init(settings: ContentSettings, local: LocalNetwork, describe: @escaping @Sendable (ProcessKey) -> String?) {
-        var salt = [UInt8](repeating: 0, count: 16)
         var generator = SystemRandomNumberGenerator()
-        for i in salt.indices { salt[i] = UInt8.random(in: 0...255, using: &generator) }
-        // Safe: the salt's length and the default shingle and window sizes are constants in range
-        // (4 words, window 5: any shared run of 8 words shares a fingerprint).
-        let fingerprinter = try! Fingerprinter(salt: salt)
+        let fingerprinter = Fingerprinter(randomKeyUsing: &generator)
         var configuration = PromptLedger.Configuration()
         configuration.retention = settings.retention
         configuration.memoryBudget = Int(clamping: settings.memoryBytes)
@@ -227,7 +198,18 @@ public final class ContentInspector: Sendable {
     }
 
     /// The prompts fingerprinted so far (for the audit of a run), oldest first.
-    public var promptsSeen: [PromptSeen] { state.withLock { $0.seen } }
+    public var promptsSeen: [PromptSeen] {
+        state.withLock { s in
+            s.seen.map { entry in
+                var prompt = entry.prompt
+                if let parties = s.promptParties[entry.id] {
+                    prompt.requester = parties.requester
+                    prompt.runtime = parties.runtime
+                }
+                return prompt
+            }
+        }
+    }
 
     /// Inspects every payload copied so far.
     public func drain() {
@@ -239,7 +221,7 @@ public final class ContentInspector: Sendable {
         }
     }
 
-    /// Inspects TLS writes the probes reported.
+    /// Inspects TLS writes the probes reported (chunks of what processes handed to OpenSSL).
     public func inspect(_ writes: [TLSWrite]) {
         guard !writes.isEmpty else { return }
         drain()
@@ -264,7 +246,15 @@ public final class ContentInspector: Sendable {
             else if flow.tlsPlaintext { visibility = "tls-plaintext" }
             else if flow.directions.contains(where: { $0.kind == .tls || $0.kind == .quic }) { visibility = "opaque" }
             else { visibility = "wire-plaintext" }
-            let fresh = Array(flow.findings[flow.handedOut...])
+            // The parties of a prompt are named when handed out: attribution may have named them since.
+            let fresh = flow.findings[flow.handedOut...].map { finding in
+                var finding = finding
+                if let id = finding.prompt, let parties = s.promptParties[id] {
+                    finding.promptProcess = parties.requester
+                    finding.runtime = parties.runtime
+                }
+                return finding
+            }
             flow.handedOut = flow.findings.count
             let matches = flow.subjects.count
             if ended {
@@ -284,10 +274,6 @@ public final class ContentInspector: Sendable {
             guard var flow = s.flows[key] else { return }
             flow.parties = (requester, runtime)
             for id in flow.prompts { s.promptParties[id] = (requester, runtime) }
-            for i in s.seen.indices.reversed().prefix(flow.prompts.count) where s.seen[i].runtime.hasPrefix("port ") {
-                s.seen[i].requester = requester
-                s.seen[i].runtime = runtime
-            }
             s.flows[key] = flow
         }
     }
@@ -398,35 +384,40 @@ public final class ContentInspector: Sendable {
                 flow.prompts.append(id)
                 if let parties = flow.parties { s.promptParties[id] = parties }
                 if let entry = s.ledger.entry(id), entry.timesSeen == 1, s.seen.count < 10_000 {
-                    s.seen.append(PromptSeen(time: segment.time, requester: requesterName, runtime: runtimeName,
-                                             endpoint: endpoint.rawValue, words: entry.words))
+                    s.seen.append((id, PromptSeen(
+                        time: segment.time, requester: requesterName, runtime: runtimeName, endpoint: endpoint.rawValue,
+                        words: entry.words)))
                 }
             }
         }
     }
 
     private func inspect(_ write: TLSWrite, _ s: inout State) {
-        s.counters.tlsWrites += 1
-        s.counters.tlsSkippedBytes += Int64(write.skipped)
+        // A write arrives in chunks: it is counted, and what the probe did not copy, once.
+        if write.offset == 0 {
+            s.counters.tlsWrites += 1
+            s.counters.tlsSkippedBytes += Int64(clamping: write.uncopiedLength)
+        }
         var key: FlowKey?
-        if let source = write.source, let destination = write.destination {
+        if let socket = write.socket {
+            // Writes to this machine (loopback TLS) are not egress.
+            if s.local.isLocal(socket.remoteAddress) { return }
             var packet = PacketSummary()
-            packet.source = source
-            packet.destination = destination
-            packet.sourcePort = write.sourcePort
-            packet.destinationPort = write.destinationPort
-            packet.ipProtocol = IPProtocolNumber.tcp
+            packet.source = socket.localAddress
+            packet.destination = socket.remoteAddress
+            packet.sourcePort = socket.localPort
+            packet.destinationPort = socket.remotePort
+            packet.ipProtocol = socket.ipProtocol
             key = FlowKey.of(packet).key
         }
         if key == nil { key = s.tlsFlowByPid[write.pid] }
         guard let key else { return }
-        // Writes to this machine (loopback TLS) are not egress.
-        if let destination = write.destination, s.local.isLocal(destination) || destination.scope == .loopback { return }
         var flow = s.flows[key] ?? FlowState()
         flow.tlsPlaintext = true
         if flow.tlsEgress == nil { flow.tlsEgress = EgressStream(minimumWords: settings.minimumWords) }
         let matches = flow.tlsEgress?.scan(write.bytes, ledger: s.ledger, canaries: s.canaries) ?? []
         let owner = flow.owner ?? ProcessKey(pid: write.pid, startTime: 0)
+        guard !write.unreadable else { s.flows[key] = flow; return }
         record(matches, visibility: "tls-plaintext", owner: owner, time: write.time, in: &flow, key: key, &s)
         s.flows[key] = flow
     }
@@ -438,6 +429,7 @@ public final class ContentInspector: Sendable {
             case .prompt(let id):
                 guard let entry = s.ledger.entry(id) else { continue }
                 finding.subject = id.description
+                finding.prompt = id
                 finding.promptSeen = entry.lastSeen
                 let parties = s.promptParties[id]
                 finding.promptProcess = parties?.requester ?? entry.requester.program

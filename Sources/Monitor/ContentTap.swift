@@ -48,22 +48,21 @@ public final class ContentTap: Sendable {
         let start = packet.payloadOffset
         guard start >= 0, start <= frame.count else { return }
         let captured = min(packet.payloadLength, frame.count - start)
-        let accepted = state.withLock { s -> Bool in
-            guard s.bytes + captured <= byteBudget else {
-                s.droppedBytes += Int64(packet.payloadLength)
-                if s.droppedFlows.count < 100_000 { s.droppedFlows.insert(key) }
-                return false
-            }
-            s.bytes += captured
-            return true
-        }
-        guard accepted else { return }
-        let bytes = Array(UnsafeRawBufferPointer(rebasing: frame[start..<(start + captured)]))
+        // The copy is made before the lock (one lock per payload); one over the budget is dropped.
         let segment = Segment(
             key: key, source: packet.source, destination: packet.destination, sourcePort: packet.sourcePort,
             destinationPort: packet.destinationPort, ipProtocol: packet.ipProtocol, sequence: sequence,
-            tcpFlags: packet.tcpFlags, declaredLength: packet.payloadLength, time: packet.timestamp, owner: owner, bytes: bytes)
-        state.withLock { $0.segments.append(segment) }
+            tcpFlags: packet.tcpFlags, declaredLength: packet.payloadLength, time: packet.timestamp, owner: owner,
+            bytes: Array(UnsafeRawBufferPointer(rebasing: frame[start..<(start + captured)])))
+        state.withLock { s in
+            guard s.bytes + captured <= byteBudget else {
+                s.droppedBytes += Int64(packet.payloadLength)
+                if s.droppedFlows.count < 100_000 { s.droppedFlows.insert(key) }
+                return
+            }
+            s.bytes += captured
+            s.segments.append(segment)
+        }
     }
 
     /// Takes every waiting segment, and the flows whose payload was dropped since the last call.

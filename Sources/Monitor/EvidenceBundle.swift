@@ -17,7 +17,7 @@ public enum EvidenceBundle {
     /// The `MANIFEST`'s first line: the bundle's format and its version.
     public static let formatLine = "telltale-evidence 1"
     public static let manifestName = "MANIFEST"
-    /// The run's frames as captured (headers at least), written by the capture thread while it runs.
+    /// The run's frames cut after their transport headers, written by the capture thread while it runs.
     public static let captureName = "capture.pcapng"
     /// Every flow of the window, one JSON object a line, as `report --by flow --format ndjson` prints them.
     public static let flowsName = "flows.ndjson"

@@ -175,19 +175,21 @@ public final class LivePipeline: Sendable {
         var batch = Batch()
         for attempt in 0..<2 {
             let finished = capturing.isFinished
-            // Every payload captured so far is inspected before the flows it belongs to are written.
+            let judging = enricher.ruleEngine != nil || enricher.baseline != nil || enricher.policyOverlay != nil || content != nil
+            let started = capturing.started.take()
+            // At most a batch's worth at a time: 100,000 open flows checkpointed at once must not become
+            // 100,000 rows in memory together.
+            let handed = capturing.flows.take(limit: LivePipeline.batchLimit)
+            // After taking them: the capture thread copies a payload before its flow can be handed out,
+            // so every payload of these flows is inspected before they are judged and written.
             content?.drain()
-            if enricher.ruleEngine != nil || enricher.baseline != nil || enricher.policyOverlay != nil || content != nil {
-                batch.started += capturing.started.take().map { record in
+            if judging {
+                batch.started += started.map { record in
                     let (row, decision, findings) = enricher.enrichWithContent(record, ended: false)
                     return Decided(row: row, decision: decision, isOpen: true, findings: findings)
                 }
-            } else {
-                _ = capturing.started.take()
             }
-            // At most a batch's worth at a time: 100,000 open flows checkpointed at once must not become
-            // 100,000 rows in memory together.
-            batch.flows += capturing.flows.take(limit: LivePipeline.batchLimit).map { item in
+            batch.flows += handed.map { item in
                 let (row, decision, findings) = enricher.enrichWithContent(item.record, ended: !item.isOpen)
                 return Decided(row: row, decision: decision, isOpen: item.isOpen, findings: findings)
             }

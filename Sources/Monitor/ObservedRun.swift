@@ -127,15 +127,21 @@ public final class ObservedRun {
         let end = SystemClock.wallNanoseconds()
         usleep(UInt32(options.grace * 1_000_000))
         pipeline.stop.trigger()
+        // What content inspection found in a flow is handed out with whichever of its batches came
+        // after the finding: its start, an update or its end. All of them count.
+        var findings: [String: [ContentInspector.Finding]] = [:]
         while true {
             let batch = pipeline.next(waitMilliseconds: 20)
             decided += batch.flows
+            for item in batch.started + batch.flows where !item.findings.isEmpty {
+                findings[item.row.uid, default: []] += item.findings
+            }
             if batch.isLast { break }
         }
 
         var leaks: [AuditReport.ContentSection.Leak] = []
-        for item in decided where item.row.scope != .loopback {
-            for finding in item.findings {
+        for item in decided where !item.isOpen && item.row.scope != .loopback {
+            for finding in findings[item.row.uid] ?? [] {
                 let alert = AlertStage.contentAlert(item.row, finding)
                 if let evidence = alert.content {
                     leaks.append(AuditReport.ContentSection.Leak(

@@ -85,13 +85,6 @@ final class TLSPlaintextSource: Sendable {
     }
 
     private func forward(_ writes: [TLSWrite]) {
-        guard !writes.isEmpty else { return }
-        inspector.inspect(writes.map { w in
-            ContentInspector.TLSWrite(
-                pid: w.pid, time: w.time, connection: w.connection, source: w.socket?.localAddress,
-                destination: w.socket?.remoteAddress, sourcePort: w.socket?.localPort ?? 0,
-                destinationPort: w.socket?.remotePort ?? 0, bytes: w.unreadable ? [] : w.bytes,
-                skipped: w.offset == 0 ? Int(clamping: w.uncopiedLength) : 0)
-        })
+        if !writes.isEmpty { inspector.inspect(writes) }
     }
 }

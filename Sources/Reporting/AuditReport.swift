@@ -107,30 +107,32 @@ public struct AuditReport: Sendable {
         return records
     }
 
-    /// The content section in words, one line each.
-    func contentLines() -> [String] {
+    /// The content section in words, one line each: `depth` 0 is the summary, 1 the facts under it,
+    /// 2 the items of a list (each format indents them its own way).
+    func contentLines() -> [(depth: Int, text: String)] {
         guard let content else {
-            return ["content    not inspected\(contentOff.map { " (\($0))" } ?? "")"]
+            return [(0, "not inspected\(contentOff.map { " (\($0))" } ?? "")")]
         }
-        var lines: [String] = []
-        lines.append("content    \(Count.text(content.prompts.count, "prompt")) seen going to a model runtime (kept as fingerprints, never text)")
+        var lines: [(depth: Int, text: String)] = []
+        lines.append((0, "\(Count.text(content.prompts.count, "prompt")) seen going to a model runtime (kept as fingerprints, never text)"))
         for p in content.prompts.prefix(20) {
-            lines.append("             \(Timestamp.local(p.time)) \(Sanitizer.clean(p.requester)) → \(Sanitizer.clean(p.runtime)) \(p.endpoint): \(Count.text(p.words, "word"))")
+            lines.append((2, "\(Timestamp.local(p.time)) \(Sanitizer.clean(p.requester)) → \(Sanitizer.clean(p.runtime)) \(p.endpoint): \(Count.text(p.words, "word"))"))
         }
-        if content.prompts.count > 20 { lines.append("             … and \(content.prompts.count - 20) more") }
+        if content.prompts.count > 20 { lines.append((2, "… and \(content.prompts.count - 20) more")) }
         let leaking = Set(content.leaks.map(\.flowUID)).count
-        lines.append("           egress flows carrying a prompt's words or a canary: \(leaking)")
+        lines.append((1, "egress flows carrying a prompt's words or a canary: \(leaking)"))
         for leak in content.leaks {
             let what = leak.evidence.canary.map { "the canary \"\(Sanitizer.clean($0))\"" }
                 ?? "\(leak.evidence.matchedWords) words of a prompt \(Sanitizer.clean(leak.evidence.promptProcess ?? "?")) gave \(Sanitizer.clean(leak.evidence.runtime ?? "a runtime"))"
-            lines.append("             ! \(Sanitizer.clean(leak.program)) sent \(what) to \(Sanitizer.clean(leak.destination)) (\(leak.evidence.visibility), flow \(leak.flowUID))")
+            lines.append((2, "! \(Sanitizer.clean(leak.program)) sent \(what) to \(Sanitizer.clean(leak.destination)) (\(leak.evidence.visibility), flow \(leak.flowUID))"))
         }
         let visibility = egressVisibility()
-        let inspected = visibility.filter { $0.0 == "tls-plaintext" || $0.0 == "wire-plaintext" }.map { "\($0.1) as \($0.0.replacingOccurrences(of: "-" as Character, with: " " as Character))" }
+        let inspected = visibility.filter { $0.0 == "tls-plaintext" || $0.0 == "wire-plaintext" }
+            .map { "\($0.1) as \($0.0.split(separator: "-").joined(separator: " "))" }
         let opaque = visibility.first { $0.0 == "opaque" }?.1 ?? 0
         let notInspected = visibility.first { $0.0 == "not-inspected" }?.1 ?? 0
-        lines.append("           inspected: \(inspected.isEmpty ? "no flow left this machine" : inspected.joined(separator: ", ")); opaque: \(opaque)\(opaque > 0 ? " (encrypted by a TLS stack Telltale does not probe: not known to be clean)" : ""); not inspected: \(notInspected)")
-        lines.append("           TLS probes: \(content.tlsProbes); \(ByteCount.text(content.droppedBytes)) of payload not inspected")
+        lines.append((1, "inspected: \(inspected.isEmpty ? "no flow left this machine" : inspected.joined(separator: ", ")); opaque: \(opaque)\(opaque > 0 ? " (encrypted by a TLS stack Telltale does not probe: not known to be clean)" : ""); not inspected: \(notInspected)"))
+        lines.append((1, "TLS probes: \(content.tlsProbes); \(ByteCount.text(content.droppedBytes)) of payload not inspected"))
         return lines
     }
 
@@ -201,7 +203,9 @@ public struct AuditReport: Sendable {
             out += "  attribution \(attribution); \(eventDropped) socket events dropped\n"
         }
         out += "  policy     \(policy)\(isolated ? "; the command ran isolated (network namespace with loopback only)" : "")\n"
-        for line in contentLines() { out += "  " + line + "\n" }
+        for (depth, line) in contentLines() {
+            out += ["  content    ", "             ", "               "][depth] + line + "\n"
+        }
         for (key, value) in model { out += "  model      \(key): \(Sanitizer.clean(value))\n" }
         for (key, value) in runtime { out += "  runtime    \(key): \(Sanitizer.clean(value))\n" }
         out += "\nflows of the command's processes: \(treeFlows.count)\n"
@@ -290,7 +294,7 @@ public struct AuditReport: Sendable {
         out += "| capture | \(cell(interfaces.joined(separator: ", "))); \(packets) packets, \(dropped) dropped |\n"
         if !attribution.isEmpty { out += "| attribution | \(cell(attribution)); \(eventDropped) socket events dropped |\n" }
         out += "| policy | \(cell(policy)) |\n"
-        for line in contentLines() { out += "| \(line.hasPrefix("content") ? "content" : "") | \(cell(line.hasPrefix("content") ? String(line.dropFirst(7)).trimmingPrefixSpaces() : line.trimmingPrefixSpaces())) |\n" }
+        for (depth, line) in contentLines() { out += "| \(depth == 0 ? "content" : "") | \(cell(line)) |\n" }
         for (k, v) in model { out += "| model \(cell(k)) | \(cell(v)) |\n" }
         for (k, v) in runtime { out += "| runtime \(cell(k)) | \(cell(v)) |\n" }
         out += "\n## Flows of the command's processes (\(treeFlows.count))\n\n"
@@ -308,13 +312,6 @@ public struct AuditReport: Sendable {
             out += "\n## Completion\n\n```\n\(lines.joined(separator: "\n"))\n```\n"
         }
         return out
-    }
-}
-
-extension String {
-    fileprivate func trimmingPrefixSpaces() -> String { String(drop { $0 == " " }) }
-    fileprivate func replacingOccurrences(of target: Character, with replacement: Character) -> String {
-        String(map { $0 == target ? replacement : $0 })
     }
 }
 

@@ -44,7 +44,7 @@ struct ObservationOptions: ParsableArguments {
     var noInspectContent = false
 
     @Option(help: ArgumentHelp(
-        "Keep the evidence in DIR (new, or empty): the packets as captured (pcapng), the flows, the processes, the audit, and a MANIFEST of sha256 hashes; `telltale verify DIR` checks it.",
+        "Keep the evidence in DIR (new, or empty): the packets' headers (pcapng, no payload), the flows, the processes, the audit, and a MANIFEST of sha256 hashes; `telltale verify DIR` checks it.",
         valueName: "DIR"))
     var evidence: String?
 
