@@ -83,10 +83,12 @@ public struct GGUFHeader: Sendable, Equatable {
             switch value {
             case .string(let s): strings[key] = s
             case .integer(let i): integers[key] = i
-            case .float, .other: break
+            case .float, .array, .other: break
             }
             if let reason = Self.implausible(key: key, value) { throw .malformed(offset: keyOffset, reason: reason) }
         }
+
+        if let reason = Self.inconsistent(integers) { throw .malformed(offset: 0, reason: reason) }
 
         var alignment: UInt64 = 32
         if let a = integers["general.alignment"] {
@@ -131,13 +133,49 @@ public struct GGUFHeader: Sendable, Equatable {
 }
 
 extension GGUFHeader {
+    /// llama.cpp's compile-time limits (`LLAMA_MAX_LAYERS`, `LLAMA_MAX_EXPERTS` in the builds we
+    /// load): a model beyond them makes it abort the process, not fail the load.
+    static let maximumLayers: Int64 = 512
+    static let maximumExperts: Int64 = 256
+
+    /// Hyperparameters llama.cpp reads into 32-bit counts and divides or sizes arrays by, with the
+    /// range a real model's value lies in. Outside it, llama.cpp asserts, divides by zero or
+    /// allocates without bound, so the file is refused here.
+    static let counts: [(suffix: String, range: ClosedRange<Int64>)] = [
+        (".block_count", 1...maximumLayers),
+        (".context_length", 1...(1 << 27)),
+        (".embedding_length", 1...(1 << 20)),
+        (".feed_forward_length", 0...(1 << 22)),
+        (".attention.head_count", 0...(1 << 14)),
+        (".attention.head_count_kv", 0...(1 << 14)),
+        (".attention.key_length", 0...(1 << 16)),
+        (".attention.value_length", 0...(1 << 16)),
+        (".rope.dimension_count", 0...(1 << 16)),
+        (".vocab_size", 1...(1 << 24)),
+        (".expert_count", 0...maximumExperts),
+        (".expert_used_count", 0...maximumExperts),
+    ]
+
     /// Why a hyperparameter's value would make llama.cpp abort instead of failing the load, or nil.
     ///
-    /// llama.cpp asserts on these rather than returning an error, so they are checked here first.
+    /// llama.cpp asserts on these rather than returning an error, so they are checked here first:
+    /// counts within what a model can have (per-layer arrays no longer than the layer limit), and
+    /// no float that is not a finite number.
     static func implausible(key: String, _ value: Reader.Value) -> String? {
-        if key.hasSuffix(".block_count") {
-            guard case .integer(let count) = value, count >= 1 else {
-                return "\(key) is \(value), but a model needs at least one block"
+        if key.hasPrefix("general.") || key.hasPrefix("tokenizer.") { return nil }
+        if case .float(let f) = value, !f.isFinite {
+            return "\(key) is \(value), but a hyperparameter must be a finite number"
+        }
+        if let count = counts.first(where: { key.hasSuffix($0.suffix) }) {
+            switch value {
+            case .integer(let n) where count.range.contains(n):
+                break
+            case .array(let length) where length <= UInt64(maximumLayers):
+                break  // one value per layer; the values are checked by llama.cpp's loader
+            case .array(let length):
+                return "\(key) has \(length) per-layer values, more than the \(maximumLayers) layers llama.cpp can load"
+            default:
+                return "\(key) is \(value), outside \(count.range.lowerBound)…\(count.range.upperBound), the range a model's value lies in"
             }
         }
         if key.hasSuffix(".layer_norm_rms_epsilon") || key.hasSuffix(".layer_norm_epsilon") {
@@ -153,6 +191,28 @@ extension GGUFHeader {
         return nil
     }
 
+    /// Why the hyperparameters together would make llama.cpp abort, or nil: a head count that does
+    /// not divide the embedding, more experts used than there are.
+    static func inconsistent(_ integers: [String: Int64]) -> String? {
+        for (key, heads) in integers where key.hasSuffix(".attention.head_count") && heads > 0 {
+            let prefix = key.dropLast(".attention.head_count".count)
+            if let embedding = integers[prefix + ".embedding_length"], embedding % heads != 0,
+               integers[prefix + ".attention.key_length"] == nil {
+                return "\(prefix).embedding_length \(embedding) is not a multiple of \(key) \(heads)"
+            }
+            if let kv = integers[prefix + ".attention.head_count_kv"], kv > heads {
+                return "\(prefix).attention.head_count_kv \(kv) is more than \(key) \(heads)"
+            }
+        }
+        for (key, used) in integers where key.hasSuffix(".expert_used_count") && used > 0 {
+            let prefix = key.dropLast(".expert_used_count".count)
+            if used > integers[prefix + ".expert_count", default: 0] {
+                return "\(key) \(used) is more than \(prefix).expert_count \(integers[prefix + ".expert_count", default: 0])"
+            }
+        }
+        return nil
+    }
+
     /// A little-endian cursor over the header bytes that never reads past the end.
     struct Reader {
         let bytes: [UInt8]
@@ -162,6 +222,7 @@ extension GGUFHeader {
             case string(String)
             case integer(Int64)
             case float(Double)
+            case array(UInt64)
             case other
 
             var description: String {
@@ -169,6 +230,7 @@ extension GGUFHeader {
                 case .string(let s): s.debugDescription
                 case .integer(let i): "\(i)"
                 case .float(let f): "\(f)"
+                case .array(let length): "an array of \(length)"
                 case .other: "not a number"
                 }
             }
@@ -236,7 +298,7 @@ extension GGUFHeader {
                 } else {
                     throw .malformed(offset: start, reason: "unknown array element type \(elementType)")
                 }
-                return .other
+                return .array(count)
             default:
                 guard let width = Self.width(of: type) else {
                     throw .malformed(offset: start, reason: "unknown value type \(type)")

@@ -149,6 +149,51 @@ struct ModelFileErrorTests {
         }
     }
 
+    /// llama.cpp asserts `n_layer <= LLAMA_MAX_LAYERS` (512) and aborts the process; the file is
+    /// refused before it gets there, through the engine and so through `infer` and the server.
+    @Test(arguments: [UInt32(513), UInt32(1) << 31, UInt32.max])
+    func aModelWithMoreLayersThanLlamaCppHoldsIsRefusedBeforeLlamaCppSeesIt(_ layers: UInt32) throws {
+        try withCopy { url, original in
+            var bytes = Array(original)
+            let value = try #require(Self.metadataValue(bytes, key: "llama.block_count"))
+            #expect(value.type == 4)  // uint32
+            for i in 0..<4 { bytes[value.offset + i] = UInt8(truncatingIfNeeded: layers >> (8 * UInt32(i))) }
+            try Data(bytes).write(to: url)
+            let error = loadError(url.path)
+            #expect(error?.kind == .corruptedModel)
+            #expect(error?.message.contains("llama.block_count is \(layers), outside 1…512") == true, "\(String(describing: error))")
+        }
+    }
+
+    @Test(arguments: ["llama.context_length", "llama.embedding_length", "llama.attention.head_count"])
+    func aHyperparameterBeyondAnyModelIsRefusedBeforeLlamaCppSeesIt(_ key: String) throws {
+        try withCopy { url, original in
+            var bytes = Array(original)
+            let value = try #require(Self.metadataValue(bytes, key: key))
+            #expect(value.type == 4)  // uint32
+            for i in 0..<4 { bytes[value.offset + i] = 0xFF }
+            try Data(bytes).write(to: url)
+            let error = loadError(url.path)
+            #expect(error?.kind == .corruptedModel)
+            #expect(error?.message.contains("\(key) is 4294967295, outside") == true, "\(String(describing: error))")
+        }
+    }
+
+    @Test func aRopeBaseThatIsNotANumberIsRefused() throws {
+        try withCopy { url, original in
+            var bytes = Array(original)
+            let value = try #require(Self.metadataValue(bytes, key: "llama.rope.freq_base"))
+            #expect(value.type == 6)  // float32
+            let nan = Float.nan.bitPattern
+            for i in 0..<4 { bytes[value.offset + i] = UInt8(truncatingIfNeeded: nan >> (8 * UInt32(i))) }
+            try Data(bytes).write(to: url)
+            let error = loadError(url.path)
+            #expect(error?.kind == .corruptedModel)
+            #expect(error?.message.contains("llama.rope.freq_base is nan, but a hyperparameter must be a finite number") == true,
+                    "\(String(describing: error))")
+        }
+    }
+
     @Test(arguments: [Float(-1e-5), Float.nan, Float.infinity])
     func aNegativeOrNaNNormEpsilonIsRefusedBeforeLlamaCppSeesIt(_ epsilon: Float) throws {
         try withCopy { url, original in
