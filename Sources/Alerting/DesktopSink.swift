@@ -51,12 +51,32 @@ public struct DesktopSink: AlertSink {
     }
 
     /// notify-send's arguments for an alert (after the program's path): application name, urgency
-    /// (critical for high and critical severities), title and body. Every text is cleaned first.
+    /// (critical for high and critical severities), title and body. Every text is cleaned first,
+    /// and the body, which notification servers read as markup, is escaped: a name seen on the
+    /// wire (an SNI, a DNS answer) cannot put a link or an image in a Telltale alert.
     public static func notifySendArguments(_ alert: AlertRecord) -> [String] {
         let urgency = alert.severity == "high" || alert.severity == "critical" ? "critical" : "normal"
         let title = "Telltale: \(Sanitizer.clean(alert.severity)) alert"
-        let body = Sanitizer.clean(alert.summary) + "\n" + Sanitizer.clean(alert.message)
+        let body = markupEscaped(Sanitizer.clean(alert.summary) + "\n" + Sanitizer.clean(alert.message))
         return ["-a", "Telltale", "-i", "security-high", "-u", urgency, title, body]
+    }
+
+    /// Text as the Desktop Notifications specification's body markup shows it literally: `&`, `<`
+    /// and `>` as entities (quotes too, for servers that parse attributes loosely).
+    public static func markupEscaped(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&apos;"
+            default: out.append(character)
+            }
+        }
+        return out
     }
 
     /// Shows one alert in the session of the caller (its $DBUS_SESSION_BUS_ADDRESS) with

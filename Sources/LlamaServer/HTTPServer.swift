@@ -243,7 +243,12 @@ public final class HTTPServer: Sendable {
         guard allowedHosts.contains(Self.hostName(host)) else {
             return "Host '\(host.prefix(100))' is not this server's (\(allowedHosts.sorted().joined(separator: ", "))): refused against DNS rebinding"
         }
-        if let origin = head.headers["origin"], origin != "null" {
+        if let origin = head.headers["origin"] {
+            // `null` is what a sandboxed frame, a `data:` page or a file sends: a page, and not one
+            // of this server's, so it is foreign like any other site.
+            if origin.trimmingCharacters(in: .whitespaces).lowercased() == "null" {
+                return "Origin 'null' (a sandboxed frame, a data: or file page) is not this server's: cross-site requests are refused"
+            }
             let name = origin.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init) ?? ""
             guard origin.hasPrefix("http://") || origin.hasPrefix("https://"), allowedHosts.contains(Self.hostName(name)) else {
                 return "Origin '\(origin.prefix(100))' is another site: cross-site requests are refused"

@@ -109,6 +109,17 @@ let second: Int64 = 1_000_000_000
         #expect(!sink.deliver(sampleAlert(time: 1), json: "{}"))
     }
 
+    /// Notification servers read the body as markup: a name from the wire must show as text,
+    /// never as a link or an image.
+    @Test func aDesktopNotificationShowsMarkupFromTheWireAsText() throws {
+        let alert = sampleAlert(time: 1, host: "<a href=\"http://x.example\">update</a>&<img src=x>")
+        let arguments = DesktopSink.notifySendArguments(alert)
+        let body = try #require(arguments.last)
+        #expect(!body.contains("<") && !body.contains(">"), "\(body)")
+        #expect(body.contains("&lt;a href=&quot;http://x.example&quot;&gt;update&lt;/a&gt;&amp;&lt;img src=x&gt;"), "\(body)")
+        #expect(DesktopSink.markupEscaped("plain text, 5 KiB") == "plain text, 5 KiB")
+    }
+
     @Test func webhookURLsAreParsedOrRefused() throws {
         let hook = try WebhookSink(url: "http://127.0.0.1:8099/hooks/telltale")
         #expect(hook.host == "127.0.0.1")

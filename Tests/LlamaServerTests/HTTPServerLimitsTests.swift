@@ -80,6 +80,11 @@ import Testing
         #expect(rebound.hasPrefix("HTTP/1.1 403"), "\(rebound)")
         let crossSite = try running.exchange("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://evil.example\r\nContent-Length: 2\r\n\r\n{}")
         #expect(crossSite.hasPrefix("HTTP/1.1 403"), "\(crossSite)")
+        // A sandboxed frame or a data: page sends `Origin: null`: a page, so foreign too.
+        for origin in ["null", "NULL", " null"] {
+            let sandboxed = try running.exchange("POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: \(origin)\r\nContent-Length: 2\r\n\r\n{}")
+            #expect(sandboxed.hasPrefix("HTTP/1.1 403"), "\(origin): \(sandboxed)")
+        }
         let noHost = try running.exchange("GET /health HTTP/1.1\r\n\r\n")
         #expect(noHost.hasPrefix("HTTP/1.1 403"), "\(noHost)")
     }
