@@ -104,7 +104,8 @@ public struct FlowTable: Sendable {
             arrivals.note(p, key: key)
         }
         if let position = index.find(key, in: records),
-           exitedOwners.isEmpty || !endIfSentAfterOwnerExited(p, fromLow: fromLow, at: Int(position)) {
+           exitedOwners.isEmpty || !endIfSentAfterOwnerExited(p, fromLow: fromLow, at: Int(position)),
+           !endIfNewConnection(p, at: Int(position)) {
             if records[Int(position)].isTranslatedCopy {
                 if p.timestamp > records[Int(position)].end { records[Int(position)].end = p.timestamp }
                 counters.copies += 1
@@ -165,6 +166,19 @@ public struct FlowTable: Sendable {
               FlowTable.isFromOriginator(&records[position], p, fromLow: fromLow)
         else { return false }
         handOutEnded(at: position, reason: .ownerExited)
+        remove(positions: [position])
+        return true
+    }
+
+    /// Ends the TCP flow at `position` when this packet opens a new connection on its addresses and
+    /// ports: a SYN without ACK after the flow closed (FIN both ways, or a reset). The new
+    /// connection may belong to another program that took the same port; merged into the old flow,
+    /// its bytes would be recorded under the old program's name.
+    @inline(__always)
+    private mutating func endIfNewConnection(_ p: PacketSummary, at position: Int) -> Bool {
+        guard p.ipProtocol == IPProtocolNumber.tcp, p.tcpFlags & 0x12 == 0x02, !p.isLaterFragment, records[position].isClosed
+        else { return false }
+        handOutEnded(at: position, reason: .closed)
         remove(positions: [position])
         return true
     }

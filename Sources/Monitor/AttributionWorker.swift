@@ -399,9 +399,11 @@ public final class AttributionWorker: Sendable {
             let localPackets = o.originatorIsLocal ? r.originatorPackets : r.responderPackets
             if localSide.reset && !localSide.syn && !localSide.synAck && localPackets <= 1 { hint = .tcpResetFromLocal }
         }
-        return SocketQuery(
+        var query = SocketQuery(
             ipProtocol: r.ipProtocol, localAddress: localAddress, localPort: localPort, remoteAddress: remoteAddress,
             remotePort: remotePort, hint: hint)
+        query.opensConnection = r.ipProtocol == IPProtocolNumber.tcp && o.originatorIsLocal && r.originatorTCP.syn
+        return query
     }
 
     /// The flow's attribution now: from the socket events, else (when `final`, or when events are

@@ -64,11 +64,13 @@ extension Attributor {
             case .ambiguous:
                 return .unattributed(.ambiguous)
             case .gone:
-                if let sticky = stickyIdentity(key, now: now, state: &state) { return .process(sticky) }
+                if !query.opensConnection, let sticky = stickyIdentity(key, now: now, state: &state) { return .process(sticky) }
                 return .unattributed(.processExited)
             }
         }
-        if let sticky = stickyIdentity(key, now: now, state: &state) { return .process(sticky) }
+        // A connection opened here is a new socket: the owner of an earlier one on the same endpoints
+        // (a program that closed it, and whose port another program took) is not its owner.
+        if !query.opensConnection, let sticky = stickyIdentity(key, now: now, state: &state) { return .process(sticky) }
         switch query.hint {
         case .icmpError, .tcpResetFromLocal:
             return .unattributed(.kernel)

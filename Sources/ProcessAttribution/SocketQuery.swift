@@ -30,6 +30,9 @@ public struct SocketQuery: Hashable, Sendable {
     /// The local address is one of this namespace's own (or loopback): the socket cannot be in another
     /// network namespace, so a miss need not search them.
     public var localAddressIsOwn = false
+    /// The local side opened a TCP connection (it sent the SYN): a new socket, whatever owned these
+    /// endpoints before. An earlier connection's owner is never its answer.
+    public var opensConnection = false
 
     public init(
         ipProtocol: UInt8, localAddress: IPAddress, localPort: UInt16,
@@ -57,6 +60,7 @@ public struct SocketQuery: Hashable, Sendable {
     var endpoints: SocketQuery {
         var copy = self
         copy.hint = .none
+        copy.opensConnection = false
         if let v4 = localAddress.unmappedV4 { copy.localAddress = v4 }
         if let v4 = remoteAddress.unmappedV4 { copy.remoteAddress = v4 }
         return copy

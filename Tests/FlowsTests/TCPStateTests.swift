@@ -35,6 +35,40 @@ import TestSupport
         #expect(r.endReason == .closed)
     }
 
+    /// A second program that takes the same port for a new connection 0.3 s after the first closed
+    /// (with a reset, or FIN both ways) starts a new flow, never counted into the first's.
+    @Test(arguments: [true, false])
+    func aNewConnectionOnTheSamePortsAfterAResetOrCloseIsANewFlow(_ reset: Bool) throws {
+        var feeder = FlowFeeder()
+        func segment(_ fromClient: Bool, _ flags: F, _ payload: Int = 0) -> FrameBuilder.Transport {
+            .tcp(sourcePort: fromClient ? 45557 : 443, destinationPort: fromClient ? 443 : 45557, flags: flags,
+                 payload: Array(repeating: 0x41, count: payload))
+        }
+        for _ in 0..<2 {
+            try feeder.send(toServer, segment(true, .syn), step: 300_000_000)
+            try feeder.send(toClient, segment(false, .synAck))
+            try feeder.send(toServer, segment(true, .ack))
+            try feeder.send(toServer, segment(true, .pshAck, 3_000))
+            if reset {
+                try feeder.send(toServer, segment(true, .rstAck))
+            } else {
+                try feeder.send(toServer, segment(true, .finAck))
+                try feeder.send(toClient, segment(false, .finAck))
+                try feeder.send(toServer, segment(true, .ack))
+            }
+        }
+        let flows = feeder.finish()
+        #expect(flows.count == 2, "\(flows.map(\.history.text))")
+        #expect(flows.allSatisfy { $0.originatorBytes == 3_000 + 40 * (reset ? 4 : 5) }, "\(flows.map(\.originatorBytes))")
+        #expect(Set(flows.map(\.uid)).count == 2)
+        // A SYN sent again while the connection is open is the same connection.
+        var retry = FlowFeeder()
+        try retry.send(toServer, segment(true, .syn))
+        try retry.send(toServer, segment(true, .syn))
+        try retry.send(toClient, segment(false, .synAck))
+        #expect(retry.finish().count == 1)
+    }
+
     @Test func aRefusedConnectionIsREJ() throws {
         let r = try play([(true, .syn, 0), (false, .rstAck, 0)])
         #expect(r.connState == "REJ")
