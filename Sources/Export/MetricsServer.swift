@@ -5,8 +5,9 @@ import Glibc
 import Synchronization
 
 /// Serves the latest metrics text over HTTP on a loopback port or a Unix socket, for a Prometheus
-/// that scrapes the daemon directly. One thread accepts and answers each request in turn (a
-/// scrape is small and rare); a client gets two seconds to send its request line.
+/// that scrapes the daemon directly. One thread serves up to `Limits.maximumConnections` at once,
+/// without blocking on any: each exchange has two seconds from its accept, however its client
+/// trickles, and a full house gives way to the newcomer.
 ///
 /// Only loopback addresses and Unix sockets are accepted: the metrics name programs and their
 /// traffic, and the daemon takes no traffic from the network.
@@ -19,7 +20,10 @@ public final class MetricsServer: Sendable {
     /// Requests answered since the start.
     private let served = Atomic<Int64>(0)
 
-    public init(address: SocketAddress) throws(ExportError) {
+    public let limits: Limits
+
+    public init(address: SocketAddress, limits: Limits = Limits()) throws(ExportError) {
+        self.limits = limits
         guard address.isLocal else {
             throw ExportError("metrics.listen '\(address)'", "only a loopback address (127.0.0.1, ::1) or unix:/path is served")
         }
@@ -39,7 +43,7 @@ public final class MetricsServer: Sendable {
             guard fd >= 0 else { return -1 }
             var one: Int32 = 1
             if family != AF_UNIX { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size)) }
-            if bind(fd, sockaddr, length) != 0 || listen(fd, 16) != 0 {
+            if bind(fd, sockaddr, length) != 0 || listen(fd, 128) != 0 {
                 let saved = errno
                 close(fd)
                 errno = saved
@@ -49,6 +53,8 @@ public final class MetricsServer: Sendable {
         }
         guard fd >= 0 else { throw ExportError("metrics.listen '\(address)'", String(cString: strerror(errno))) }
         if case .unix(let path) = address { chmod(path, 0o666) }
+        // Accepted in a loop until none waits: the listener must not block.
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         listener = fd
     }
 
@@ -82,31 +88,113 @@ public final class MetricsServer: Sendable {
         if case .unix(let path) = address { unlink(path) }
     }
 
+    /// How long one exchange (request head and answer) may take, connections held at once, and the
+    /// longest request head: a local client that trickles bytes or holds connections open cannot
+    /// keep a scrape waiting longer than this.
+    public struct Limits: Sendable {
+        public var exchangeDeadline: Int64 = 2_000_000_000
+        public var maximumConnections = 16
+        public var maximumHead = 8192
+        public init() {}
+    }
+
+    private struct Connection {
+        let fd: Int32
+        let deadline: Int64
+        var head: [UInt8] = []
+        var answer: [UInt8] = []
+        var sent = 0
+        var answering: Bool { !answer.isEmpty }
+    }
+
+    /// One thread serves every connection with `poll`: each has its deadline from its accept, and
+    /// when the cap is reached the oldest connection still sending its request makes room.
     private func loop() {
+        var connections: [Connection] = []
         while !stopped.load(ordering: .acquiring) {
-            var pfd = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
-            guard poll(&pfd, 1, 200) > 0 else { continue }
-            let client = accept(listener, nil, nil)
-            guard client >= 0 else { continue }
-            answer(client)
-            close(client)
+            var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
+            for c in connections { fds.append(pollfd(fd: c.fd, events: Int16(c.answering ? POLLOUT : POLLIN), revents: 0)) }
+            let now = SystemClock.monotonicNanoseconds()
+            let nearest = connections.map(\.deadline).min().map { max(0, ($0 - now) / 1_000_000 + 1) } ?? 200
+            let ready = poll(&fds, nfds_t(fds.count), Int32(min(200, nearest)))
+            if ready > 0 {
+                for (index, fd) in fds.enumerated().dropFirst() where fd.revents != 0 {
+                    step(&connections[index - 1], revents: fd.revents)
+                }
+                if fds[0].revents & Int16(POLLIN) != 0 { acceptAll(&connections) }
+            }
+            let after = SystemClock.monotonicNanoseconds()
+            connections.removeAll { c in
+                let finished = c.fd < 0 || (c.answering && c.sent == c.answer.count) || after >= c.deadline
+                if finished && c.fd >= 0 { close(c.fd) }
+                return finished
+            }
+        }
+        for c in connections where c.fd >= 0 { close(c.fd) }
+    }
+
+    private func acceptAll(_ connections: inout [Connection]) {
+        while true {
+            let fd = accept(listener, nil, nil)
+            guard fd >= 0 else { return }
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            if connections.count >= limits.maximumConnections {
+                if let oldest = connections.indices.filter({ !connections[$0].answering && connections[$0].fd >= 0 })
+                    .min(by: { connections[$0].deadline < connections[$1].deadline }) {
+                    close(connections[oldest].fd)
+                    connections.remove(at: oldest)
+                } else {
+                    close(fd)
+                    continue
+                }
+            }
+            connections.append(Connection(fd: fd, deadline: SystemClock.monotonicNanoseconds() + limits.exchangeDeadline))
         }
     }
 
-    private func answer(_ client: Int32) {
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        // Read the request head (up to 8 KiB); only its first line matters.
-        var request: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 2048)
-        while request.count < 8192 {
-            let n = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress!, $0.count, 0) }
-            if n <= 0 { break }
-            request += buffer[0..<n]
-            if request.count >= 4, request.suffix(4) == [13, 10, 13, 10] { break }
-            if request.count >= 2, request.suffix(2) == [10, 10] { break }
+    private func step(_ c: inout Connection, revents: Int16) {
+        if c.answering {
+            while c.sent < c.answer.count {
+                let n = c.answer.withUnsafeBytes { Glibc.send(c.fd, $0.baseAddress! + c.sent, $0.count - c.sent, Int32(MSG_NOSIGNAL)) }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
+                if n <= 0 { close(c.fd); c = Connection(fd: -1, deadline: 0); return }
+                c.sent += n
+            }
+            return
         }
+        var buffer = [UInt8](repeating: 0, count: 2048)
+        let n = buffer.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress!, $0.count, 0) }
+        if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { return }
+        if n <= 0 {
+            close(c.fd)
+            c = Connection(fd: -1, deadline: 0)
+            return
+        }
+        c.head += buffer[0..<n]
+        if let end = Self.headEnd(c.head) {
+            c.answer = answer(to: Array(c.head[..<end]))
+        } else if c.head.count > limits.maximumHead {
+            c.answer = Array("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8)
+        }
+        if c.answering { step(&c, revents: Int16(POLLOUT)) }
+    }
+
+    /// Where a request head ends (after its blank line), or nil while it has not.
+    static func headEnd(_ bytes: [UInt8]) -> Int? {
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == 10 {
+                if i + 1 < bytes.count && bytes[i + 1] == 10 { return i + 2 }
+                if i + 2 < bytes.count && bytes[i + 1] == 13 && bytes[i + 2] == 10 { return i + 3 }
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    private func answer(to request: [UInt8]) -> [UInt8] {
         let firstLine = String(decoding: request.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
         let parts = firstLine.split(separator: " ")
         let response: String
@@ -120,13 +208,6 @@ public final class MetricsServer: Sendable {
         } else {
             response = "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
         }
-        let bytes = Array(response.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(client, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
-        }
+        return Array(response.utf8)
     }
 }

@@ -41,4 +41,45 @@ extension SocketAddress {
         }
         return .inet(host: String(host), port: port)
     }
+
+    /// What kind of address reaches more than one host, or none: "multicast", "broadcast" or
+    /// "unspecified"; nil for one host's address (and for Unix sockets). Flow records sent to a
+    /// group go to every host on the network that joins it.
+    public var groupKind: String? {
+        guard case .inet(let host, _) = self else { return nil }
+        if host.contains(":") {
+            var bytes = [UInt8](repeating: 0, count: 16)
+            guard host.withCString({ inet_pton(AF_INET6, $0, &bytes) }) == 1 else { return nil }
+            if bytes[0] == 0xFF { return "multicast" }
+            if bytes.allSatisfy({ $0 == 0 }) { return "unspecified" }
+            // An IPv4-mapped address is judged as the IPv4 address it carries.
+            if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+                return Self.ipv4GroupKind(Array(bytes[12..<16]))
+            }
+            return nil
+        }
+        var bytes = [UInt8](repeating: 0, count: 4)
+        guard host.withCString({ inet_pton(AF_INET, $0, &bytes) }) == 1 else { return nil }
+        return Self.ipv4GroupKind(bytes)
+    }
+
+    private static func ipv4GroupKind(_ bytes: [UInt8]) -> String? {
+        if (224...239).contains(bytes[0]) { return "multicast" }
+        if bytes.allSatisfy({ $0 == 255 }) { return "broadcast" }
+        if bytes.allSatisfy({ $0 == 0 }) { return "unspecified" }
+        return nil
+    }
+
+    /// Why this address cannot be an IPFIX collector, or nil: a Unix socket, or (unless `allowGroup`)
+    /// a multicast or broadcast address, which would hand every flow record to the whole network.
+    public func collectorProblem(allowGroup: Bool) -> String? {
+        if case .unix = self { return "expected an IP address and port, such as 192.0.2.10:4739" }
+        switch groupKind {
+        case "unspecified"?: return "\(self) is no host's address; give the collector's"
+        case let kind? where !allowGroup:
+            return "\(self) is a \(kind) address: every host that listens would receive each flow record; "
+                + "give one collector's address, or allow it explicitly (--ipfix-group, export.ipfix.allow_group: true)"
+        default: return nil
+        }
+    }
 }

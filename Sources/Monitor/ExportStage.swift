@@ -24,6 +24,8 @@ public final class ExportStage: Sendable {
         public var programLabels = 50
         public var ipfixCollector: SocketAddress?
         public var ipfixTransport: IPFIXExporter.Transport = .udp
+        /// A multicast or broadcast collector was asked for explicitly.
+        public var ipfixAllowGroup = false
         public var ipfixTemplateRefresh: Int64 = 60_000_000_000
         public var ipfixObservationDomain: UInt32 = 1
         public var ipfixEnterpriseNumber: UInt32 = IPFIXEncoder.documentationEnterpriseNumber

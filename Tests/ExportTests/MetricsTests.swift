@@ -1,6 +1,9 @@
 import Export
 import Posix
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import PacketParsing
 import Reporting
 import Testing
@@ -101,5 +104,54 @@ import TestSupport
         #expect(missing.output == "404")
         #expect(server.requestsServed == 1)
     }
-}
 
+    /// A local client that trickles its request a byte at a time, and a hundred that connect and say
+    /// nothing, cannot keep a scrape waiting: each exchange has its deadline, and a full house gives
+    /// way to the newcomer.
+    @Test func aTricklingClientAndIdleConnectionsDoNotHoldAScrape() throws {
+        let port = UInt16(19_000 + Int(getpid() % 500))
+        var limits = MetricsServer.Limits()
+        limits.exchangeDeadline = 1_000_000_000
+        let server = try MetricsServer(address: .inet(host: "127.0.0.1", port: port), limits: limits)
+        try server.start()
+        defer { server.stop() }
+        server.update("telltale_up 1\n")
+        func connect() -> Int32 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let ok = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(ok == 0)
+            return fd
+        }
+        let idle = (0..<100).map { _ in connect() }
+        defer { idle.forEach { close($0) } }
+        let trickler = connect()
+        defer { close(trickler) }
+        let trickling = Thread {
+            for byte in "GET /metrics HTTP/1.1\r\n".utf8 {
+                var b = byte
+                if send(trickler, &b, 1, Int32(MSG_NOSIGNAL)) <= 0 { return }
+                usleep(300_000)
+            }
+        }
+        trickling.start()
+        usleep(200_000)
+        let started = Date()
+        let scrape = try TestProcess.run(["curl", "-sS", "--max-time", "10", "http://127.0.0.1:\(port)/metrics"])
+        #expect(scrape.status == 0 && scrape.output == "telltale_up 1\n", "\(scrape.error)")
+        #expect(Date().timeIntervalSince(started) < 3, "the scrape waited \(Date().timeIntervalSince(started)) s")
+        // The trickler is cut off at its deadline: its socket reads the end.
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(trickler, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let cutStarted = Date()
+        let got = recv(trickler, &buffer, buffer.count, 0)
+        #expect(got <= 0, "the trickler was answered: \(String(decoding: buffer.prefix(max(0, got)), as: UTF8.self))")
+        #expect(Date().timeIntervalSince(cutStarted) < 4)
+    }
+}

@@ -64,6 +64,11 @@ struct ExportConfigurationTests {
         ("export:\n  ipfix:\n    collector: collector.lan:4739\n", 3, "not a numeric IP address"),
         ("export:\n  ipfix:\n    collector: unix:/tmp/x\n", 3, "an IP address and port"),
         ("export:\n  ipfix:\n    transport: sctp\n", 3, "udp or tcp"),
+        ("export:\n  ipfix:\n    collector: 239.1.2.3:4739\n", 3, "is a multicast address"),
+        ("export:\n  ipfix:\n    collector: 255.255.255.255:4739\n", 3, "is a broadcast address"),
+        ("export:\n  ipfix:\n    collector: '[ff02::1]:4739'\n", 3, "is a multicast address"),
+        ("export:\n  ipfix:\n    collector: '[::ffff:224.0.0.1]:4739'\n", 3, "is a multicast address"),
+        ("export:\n  ipfix:\n    collector: 0.0.0.0:4739\n    allow_group: true\n", 3, "no host's address"),
         ("export:\n  ipfix:\n    colector: 127.0.0.1:4739\n", 3, "unknown key 'colector'"),
         ("export:\n  metrics:\n    program_labels: 0\n", 3, "from 1 to 1000"),
     ])
@@ -74,5 +79,13 @@ struct ExportConfigurationTests {
             guard let problem = error as? DaemonConfiguration.Problem else { return false }
             return problem.line == line && problem.message.contains(message)
         }
+    }
+
+    /// A group collector is taken only when asked for by name, in either order of the keys.
+    @Test func aMulticastCollectorIsTakenOnlyWhenAllowed() throws {
+        let c = try DaemonConfiguration.parse("export:\n  ipfix:\n    allow_group: true\n    collector: 239.1.2.3:4739\n", file: "t.yaml")
+        #expect(c.export.ipfixCollector == .inet(host: "239.1.2.3", port: 4739))
+        #expect(SocketAddress.inet(host: "198.18.0.10", port: 4739).collectorProblem(allowGroup: false) == nil)
+        #expect(SocketAddress.inet(host: "2001:db8::10", port: 4739).collectorProblem(allowGroup: false) == nil)
     }
 }
