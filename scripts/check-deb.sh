@@ -207,4 +207,15 @@ done <"$work/new"
 grep -i telltale "$work/after" >>"$work/left" || true
 if [ -s "$work/left" ]; then cat "$work/left" >&2; fail "files remain after purge"; fi
 
+step "a person's account named telltale is refused, not taken over, and kept on purge"
+in_root useradd --create-home --shell /bin/bash --uid 1500 telltale
+status=0
+in_root dpkg -i /tmp/telltale.deb >"$work/foreign.log" 2>&1 || status=$?
+[ "$status" -ne 0 ] && grep -q 'telltale: the existing .* telltale (.id 1500) is not a system' "$work/foreign.log" \
+  || { cat "$work/foreign.log" >&2; fail "postinst took over a person's account named telltale (exit $status)"; }
+in_root dpkg --purge telltale >"$work/foreign-purge.log" 2>&1 || { cat "$work/foreign-purge.log" >&2; fail "purge after a refused configure"; }
+in_root getent passwd telltale >/dev/null || fail "purge removed a person's account named telltale"
+in_root userdel --remove telltale 2>/dev/null || true
+in_root groupdel telltale 2>/dev/null || true
+
 step "passed"

@@ -22,10 +22,11 @@ public final class CaptureFileWriter {
     private var buffer: [UInt8] = []
     private let path: String
 
-    /// Creates (or truncates) the file at `path` with the permission bits `mode`.
+    /// Creates (or truncates) the file at `path` with the permission bits `mode` (0640: packets
+    /// carry what people send, so like the database, for the owner and group only).
     public init(
         path: String, linkType: LinkType, format: Format = .pcap(nanoseconds: true), snapLength: UInt32 = 262_144,
-        mode: UInt32 = 0o644
+        mode: UInt32 = 0o640
     ) throws(CaptureError) {
         self.path = path
         self.format = format

@@ -125,11 +125,12 @@ extension FlowStore {
     }
 
     /// Each flow of the window as its group, its lifetime and its bytes: what `report --every`
-    /// spreads over buckets of time.
-    public func spans(by grouping: Grouping, in window: TimeWindow) throws(StoreError) -> [FlowSpan] {
+    /// spreads over buckets of time. Handed to `body` one at a time as they are read, so memory
+    /// follows what `body` keeps, not the window.
+    public func forEachSpan(by grouping: Grouping, in window: TimeWindow, _ body: (FlowSpan) -> Void) throws(StoreError) {
         let (clause, arguments) = FlowStore.windowClause(window)
         let sql = """
-            SELECT \(FlowStore.groupKey(grouping)) AS k, f.start, f."end", f.bytes_out, f.bytes_in
+            SELECT substr(\(FlowStore.groupKey(grouping)), 1, \(FlowStore.keyLimit)) AS k, f.start, f."end", f.bytes_out, f.bytes_in
             FROM flows f
             LEFT JOIN hostnames h ON h.id = f.hostname_id
             LEFT JOIN processes p ON p.id = f.process_id
@@ -137,13 +138,29 @@ extension FlowStore {
             WHERE \(clause)
             """
         do {
-            return try pool.read { db in
-                try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
-                    FlowSpan(key: row["k"] ?? "?", start: row["start"], end: row["end"], bytesOut: row["bytes_out"], bytesIn: row["bytes_in"])
+            try pool.read { db in
+                let cursor = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+                while let row = try cursor.next() {
+                    body(FlowSpan(key: row["k"] ?? "?", start: row["start"], end: row["end"], bytesOut: row["bytes_out"], bytesIn: row["bytes_in"]))
                 }
             }
         } catch {
             throw FlowStore.storeError(error, operation: "read flow spans", path: path)
+        }
+    }
+
+    /// Every flow of the window, oldest first, handed to `body` as it is read (a learning period
+    /// over a million flows holds one at a time).
+    public func forEachFlow(in window: TimeWindow, _ body: (FlowRow) throws -> Void) throws {
+        let (clause, arguments) = FlowStore.windowClause(window)
+        let sql = FlowStore.flowSelect + " WHERE \(clause) ORDER BY f.start, f.uid DESC"
+        do {
+            try pool.read { db in
+                let cursor = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+                while let row = try cursor.next() { try body(FlowStore.flowRow(row)) }
+            }
+        } catch let error as DatabaseError {
+            throw FlowStore.storeError(error, operation: "read flows", path: path)
         }
     }
 
@@ -186,42 +203,71 @@ extension FlowStore {
         }
     }
 
+    /// The longest group key and destination a report carries: a name of thousands of characters
+    /// (a hostile SNI, a padded path) is cut here, so memory follows the number of groups.
+    static let keyLimit = 1_024
+
     /// Flows of the window summed by process, role or destination, most bytes out first.
+    ///
+    /// One pass over the window in SQL, summed by group, destination and scope; the groups, their
+    /// scopes and top destinations are folded from those sums as they stream in, so memory follows
+    /// the distinct (group, destination) pairs, never the flows.
     public func groups(by grouping: Grouping, in window: TimeWindow) throws(StoreError) -> [FlowGroup] {
         let keyExpression = FlowStore.groupKey(grouping)
         let (clause, arguments) = FlowStore.windowClause(window)
         let sql = """
-            WITH w AS (
-                SELECT \(keyExpression) AS k, coalesce(h.name, f.remote_addr) AS dest, f.*
-                FROM flows f
-                LEFT JOIN hostnames h ON h.id = f.hostname_id
-                LEFT JOIN processes p ON p.id = f.process_id
-                LEFT JOIN executables e ON e.id = p.executable_id
-                WHERE \(clause)
-            )
-            SELECT k, count(*) AS flows, sum(bytes_out) AS bo, sum(bytes_in) AS bi, sum(packets_out) AS po,
-                sum(packets_in) AS pi, min(start) AS first, max("end") AS last, count(DISTINCT dest) AS dests,
-                sum(verdict = 'alert') AS alerts,
-                (SELECT group_concat(scope, ',') FROM (SELECT scope FROM w w2 WHERE w2.k = w.k GROUP BY scope
-                    ORDER BY sum(bytes_out + bytes_in) DESC)) AS scopes,
-                (SELECT group_concat(dest, ',') FROM (SELECT dest FROM w w3 WHERE w3.k = w.k GROUP BY dest
-                    ORDER BY sum(bytes_out) DESC, sum(bytes_in) DESC LIMIT 5)) AS top
-            FROM w GROUP BY k ORDER BY bo DESC, bi DESC, k
+            SELECT substr(\(keyExpression), 1, \(FlowStore.keyLimit)) AS k,
+                substr(coalesce(h.name, f.remote_addr), 1, \(FlowStore.keyLimit)) AS dest, f.scope AS scope,
+                count(*) AS flows, sum(f.bytes_out) AS bo, sum(f.bytes_in) AS bi, sum(f.packets_out) AS po,
+                sum(f.packets_in) AS pi, min(f.start) AS first, max(f."end") AS last, sum(f.verdict = 'alert') AS alerts
+            FROM flows f
+            LEFT JOIN hostnames h ON h.id = f.hostname_id
+            LEFT JOIN processes p ON p.id = f.process_id
+            LEFT JOIN executables e ON e.id = p.executable_id
+            WHERE \(clause)
+            GROUP BY k, dest, scope
             """
+        struct Fold {
+            var group: FlowGroup
+            var scopes: [String: Int64] = [:]
+            var destinations: [String: (out: Int64, in: Int64)] = [:]
+        }
+        var folds: [String: Fold] = [:]
         do {
-            let rows = try pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments) }
-            return rows.map { row in
-                FlowGroup(
-                    key: row["k"] ?? "?", flows: row["flows"], bytesOut: row["bo"] ?? 0, bytesIn: row["bi"] ?? 0,
-                    packetsOut: row["po"] ?? 0, packetsIn: row["pi"] ?? 0, first: row["first"] ?? 0,
-                    last: row["last"] ?? 0, destinations: row["dests"] ?? 0,
-                    scopes: (row["scopes"] as String?)?.split(separator: ",").map(String.init) ?? [],
-                    topDestinations: (row["top"] as String?)?.split(separator: ",").map(String.init) ?? [],
-                    alerts: row["alerts"] ?? 0)
+            try pool.read { db in
+                let cursor = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+                while let row = try cursor.next() {
+                    let key: String = row["k"] ?? "?", dest: String = row["dest"] ?? "?", scope: String = row["scope"] ?? "?"
+                    let bo: Int64 = row["bo"] ?? 0, bi: Int64 = row["bi"] ?? 0
+                    var fold = folds[key] ?? Fold(group: FlowGroup(
+                        key: key, flows: 0, bytesOut: 0, bytesIn: 0, packetsOut: 0, packetsIn: 0, first: .max, last: .min,
+                        destinations: 0, scopes: [], topDestinations: [], alerts: 0))
+                    fold.group.flows += row["flows"] ?? 0
+                    fold.group.bytesOut += bo
+                    fold.group.bytesIn += bi
+                    fold.group.packetsOut += row["po"] ?? 0
+                    fold.group.packetsIn += row["pi"] ?? 0
+                    fold.group.first = min(fold.group.first, row["first"] ?? 0)
+                    fold.group.last = max(fold.group.last, row["last"] ?? 0)
+                    fold.group.alerts += row["alerts"] ?? 0
+                    fold.scopes[scope, default: 0] += bo + bi
+                    let d = fold.destinations[dest] ?? (0, 0)
+                    fold.destinations[dest] = (d.out + bo, d.in + bi)
+                    folds[key] = fold
+                }
             }
         } catch {
             throw FlowStore.storeError(error, operation: "group flows", path: path)
         }
+        return folds.values.map { fold in
+            var g = fold.group
+            g.destinations = Int64(fold.destinations.count)
+            g.scopes = fold.scopes.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.map(\.key)
+            g.topDestinations = fold.destinations.sorted { ($0.value.out, $0.value.in, $1.key) > ($1.value.out, $1.value.in, $0.key) }
+                .prefix(5).map(\.key)
+            return g
+        }
+        .sorted { ($0.bytesOut, $0.bytesIn, $1.key) > ($1.bytesOut, $1.bytesIn, $0.key) }
     }
 
     /// Attributed share of bytes and capture drops in the window.

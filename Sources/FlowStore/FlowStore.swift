@@ -195,6 +195,13 @@ public final class FlowStore: Sendable {
         for suffix in ["", "-wal", "-shm"] { chmod(path + suffix, 0o640) }
     }
 
+    /// Moves what the WAL holds into the database file and empties the WAL, so that the file alone
+    /// carries every committed flow (a copy of it, a reader without write access to the directory).
+    /// Best effort: a reader holding an old snapshot leaves the rest for the next checkpoint.
+    public func checkpoint() {
+        try? pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+    }
+
     /// The schema migrations applied, in order.
     public func appliedMigrations() throws(StoreError) -> [String] {
         do {

@@ -55,6 +55,9 @@ public final class Daemon: Sendable {
     public func run() throws {
         var configuration = baseConfiguration
         let store = try FlowStore(path: configuration.database)
+        // Every way out (a signal, a failed start, a database that stopped taking writes) leaves
+        // the committed flows in the database file itself, not only in its WAL.
+        defer { store.checkpoint() }
         let logger = self.logger
         let engine = try Daemon.loadRules(configuration, logger: logger)
         let alerts = try AlertCenter(sinks: Daemon.sinks(configuration, logger: logger), store: store, logger: logger)
@@ -77,6 +80,10 @@ public final class Daemon: Sendable {
         let attribution = pipeline.attributionState ?? "off"
         running.withLock { $0 = pipeline.stop }
         if stopRequested.load(ordering: .acquiring) { pipeline.stop.trigger() }
+        // Every listener is up before the daemon says it captures: a metrics port already taken
+        // ends the start here, with nothing announced.
+        let exporting = try Daemon.exportStage(configuration, logger: logger)
+        defer { exporting?.finish() }
         let started = SystemClock.wallNanoseconds()
         var housekeeping = Housekeeping(
             store: store, notifier: notifier, logger: logger, started: started, interfaces: configuration.interfaces,
@@ -93,8 +100,6 @@ public final class Daemon: Sendable {
         notifier.notify("READY=1\nSTATUS=capturing on \(configuration.interfaces.joined(separator: ", ")); attribution: \(attribution)")
 
         var storing = StoreStage(writer: FlowWriter(store: store), flushInterval: configuration.flushInterval)
-        let exporting = try Daemon.exportStage(configuration, logger: logger)
-        defer { exporting?.finish() }
         var lastWrite: Int64 = 0
         var alerting = AlertStage(center: alerts)
         var lastCanaries: Int64 = 0
@@ -199,9 +204,9 @@ public final class Daemon: Sendable {
     static func loadBaseline(_ configuration: DaemonConfiguration, logger: Logger) throws -> Baseline? {
         guard let path = configuration.baseline else { return nil }
         do {
-            let baseline = try Baseline.load(path: path)
+            let baseline = try Baseline.load(path: path, time: Timestamp.parse)
             logger.info("learning-mode baseline loaded: flows outside it are alerts", metadata: [
-                "baseline": "\(path)", "pairs": "\(baseline.pairs.count)",
+                "baseline": "\(path)", "pairs": "\(baseline.entries.count)", "key": "\(baseline.key.rawValue)",
             ])
             return baseline
         } catch {

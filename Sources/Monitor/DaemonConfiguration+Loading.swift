@@ -11,6 +11,12 @@ extension DaemonConfiguration {
         } catch {
             throw Problem(file: error.path, line: nil, message: error.message)
         }
-        return try parse(text, file: file)
+        let configuration = try parse(text, file: file)
+        // The alert hook runs as the daemon's user: a program others may write is as dangerous as
+        // a configuration others may write, so it is refused the same way (and its directories).
+        if checkTrust, let program = configuration.alertProgram, let refusal = TrustedFile.programProblem(program) {
+            throw Problem(file: file, line: nil, message: "alerts.command: \(refusal)")
+        }
+        return configuration
     }
 }

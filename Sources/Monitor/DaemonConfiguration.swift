@@ -12,6 +12,17 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// or write the same file by default.
     public static let defaultDatabase = "/var/lib/telltale/telltale.db"
 
+    /// What each interval setting takes, in nanoseconds. Each is a pace or a lifetime that makes
+    /// sense within these bounds, and keeps the time arithmetic it feeds far from overflow.
+    public enum Range {
+        static let second: Int64 = 1_000_000_000
+        public static let flushInterval: ClosedRange<Int64> = 10_000_000...(3_600 * second)
+        public static let timeout: ClosedRange<Int64> = 0...(30 * 86_400 * second)
+        public static let activeTimeout: ClosedRange<Int64> = 0...(86_400 * second)
+        public static let retention: ClosedRange<Int64> = (60 * second)...(36_500 * 86_400 * second)
+        public static let metricsInterval: ClosedRange<Int64> = second...(86_400 * second)
+    }
+
     public var interfaces: [String] = ["any"]
     public var filter: String?
     public var snapLength: Int32 = 8192
@@ -37,6 +48,15 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var alertDesktop = true
     public var alertWebhook: String?
     public var alertCommand: [String] = []
+    /// The program `alertCommand` runs: its first argument, or the first word of a command line
+    /// given to the shell.
+    public var alertProgram: String? {
+        guard let first = alertCommand.first else { return nil }
+        if alertCommand.count == 3, first == "/bin/sh", alertCommand[1] == "-c" {
+            return alertCommand[2].split(whereSeparator: { $0 == " " || $0 == "\t" }).first.map(String.init)
+        }
+        return first
+    }
     /// Attribute flows from the kernel's socket events (BPF) when they can load; false: polling only.
     public var kernelEvents = true
     /// Metrics and IPFIX: off unless configured.
@@ -88,6 +108,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
             guard let text = node.string else { throw fail(node, "\(key): expected a value such as 30s or 512MiB") }
             do { return try parse(text) } catch { throw fail(node, "\(key): \(error)") }
         }
+        func duration(_ node: Node, _ key: String, _ range: ClosedRange<Int64>) throws(Problem) -> Int64 {
+            try quantity(node, key) { (text) throws(QuantityError) in try Quantity.duration(text, within: range) }
+        }
         for (keyNode, value) in mapping {
             guard let key = keyNode.string else { throw fail(keyNode, "a setting name must be text") }
             switch key {
@@ -110,18 +133,14 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 guard let path = value.string, !path.isEmpty else { throw fail(value, "database: expected a file path") }
                 config.database = path
             case "flush_interval":
-                let d = try quantity(value, "flush_interval", Quantity.duration)
-                guard d > 0 else { throw fail(value, "flush_interval: expected a duration longer than zero, such as 1s or 500ms") }
-                config.flushInterval = d
+                config.flushInterval = try duration(value, "flush_interval", Range.flushInterval)
             case "retention":
                 guard let section = value.mapping else { throw fail(value, "retention: expected max_age and/or max_size") }
                 for (k, v) in section {
                     switch k.string {
                     case "max_age":
                         if v.null != nil || v.string == "forever" { config.retentionMaxAge = nil; continue }
-                        let d = try quantity(v, "retention.max_age", Quantity.duration)
-                        guard d > 0 else { throw fail(v, "retention.max_age: expected a duration such as 30d, or 'forever'") }
-                        config.retentionMaxAge = d
+                        config.retentionMaxAge = try duration(v, "retention.max_age", Range.retention)
                     case "max_size":
                         if v.null != nil || v.string == "unlimited" { config.retentionMaxBytes = nil; continue }
                         let b = try quantity(v, "retention.max_size", Quantity.size)
@@ -134,7 +153,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             case "timeouts":
                 guard let section = value.mapping else { throw fail(value, "timeouts: expected a mapping") }
                 for (k, v) in section {
-                    let d = try quantity(v, "timeouts.\(k.string ?? "?")", Quantity.duration)
+                    let d = try duration(v, "timeouts.\(k.string ?? "?")", k.string == "active" ? Range.activeTimeout : Range.timeout)
                     switch k.string {
                     case "tcp_idle": config.timeouts.tcpIdle = d
                     case "tcp_closed": config.timeouts.tcpClosed = d
@@ -189,11 +208,20 @@ public struct DaemonConfiguration: Sendable, Equatable {
                         }
                         config.alertWebhook = url
                     case "command":
-                        if let one = v.string { config.alertCommand = ["/bin/sh", "-c", one]; continue }
-                        guard let list = v.sequence, !list.isEmpty else { throw fail(v, "alerts.command: expected a command line or a list of arguments") }
-                        config.alertCommand = try list.map { item throws(Problem) in
-                            guard let text = item.string else { throw fail(item, "alerts.command: each argument must be text") }
-                            return text
+                        if let one = v.string {
+                            config.alertCommand = ["/bin/sh", "-c", one]
+                        } else {
+                            guard let list = v.sequence, !list.isEmpty else { throw fail(v, "alerts.command: expected a command line or a list of arguments") }
+                            config.alertCommand = try list.map { item throws(Problem) in
+                                guard let text = item.string else { throw fail(item, "alerts.command: each argument must be text") }
+                                return text
+                            }
+                        }
+                        // It runs as the daemon's user (root): like OpenSSH's AuthorizedKeysCommand,
+                        // the program is named by its absolute path, to be held to the trust of
+                        // this file when the file is loaded.
+                        guard config.alertProgram?.hasPrefix("/") == true else {
+                            throw fail(v, "alerts.command: the program must be an absolute path, such as /usr/local/bin/on-telltale-alert (it runs as the daemon's user)")
                         }
                     default:
                         throw fail(k, "alerts: unknown key '\(k.string ?? "?")' (known: log, desktop, webhook, command)")
@@ -277,9 +305,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
                         }
                         config.export.metricsListen = a
                     case "interval":
-                        let d = try quantity(mv, "export.metrics.interval", Quantity.duration)
-                        guard d >= 1_000_000_000 else { throw fail(mv, "export.metrics.interval: expected 1s or longer") }
-                        config.export.metricsInterval = d
+                        config.export.metricsInterval = try quantity(mv, "export.metrics.interval") { (text) throws(QuantityError) in
+                            try Quantity.duration(text, within: Range.metricsInterval)
+                        }
                     case "program_labels":
                         config.export.programLabels = try number(mv, "export.metrics.program_labels", 1...1000)
                     default:
@@ -288,12 +316,15 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 }
             case "ipfix":
                 guard let ipfix = v.mapping else { throw fail(v, "export.ipfix: expected collector, transport, template_refresh, observation_domain and/or enterprise_number") }
+                var collectorNode: Node?
                 for (ik, iv) in ipfix {
                     switch ik.string {
                     case "collector":
-                        let a = try address(iv, "export.ipfix.collector")
-                        if case .unix = a { throw fail(iv, "export.ipfix.collector: expected an IP address and port, such as 127.0.0.1:4739") }
-                        config.export.ipfixCollector = a
+                        config.export.ipfixCollector = try address(iv, "export.ipfix.collector")
+                        collectorNode = iv
+                    case "allow_group":
+                        guard let flag = iv.bool else { throw fail(iv, "export.ipfix.allow_group: expected true or false") }
+                        config.export.ipfixAllowGroup = flag
                     case "transport":
                         guard let text = iv.string, let t = IPFIXExporter.Transport(rawValue: text) else {
                             throw fail(iv, "export.ipfix.transport: expected udp or tcp")
@@ -308,8 +339,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
                     case "enterprise_number":
                         config.export.ipfixEnterpriseNumber = UInt32(try number(iv, "export.ipfix.enterprise_number", 1...Int(Int32.max)))
                     default:
-                        throw fail(ik, "export.ipfix: unknown key '\(ik.string ?? "?")' (known: collector, transport, template_refresh, observation_domain, enterprise_number)")
+                        throw fail(ik, "export.ipfix: unknown key '\(ik.string ?? "?")' (known: collector, allow_group, transport, template_refresh, observation_domain, enterprise_number)")
                     }
+                }
+                if let collector = config.export.ipfixCollector, let collectorNode,
+                   let problem = collector.collectorProblem(allowGroup: config.export.ipfixAllowGroup) {
+                    throw fail(collectorNode, "export.ipfix.collector: \(problem)")
                 }
             default:
                 throw fail(k, "export: unknown key '\(k.string ?? "?")' (known: metrics, ipfix)")

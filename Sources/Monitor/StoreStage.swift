@@ -1,4 +1,5 @@
 public import FlowStore
+import Flows
 public import Logging
 public import Reporting
 
@@ -76,7 +77,7 @@ public struct StoreStage {
             // A burst's buffer is let go: keeping its capacity would pin the burst's memory.
             pending.removeAll(keepingCapacity: count <= batchLimit)
             pendingIntervals.removeAll()
-            nextWrite = now + flushInterval
+            nextWrite = now.addingSaturating(flushInterval)
             if state != "ok" {
                 state = "ok"
                 return .resumed(count)

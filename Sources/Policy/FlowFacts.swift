@@ -78,13 +78,6 @@ public struct ProcessFacts: Sendable, Hashable {
         let path = exe[...]
         return path.hasSuffix(" (deleted)") ? path.dropLast(10) : path
     }
-
-    /// The key a learning baseline records the program by: its hash when known, else its path, else its name.
-    public var programKey: String {
-        if let sha256, !sha256.isEmpty { return "sha256:" + sha256 }
-        if let exePath { return String(exePath) }
-        return "comm:" + (comm ?? "?")
-    }
 }
 
 /// One flow as policy sees it: the process (nil when unattributed) and the remote end.

@@ -64,9 +64,32 @@ public enum TrustedFile {
         return text
     }
 
+    /// Why a program is not safe to run with the daemon's privileges, or nil: the same test as for
+    /// a configuration file, applied to the executable a path resolves to and to every directory
+    /// above it and above the path (a link in /usr/bin to a file elsewhere is followed and checked).
+    public static func programProblem(_ path: String) -> Refusal? {
+        if let refusal = directoriesAboveProblem(path) { return refusal }
+        guard let resolvedPointer = realpath(path, nil) else {
+            return Refusal(path: path, message: "cannot find the program: \(lastError())")
+        }
+        let resolved = String(cString: resolvedPointer)
+        free(resolvedPointer)
+        var info = stat()
+        guard stat(resolved, &info) == 0 else { return Refusal(path: resolved, message: "cannot read: \(lastError())") }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            return Refusal(path: resolved, message: "is \(kind(info)), not a program: refused")
+        }
+        guard info.st_mode & 0o111 != 0 else { return Refusal(path: resolved, message: "is not executable") }
+        if let problem = permissionProblem(info, what: "program") { return Refusal(path: resolved, message: problem) }
+        return directoriesAboveProblem(resolved)
+    }
+
     /// Why a file or directory with this status is not safe to trust, or nil.
     static func permissionProblem(_ info: stat, isDirectory: Bool) -> String? {
-        let what = isDirectory ? "directory" : "file"
+        permissionProblem(info, what: isDirectory ? "directory" : "file")
+    }
+
+    static func permissionProblem(_ info: stat, what: String) -> String? {
         if info.st_uid != 0 && info.st_uid != geteuid() {
             return "the \(what) is owned by uid \(info.st_uid), neither root nor this user: refused"
         }

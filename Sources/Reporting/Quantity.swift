@@ -21,6 +21,24 @@ public enum Quantity {
         try parse(text, kind: .duration, units: durationUnits, bare: 1e9)
     }
 
+    /// Parses a duration, as `duration(_:)`, that must lie in `range`: an interval a loop waits,
+    /// a bucket's width. Values beyond it would make no sense and feed time arithmetic near its
+    /// limits.
+    public static func duration(_ text: String, within range: ClosedRange<Int64>) throws(QuantityError) -> Int64 {
+        let value = try duration(text)
+        guard range.contains(value) else { throw .outOfRange(text, lower: range.lowerBound, upper: range.upperBound) }
+        return value
+    }
+
+    /// A duration in the largest unit that states it exactly: `1h`, `90s`, `1500ms`, `7d`.
+    public static func durationText(_ nanoseconds: Int64) -> String {
+        if nanoseconds == 0 { return "0s" }
+        for (suffix, scale) in durationUnits.reversed() where nanoseconds >= Int64(scale) && nanoseconds % Int64(scale) == 0 {
+            return "\(nanoseconds / Int64(scale))\(suffix)"
+        }
+        return nanoseconds % 1_000_000 == 0 ? "\(nanoseconds / 1_000_000)ms" : "\(nanoseconds)ns"
+    }
+
     /// Parses `512MiB`, `2GB`, `100k` or a bare number of bytes.
     public static func size(_ text: String) throws(QuantityError) -> Int64 {
         try parse(text, kind: .size, units: sizeUnits, bare: 1)
@@ -41,7 +59,10 @@ public enum Quantity {
             number = number.dropLast(unit.suffix.count)
             scale = unit.scale
         }
-        guard let value = Double(trimmed(String(number))) else { throw .malformed(text, kind: kind) }
+        let digits = trimmed(String(number))
+        guard let value = Double(digits) else { throw .malformed(text, kind: kind) }
+        // Double reads hexadecimal (`0x10`) too; a quantity is written in decimal.
+        if value.isFinite && digits.contains(where: { !"0123456789.eE+-".contains($0) }) { throw .malformed(text, kind: kind) }
         return try checked(value, scale: scale, text: text, kind: kind)
     }
 
@@ -70,6 +91,8 @@ public enum QuantityError: Error, Equatable, Sendable, CustomStringConvertible {
     case negative(String, kind: Quantity.Kind)
     /// More nanoseconds or bytes than an `Int64` holds.
     case tooLarge(String, kind: Quantity.Kind)
+    /// A duration outside what the setting takes (nanoseconds).
+    case outOfRange(String, lower: Int64, upper: Int64)
 
     public var description: String {
         switch self {
@@ -79,6 +102,8 @@ public enum QuantityError: Error, Equatable, Sendable, CustomStringConvertible {
         case .negative(let text, let kind): "'\(text)' is negative; a \(kind == .duration ? "duration" : "size") cannot be"
         case .tooLarge(let text, .duration): "'\(text)' is longer than the longest duration Telltale can count (106751d)"
         case .tooLarge(let text, .size): "'\(text)' is larger than the largest size Telltale can count (just under 8EiB)"
+        case .outOfRange(let text, let lower, let upper):
+            "'\(text)' is outside \(Quantity.durationText(lower)) to \(Quantity.durationText(upper)), what this setting takes"
         }
     }
 }

@@ -1,3 +1,5 @@
+import Flows
+
 /// A flow's bytes over its lifetime, for spreading over buckets of time.
 public struct FlowSpan: Sendable, Equatable {
     /// The group it belongs to (a program, role or destination).
@@ -38,19 +40,31 @@ public struct TimeBuckets: Sendable, Equatable {
     public var width: Int64
     public var count: Int
 
+    /// The most buckets a report draws: more would be a chart nobody can read, and memory that
+    /// follows the window's length instead of the data.
+    public static let maximumCount: Int64 = 10_000
+
     /// Buckets aligned to multiples of `width` since the epoch (whole hours, UTC days), covering
-    /// `from`…`to`.
-    public init(from: Int64, to: Int64, width: Int64) {
+    /// `from`…`to`; nil when that takes more than `maximumCount` buckets.
+    public init?(from: Int64, to: Int64, width: Int64) {
         precondition(width > 0, "bucket width must be positive")  // callers parse it from Quantity and refuse 0
-        let first = TimeBuckets.floor(from, width)
-        origin = first
-        count = max(1, Int((TimeBuckets.floor(max(from, to), width) - first) / width) + 1)
+        let wanted = TimeBuckets.count(from: from, to: to, width: width)
+        guard wanted <= TimeBuckets.maximumCount else { return nil }
+        origin = TimeBuckets.floor(from, width)
+        count = Int(wanted)
         self.width = width
+    }
+
+    /// How many buckets of `width` cover `from`…`to` (at least one), held at `Int64.max` where
+    /// the arithmetic would overflow.
+    public static func count(from: Int64, to: Int64, width: Int64) -> Int64 {
+        let first = floor(from, width), last = floor(max(from, to), width)
+        return (last.subtractingSaturating(first) / width).addingSaturating(1)
     }
 
     static func floor(_ t: Int64, _ width: Int64) -> Int64 {
         let r = t % width
-        return r >= 0 ? t - r : t - r - width
+        return r >= 0 ? t - r : (t - r).subtractingSaturating(width)
     }
 
     /// The start of bucket `i`.
@@ -58,15 +72,31 @@ public struct TimeBuckets: Sendable, Equatable {
 
     /// Spreads the spans over the buckets, one series per key, most bytes first.
     public func series(_ spans: [FlowSpan]) -> [BucketSeries] {
-        var byKey: [String: BucketSeries] = [:]
-        for s in spans {
-            var series = byKey[s.key] ?? BucketSeries(
+        var accumulator = Accumulator(self)
+        for s in spans { accumulator.add(s) }
+        return accumulator.series
+    }
+
+    /// Spans spread as they come (from a database cursor): memory is a series per key.
+    public struct Accumulator: Sendable {
+        public let buckets: TimeBuckets
+        private var byKey: [String: BucketSeries] = [:]
+
+        public init(_ buckets: TimeBuckets) { self.buckets = buckets }
+
+        public mutating func add(_ s: FlowSpan) {
+            let count = buckets.count
+            var series = byKey.removeValue(forKey: s.key) ?? BucketSeries(
                 key: s.key, bytesOut: Array(repeating: 0, count: count), bytesIn: Array(repeating: 0, count: count))
-            spread(s.bytesOut, start: s.start, end: s.end, into: &series.bytesOut)
-            spread(s.bytesIn, start: s.start, end: s.end, into: &series.bytesIn)
+            buckets.spread(s.bytesOut, start: s.start, end: s.end, into: &series.bytesOut)
+            buckets.spread(s.bytesIn, start: s.start, end: s.end, into: &series.bytesIn)
             byKey[s.key] = series
         }
-        return byKey.values.sorted { ($0.totalOut + $0.totalIn, $1.key) > ($1.totalOut + $1.totalIn, $0.key) }
+
+        /// One series per key, most bytes first.
+        public var series: [BucketSeries] {
+            byKey.values.sorted { ($0.totalOut + $0.totalIn, $1.key) > ($1.totalOut + $1.totalIn, $0.key) }
+        }
     }
 
     func spread(_ bytes: Int64, start: Int64, end: Int64, into buckets: inout [Int64]) {

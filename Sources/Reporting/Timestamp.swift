@@ -87,7 +87,8 @@ public enum Timestamp {
                 index += 1
             case UInt8(ascii: "+"), UInt8(ascii: "-"):
                 guard let oh = number((index + 1)..<(index + 3)), index + 3 < bytes.count,
-                      bytes[index + 3] == UInt8(ascii: ":"), let om = number((index + 4)..<(index + 6))
+                      bytes[index + 3] == UInt8(ascii: ":"), let om = number((index + 4)..<(index + 6)),
+                      oh < 24, om < 60  // RFC 3339: a zone is -23:59 to +23:59
                 else { return nil }
                 offset = (oh * 3600 + om * 60) * (bytes[index] == UInt8(ascii: "+") ? 1 : -1)
                 index += 6

@@ -84,7 +84,7 @@ struct TelltaleLlama: ParsableCommand {
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level \(logLevel)") }
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must not be negative") }
-        guard temperature >= 0 else { throw ValidationError("--temperature must not be negative") }
+        guard temperature.isFinite, temperature >= 0 else { throw ValidationError("--temperature must be a number of at least 0") }
         guard topP > 0, topP <= 1 else { throw ValidationError("--top-p must be in (0, 1]") }
         if let threads, !(1...LlamaEngine.Options.maximumThreads).contains(threads) {
             throw ValidationError("--threads must be from 1 to \(LlamaEngine.Options.maximumThreads)")

@@ -69,6 +69,9 @@ extension Telltale {
         @Option(name: .customLong("ipfix"), help: ArgumentHelp("Send finished flows to this IPFIX collector, e.g. 192.0.2.10:4739.", valueName: "address"))
         var ipfixCollector: String?
 
+        @Flag(name: .customLong("ipfix-group"), help: "Allow a multicast or broadcast --ipfix collector (every host that listens receives each flow record).")
+        var ipfixGroup = false
+
         @Option(name: .customLong("ipfix-transport"), help: "IPFIX over udp (default) or tcp.")
         var ipfixTransport: String?
 
@@ -87,15 +90,15 @@ extension Telltale {
             if let ipfixCollector {
                 let address: SocketAddress
                 do { address = try SocketAddress.parse(ipfixCollector) } catch { throw ValidationError("--ipfix: \(error.message)") }
-                if case .unix = address { throw ValidationError("--ipfix: expected an IP address and port, such as 192.0.2.10:4739") }
+                if let problem = address.collectorProblem(allowGroup: ipfixGroup) { throw ValidationError("--ipfix: \(problem)") }
             }
             if let ipfixTransport, IPFIXExporter.Transport(rawValue: ipfixTransport) == nil {
                 throw ValidationError("--ipfix-transport: expected udp or tcp")
             }
             if let flushInterval {
-                let interval: Int64
-                do { interval = try Quantity.duration(flushInterval) } catch { throw ValidationError("--flush-interval: \(error)") }
-                guard interval > 0 else { throw ValidationError("--flush-interval: must be longer than zero") }
+                do {
+                    _ = try Quantity.duration(flushInterval, within: DaemonConfiguration.Range.flushInterval)
+                } catch { throw ValidationError("--flush-interval: \(error)") }
             }
         }
 
@@ -114,7 +117,9 @@ extension Telltale {
             if !interfaces.isEmpty { settings.interfaces = interfaces }
             if let db { settings.database = db }
             if let filter { settings.filter = filter }
-            if let flushInterval, let d = try? Quantity.duration(flushInterval) { settings.flushInterval = d }
+            if let flushInterval, let d = try? Quantity.duration(flushInterval, within: DaemonConfiguration.Range.flushInterval) {
+                settings.flushInterval = d
+            }
             if let logLevel { settings.logLevel = logLevel }
             if let logFormat, let format = PriorityLogHandler.Format(rawValue: logFormat) { settings.logFormat = format }
             if let rules { settings.rules = rules }
@@ -125,6 +130,7 @@ extension Telltale {
             if let metricsListen { settings.export.metricsListen = try? SocketAddress.parse(metricsListen) }
             if let ipfixCollector { settings.export.ipfixCollector = try? SocketAddress.parse(ipfixCollector) }
             if let ipfixTransport, let t = IPFIXExporter.Transport(rawValue: ipfixTransport) { settings.export.ipfixTransport = t }
+            if ipfixGroup { settings.export.ipfixAllowGroup = true }
             let level = Logger.Level(rawValue: settings.logLevel) ?? .info
             let format = settings.logFormat
             LoggingSystem.bootstrap { _ in PriorityLogHandler(level: level, format: format) }

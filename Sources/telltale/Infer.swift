@@ -63,6 +63,10 @@ extension Telltale {
 
         func validate() throws {
             if maxTokens <= 0 { throw ValidationError("--max-tokens must be positive") }
+            // What the model server and the runner refuse too: 1e400 reads as infinity.
+            if !(temperature.isFinite && Float(temperature).isFinite && temperature >= 0) {
+                throw ValidationError("--temperature must be a number of at least 0, such as 0.7")
+            }
             if !FileManager.default.fileExists(atPath: modelPath) {
                 throw ValidationError("model file '\(modelPath)' does not exist (generate the bundled one with: python3 scripts/make-tiny-model.py)")
             }

@@ -59,7 +59,9 @@ struct WindowOptions: ParsableArguments {
 
     func validate() throws {
         if let since {
-            do { _ = try Quantity.duration(since) } catch { throw ValidationError("--since: \(error)") }
+            let d: Int64
+            do { d = try Quantity.duration(since) } catch { throw ValidationError("--since: \(error)") }
+            if d == 0 { throw ValidationError("--since: expected a duration longer than zero, such as 15m or 7d") }
         }
         if since != nil && from != nil { throw ValidationError("--since and --from both set the start; give one") }
         for (name, value) in [("--from", from), ("--to", to)] {
@@ -73,13 +75,13 @@ struct WindowOptions: ParsableArguments {
         if let exact = Timestamp.parse(text) { return exact }
         if text.count == 10, let midnight = Timestamp.parse(text + "T00:00:00Z") { return midnight }
         // Both are at least zero, so the difference cannot overflow.
-        if let ago = try? Quantity.duration(text) { return now - ago }
+        if let ago = try? Quantity.duration(text) { return now.subtractingSaturating(ago) }
         return nil
     }
 
     func window(now: Int64) -> TimeWindow {
         var w = TimeWindow()
-        if let since, let d = try? Quantity.duration(since) { w.from = now - d }
+        if let since, let d = try? Quantity.duration(since) { w.from = now.subtractingSaturating(d) }
         if let from { w.from = WindowOptions.time(from, now: now) }
         if let to { w.to = WindowOptions.time(to, now: now) }
         return w
@@ -151,8 +153,7 @@ extension Telltale {
         func validate() throws {
             if let every {
                 let width: Int64
-                do { width = try Quantity.duration(every) } catch { throw ValidationError("--every: \(error)") }
-                if width < 1_000_000_000 { throw ValidationError("--every: buckets must be at least 1s long") }
+                do { width = try Quantity.duration(every, within: Self.bucketWidths) } catch { throw ValidationError("--every: \(error)") }
                 if by == .flow { throw ValidationError("--every groups by process, role or destination, not flow") }
             }
             if html != nil && by == .flow { throw ValidationError("--html draws its own charts; give --by process, role or destination, or leave --by out") }
@@ -179,7 +180,7 @@ extension Telltale {
         /// The window, and for buckets its default: the last 24 buckets.
         func resolvedWindow(now: Int64, bucket: Int64?) -> TimeWindow {
             var w = window.window(now: now)
-            if let bucket, w.from == nil, window.since == nil { w.from = now - 24 * bucket }
+            if let bucket, w.from == nil, window.since == nil { w.from = now.subtractingSaturating(bucket.multipliedSaturating(by: 24)) }
             return w
         }
 
@@ -187,7 +188,7 @@ extension Telltale {
             let store = try database.open()
             if follow || after != nil || afterSequence != nil { return try finished(store) }
             let now = SystemClock.wallNanoseconds()
-            let bucket = every.flatMap { try? Quantity.duration($0) }
+            let bucket = every.flatMap { try? Quantity.duration($0, within: Self.bucketWidths) }
             let w = resolvedWindow(now: now, bucket: bucket)
             if let html {
                 try writeHTML(store: store, window: w, bucket: bucket, now: now, path: html)
@@ -195,8 +196,10 @@ extension Telltale {
             }
             if let bucket {
                 do {
-                    let buckets = TimeBuckets(from: w.from ?? now - 24 * bucket, to: w.to ?? now, width: bucket)
-                    let series = buckets.series(try store.spans(by: by, in: w))
+                    let buckets = try Self.buckets(store: store, window: w, from: w.from ?? now, to: w.to ?? now, width: bucket)
+                    var accumulator = TimeBuckets.Accumulator(buckets)
+                    try store.forEachSpan(by: by, in: w) { accumulator.add($0) }
+                    let series = accumulator.series
                     Output.write(BucketRenderer(format: format, terminal: Output.isTerminal, groupTitle: by.rawValue).render(series, buckets: buckets))
                     let line = GroupRenderer.coverageLine(try store.coverage(in: w))
                     if format == .table { Output.write(line + "\n") } else { Output.error(line) }
@@ -420,21 +423,51 @@ extension Telltale {
 
 
 extension Telltale.Report {
+    /// What `--every` takes: a second to a year.
+    static let bucketWidths: ClosedRange<Int64> = 1_000_000_000...(366 * 86_400_000_000_000)
+
+    /// The buckets of `from`…`to`. A window of more buckets than a report draws is narrowed to the
+    /// flows in it (memory follows the data, not the window's length); if the flows themselves
+    /// need more, the report is refused with what to change.
+    static func buckets(store: FlowStore, window: TimeWindow, from: Int64, to: Int64, width: Int64) throws -> TimeBuckets {
+        if let buckets = TimeBuckets(from: from, to: to, width: width) { return buckets }
+        var first = from, last = to
+        if let extent = try store.extent(in: window) {
+            first = max(from, extent.first)
+            last = min(to, max(extent.first, extent.last))
+        } else {
+            first = max(from, to.subtractingSaturating(width))
+        }
+        if let buckets = TimeBuckets(from: first, to: last, width: width) { return buckets }
+        let wanted = TimeBuckets.count(from: first, to: last, width: width)
+        let span = last.subtractingSaturating(first)
+        let spanText = span >= 86_400_000_000_000 ? Count.text(span / 86_400_000_000_000, "day") : Count.text(span / 3_600_000_000_000, "hour")
+        Output.error("telltale: --every \(Quantity.durationText(width)) over the \(spanText) "
+            + "of flows in this window makes \(wanted) buckets, more than the \(TimeBuckets.maximumCount) a report draws: "
+            + "give a longer --every, or a shorter --since or --from")
+        throw ExitCode(1)
+    }
+
     /// Flows shown in the HTML report's table at most (the newest).
     static let htmlFlowLimit = 2_000
 
     func writeHTML(store: FlowStore, window w: TimeWindow, bucket: Int64?, now: Int64, path: String) throws {
         do {
             let extent = try store.extent(in: w)
-            let from = w.from ?? extent?.first ?? now - 3_600_000_000_000
-            let to = w.to ?? max(from + 1, min(now, extent?.last ?? now))
+            var from = w.from ?? extent?.first ?? now.subtractingSaturating(3_600_000_000_000)
+            // A window longer than the chart's longest round bucket can show (48 weeks) starts with
+            // its first flow: one reaching back centuries draws the time that holds flows.
+            if let first = extent?.first, now.subtractingSaturating(from) > 48 * 7 * 86_400_000_000_000 { from = max(from, first) }
+            let to = w.to ?? max(from.addingSaturating(1), min(now, extent?.last ?? now))
             // About 48 bars unless --every says otherwise, on a round length.
-            let width = bucket ?? HTMLReportBuckets.roundWidth(for: to - from)
-            let buckets = TimeBuckets(from: from, to: to, width: width)
+            let width = bucket ?? HTMLReportBuckets.roundWidth(for: to.subtractingSaturating(from))
+            let buckets = try Self.buckets(store: store, window: w, from: from, to: to, width: width)
             let coverage = try store.coverage(in: w)
+            var accumulator = TimeBuckets.Accumulator(buckets)
+            try store.forEachSpan(by: by == .flow ? .program : by, in: w) { accumulator.add($0) }
             var report = HTMLReport(
                 from: from, to: to, generated: now, buckets: buckets,
-                programs: buckets.series(try store.spans(by: by == .flow ? .program : by, in: w)),
+                programs: accumulator.series,
                 scopes: try store.scopeTotals(in: w).map {
                     HTMLReport.ScopeTotal(scope: $0.scope, bytesOut: $0.bytesOut, bytesIn: $0.bytesIn, destinations: $0.destinations)
                 },
@@ -442,8 +475,9 @@ extension Telltale.Report {
                 flows: try store.flows(in: w, limit: Self.htmlFlowLimit), flowCount: Int(coverage.flows))
             report.title = "Telltale report: bytes per \(by == .flow ? "process" : by.rawValue)"
             let text = report.render()
-            guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8)) else {
-                Output.error("telltale: cannot write \(path): \(String(cString: strerror(errno)))")
+            // Like the database it is drawn from: for its owner and group only.
+            do { try PrivateFile.write(Array(text.utf8), to: path, mode: 0o640) } catch {
+                Output.error("telltale: cannot write \(path): \(error)")
                 throw ExitCode(1)
             }
             Output.error("telltale: wrote \(path) (\(ByteCount.text(Int64(text.utf8.count))), \(coverage.flows) flows, \(buckets.count) buckets of \(BucketRenderer.widthText(width)))")

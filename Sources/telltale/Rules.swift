@@ -154,14 +154,22 @@ extension Telltale {
                 abstract: "Learning mode: write the (program, destination) pairs of stored flows as a baseline.",
                 discussion: """
                     Reads the flows of the window (e.g. a week of normal use recorded by the daemon) and \
-                    writes each program's destinations to FILE, one pair per line. Give the file to the \
-                    daemon (`baseline: FILE` in its configuration, or --baseline FILE): from then on a flow \
-                    whose program never reached its destination while learning is an alert (rule \
-                    learning/new-destination), on top of the rules. The program is its executable's \
-                    sha256 when known; the destination its observed host name, else its address.
+                    writes each program's destinations to FILE (mode 0640), one entry per line: the \
+                    program's name, its executable, sha256, destination, first and last time seen, and \
+                    the number of flows, under a header that says how it was made. Review it, then give \
+                    it to the daemon (`baseline: FILE` in its configuration, or --baseline FILE): from \
+                    then on a flow whose program never reached its destination while learning is an \
+                    alert (rule learning/new-destination), on top of the rules.
 
-                    Example:
+                    A program is matched by its executable's path (--by path, the default: an update \
+                    keeps the baseline) or by its sha256 (--by hash: any change of the file is a new \
+                    program). The destination is the observed host name, else the address. Fields are \
+                    tab-separated; a byte that is not plain text (a tab or newline in a path, a \
+                    terminal escape) is written as %XX, and the daemon refuses a file holding raw ones.
+
+                    Examples:
                       telltale rules learn --since 7d --out /etc/telltale/baseline.tsv
+                      telltale rules learn --since 7d --by hash --out /etc/telltale/baseline.tsv
                     """
             )
 
@@ -171,28 +179,37 @@ extension Telltale {
             @Option(help: "The baseline file to write.")
             var out: String
 
+            @Option(help: ArgumentHelp("Match programs by their executable's path or its sha256.", valueName: "path|hash"))
+            var by: String = "path"
+
+            func validate() throws {
+                if Baseline.Key(rawValue: by) == nil { throw ValidationError("--by: expected path or hash") }
+            }
+
             func run() throws {
                 let store = try database.open()
-                let rows: [FlowRow]
+                var baseline = Baseline(key: Baseline.Key(rawValue: by) ?? .path)
+                var flows = 0
                 do {
-                    rows = try store.flows(in: window.window(now: SystemClock.wallNanoseconds()))
+                    // One flow at a time: a learning period of millions of flows holds only the pairs.
+                    try store.forEachFlow(in: window.window(now: SystemClock.wallNanoseconds())) { row in
+                        guard row.process != nil else { return }
+                        baseline.record(Rules.facts(row), start: row.start, end: row.end)
+                        flows += 1
+                    }
                 } catch {
                     Output.error("telltale: \(error)")
                     throw ExitCode(1)
                 }
-                var baseline = Baseline()
-                var flows = 0
-                for row in rows where row.process != nil {
-                    baseline.record(Rules.facts(row))
-                    flows += 1
-                }
+                let now = SystemClock.wallNanoseconds()
+                let notes = ["learnt on \(Timestamp.rfc3339(now)) from \(Count.text(flows, "attributed flow")) in \(store.path)"]
                 do {
-                    try Baseline.write(baseline, to: out)
+                    try PrivateFile.write(Array(baseline.text(notes: notes, time: Timestamp.rfc3339).utf8), to: out, mode: 0o640)
                 } catch {
                     Output.error("telltale: cannot write \(out): \(error)")
                     throw ExitCode(1)
                 }
-                Output.write("\(out): \(baseline.pairs.count) (program, destination) pairs from \(flows) attributed flows\n")
+                Output.write("\(out): \(baseline.entries.count) (program, destination) pairs from \(Count.text(flows, "attributed flow")), keyed by \(baseline.key.rawValue)\n")
                 Output.flush()
             }
         }

@@ -26,6 +26,35 @@ import TestSupport
         #expect(access(marker, F_OK) != 0)
     }
 
+    /// A root-owned 0644 configuration naming a 0777 script: the script is what runs as root, so it
+    /// is held to the configuration's trust, as OpenSSH holds AuthorizedKeysCommand.
+    @Test func anAlertCommandOthersMayWriteIsRefusedBeforeItCanRun() throws {
+        let marker = NSTemporaryDirectory() + "telltale-hook-ran-\(UUID().uuidString.prefix(8))"
+        defer { unlink(marker) }
+        var hookPath = ""
+        let (status, output) = try Self.daemon(config: "", mode: 0o644) { directory, file in
+            hookPath = directory + "/hook.sh"
+            try? "#!/bin/sh\ntouch \(marker)\n".write(toFile: hookPath, atomically: false, encoding: .utf8)
+            chmod(hookPath, 0o777)
+            try? "alerts:\n  command: [\(hookPath)]\n".write(toFile: file, atomically: false, encoding: .utf8)
+            return nil
+        }
+        #expect(status == 1, "status \(status): \(output)")
+        #expect(output.contains("alerts.command: \(hookPath): the program is writable by group or others"), "\(output)")
+        #expect(access(marker, F_OK) != 0)
+        // Named through the shell, the program is the command line's first word, checked the same way.
+        let shell = try Self.daemon(config: "", mode: 0o644) { directory, file in
+            let hook = directory + "/hook.sh"
+            try? "#!/bin/sh\n".write(toFile: hook, atomically: false, encoding: .utf8)
+            chmod(hook, 0o757)
+            try? "alerts:\n  command: \(hook) --flag\n".write(toFile: file, atomically: false, encoding: .utf8)
+            return nil
+        }
+        #expect(shell.status == 1 && shell.output.contains("the program is writable by group or others"), "\(shell.output)")
+        let relative = try Self.daemon(config: "alerts:\n  command: touch /tmp/x\n")
+        #expect(relative.status == 1 && relative.output.contains("the program must be an absolute path"), "\(relative.output)")
+    }
+
     @Test func aConfigurationOfAnotherUserIsRefused() throws {
         guard DaemonFixtures.isRoot else {
             print("skipped: giving a file to another user needs root")

@@ -270,8 +270,8 @@ import Testing
         #expect(engine.evaluate(flow(ProcessFacts(exe: "/bin/run"), to: "127.0.0.1")).verdict == .alert)
     }
 
-    @Test func learningModeAlertsOnlyOnPairsOutsideTheBaseline() {
-        var baseline = Baseline()
+    @Test func learningModeAlertsOnlyOnPairsOutsideTheBaseline() throws {
+        var baseline = Baseline(key: .hash)
         let ui = ProcessFacts(exe: "/usr/bin/node", sha256: String(repeating: "1", count: 64))
         let first = baseline.record(flow(ui, to: "198.18.0.1", host: "api.example"))
         let again = baseline.record(flow(ui, to: "198.18.0.2", host: "API.example"))
@@ -285,7 +285,11 @@ import Testing
         #expect(new.rule == Baseline.ruleID)
         let other = ProcessFacts(exe: "/usr/bin/node", sha256: String(repeating: "2", count: 64))
         #expect(baseline.check(flow(other, to: "127.0.0.1"), Decision()).verdict == .alert)
-        #expect(Baseline(text: baseline.text) == baseline)
+        #expect(try Baseline(parsing: baseline.text(time: { String($0) }), time: { Int64($0) }) == baseline)
+        // By path (the default), the same executable updated is the same program.
+        var byPath = Baseline()
+        byPath.record(flow(ui, to: "127.0.0.1"))
+        #expect(byPath.check(flow(other, to: "127.0.0.1"), Decision()).verdict != .alert)
     }
 
     @Test func domainPatternsMatchExactSubdomainsOrBoth() throws {

@@ -7,7 +7,7 @@ import Testing
     static let evil = "<script>fetch('https://x.example/')</script>\"'&\u{1b}[31m"
 
     static func report() -> HTMLReport {
-        let b = TimeBuckets(from: 0, to: 3 * hour - 1, width: hour)
+        let b = TimeBuckets(from: 0, to: 3 * hour - 1, width: hour)!
         let programs = b.series([
             FlowSpan(key: "/usr/bin/alpha", start: 0, end: 3 * hour - 1, bytesOut: 3_000, bytesIn: 0),
             FlowSpan(key: "/opt/" + evil, start: hour, end: hour, bytesOut: 500, bytesIn: 0),

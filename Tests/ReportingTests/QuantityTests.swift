@@ -28,6 +28,24 @@ import Testing
         #expect(QuantityError.malformed("soon", kind: .duration).description == "'soon' is not a duration such as 500ms, 30s, 5m, 2h or 7d")
     }
 
+    /// `Double` reads hexadecimal and hex floats; a quantity is decimal, as the messages show.
+    @Test(arguments: ["0x10", "0x10s", "0x1p4", "0X10m"])
+    func hexadecimalIsNotADuration(_ text: String) {
+        #expect(throws: QuantityError.malformed(text, kind: .duration)) { try Quantity.duration(text) }
+    }
+
+    @Test func aDurationWithinARangeSaysTheRangeInTheUnitsPeopleWrite() throws {
+        #expect(try Quantity.duration("1h", within: 10_000_000...3_600_000_000_000) == 3_600_000_000_000)
+        #expect(throws: QuantityError.outOfRange("2h", lower: 10_000_000, upper: 3_600_000_000_000)) {
+            try Quantity.duration("2h", within: 10_000_000...3_600_000_000_000)
+        }
+        #expect(QuantityError.outOfRange("2h", lower: 10_000_000, upper: 3_600_000_000_000).description
+            == "'2h' is outside 10ms to 1h, what this setting takes")
+        #expect(Quantity.durationText(90_000_000_000) == "90s")
+        #expect(Quantity.durationText(1_500_000_000) == "1500ms")
+        #expect(Quantity.durationText(7 * 86_400_000_000_000) == "1w")
+    }
+
     @Test(arguments: [
         ("512MiB", Int64(536_870_912)), ("2GB", 2_000_000_000), ("100k", 102_400), ("1.5KiB", 1536), ("4096", 4096),
         ("1000TiB", 1_099_511_627_776_000),

@@ -4,15 +4,15 @@ import Testing
 @Suite struct TimeBucketsTests {
     static let hour: Int64 = 3_600_000_000_000
 
-    @Test func bucketsAlignToWholeHoursAndCoverTheWindow() {
-        let b = TimeBuckets(from: 10 * Self.hour + 123, to: 13 * Self.hour + 5, width: Self.hour)
+    @Test func bucketsAlignToWholeHoursAndCoverTheWindow() throws {
+        let b = try #require(TimeBuckets(from: 10 * Self.hour + 123, to: 13 * Self.hour + 5, width: Self.hour))
         #expect(b.origin == 10 * Self.hour)
         #expect(b.count == 4)
         #expect(b.start(3) == 13 * Self.hour)
     }
 
-    @Test func aLongFlowIsSpreadByOverlapAndNothingIsLost() {
-        let b = TimeBuckets(from: 0, to: 4 * Self.hour - 1, width: Self.hour)
+    @Test func aLongFlowIsSpreadByOverlapAndNothingIsLost() throws {
+        let b = try #require(TimeBuckets(from: 0, to: 4 * Self.hour - 1, width: Self.hour))
         // 3,000,001 bytes over 90 minutes from 0:30: a third in 0h, two thirds in 1h.
         let spans = [
             FlowSpan(key: "a", start: Self.hour / 2, end: 2 * Self.hour, bytesOut: 3_000_001, bytesIn: 0),
@@ -27,8 +27,8 @@ import Testing
         #expect(series[1].total == [1, 0, 0, 0])
     }
 
-    @Test func onlyTheWindowsShareOfAFlowIsCounted() {
-        let b = TimeBuckets(from: 2 * Self.hour, to: 3 * Self.hour - 1, width: Self.hour)
+    @Test func onlyTheWindowsShareOfAFlowIsCounted() throws {
+        let b = try #require(TimeBuckets(from: 2 * Self.hour, to: 3 * Self.hour - 1, width: Self.hour))
         // Four hours long, one of them inside the window.
         let s = b.series([FlowSpan(key: "k", start: 0, end: 4 * Self.hour, bytesOut: 400, bytesIn: 0)])
         #expect(s[0].bytesOut == [100])
@@ -41,7 +41,7 @@ import Testing
     }
 
     @Test func everyFormatCarriesEveryBucket() throws {
-        let b = TimeBuckets(from: 0, to: 2 * Self.hour - 1, width: Self.hour)
+        let b = try #require(TimeBuckets(from: 0, to: 2 * Self.hour - 1, width: Self.hour))
         let series = b.series([FlowSpan(key: "/usr/bin/a,\"b\"", start: 0, end: 0, bytesOut: 2048, bytesIn: 1)])
         let table = BucketRenderer(format: .table, terminal: false, groupTitle: "process").render(series, buckets: b)
         #expect(table.contains("2 buckets of 1h"))
@@ -60,6 +60,17 @@ import Testing
         #expect(HTMLReportBuckets.roundWidth(for: 30 * 60_000_000_000) == 60_000_000_000)
         #expect(HTMLReportBuckets.roundWidth(for: 24 * Self.hour) == Self.hour)
         #expect(HTMLReportBuckets.roundWidth(for: 7 * 24 * Self.hour) == 6 * Self.hour)
+    }
+
+    /// Edges near the ends of time do not overflow, and a window of more buckets than a report
+    /// draws is refused instead of allocated.
+    @Test func bucketsNearTheEndsOfTimeAreCountedWithoutOverflowAndCapped() throws {
+        let day: Int64 = 86_400_000_000_000
+        #expect(TimeBuckets.count(from: Int64.min + 5, to: Int64.max - 5, width: 60_000_000_000) > TimeBuckets.maximumCount)
+        #expect(TimeBuckets(from: Int64.min + 5, to: Int64.max - 5, width: day) == nil)
+        #expect(TimeBuckets(from: 0, to: 106_751 * day, width: 36_500 * day)?.count == 3)
+        #expect(TimeBuckets(from: 0, to: (TimeBuckets.maximumCount - 1) * Self.hour, width: Self.hour)?.count == Int(TimeBuckets.maximumCount))
+        #expect(TimeBuckets(from: 0, to: TimeBuckets.maximumCount * Self.hour, width: Self.hour) == nil)
     }
 }
 
