@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "Reporting", dependencies: ["Flows", "PacketParsing"], swiftSettings: strict),
         .target(
             name: "Policy",
-            dependencies: ["PacketParsing", .product(name: "Yams", package: "Yams")],
+            dependencies: ["PacketParsing", "Reporting", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict,
             plugins: ["EmbedRules"]
         ),

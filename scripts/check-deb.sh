@@ -180,6 +180,17 @@ step "man pages and completions"
 in_root sh -c 'MANWIDTH=80 man -P cat telltale' >"$work/man.txt" 2>&1 || { cat "$work/man.txt" >&2; fail "man telltale"; }
 grep -q 'telltale daemon\|daemon' "$work/man.txt" || fail "man telltale does not describe the commands"
 in_root sh -c 'MANWIDTH=80 man -P cat telltale-llama' >/dev/null 2>&1 || fail "man telltale-llama"
+for section in FILES ENVIRONMENT 'EXIT STATUS' 'SEE ALSO'; do
+  grep -q "^$section" "$work/man.txt" || fail "man telltale has no $section"
+done
+grep -q 'telltale-report(1)' "$work/man.txt" || fail "man telltale does not point to telltale-report(1)"
+in_root sh -c 'MANWIDTH=80 man -P cat telltale-report' >"$work/man-report.txt" 2>&1 || { cat "$work/man-report.txt" >&2; fail "man telltale-report"; }
+# The examples as written, one a line, not re-flowed into a paragraph.
+grep -q '^ *telltale report --since 1h$' "$work/man-report.txt" || { cat "$work/man-report.txt" >&2; fail "man telltale-report re-flowed its examples"; }
+grep -q '^ *64 ' "$work/man-report.txt" || fail "man telltale-report does not give the usage-error exit code"
+in_root sh -c 'mandb -q >/dev/null 2>&1; man -k telltale' >"$work/apropos.txt" 2>&1 || true
+grep -q '^telltale-report (1) *- Print the flow report' "$work/apropos.txt" || { cat "$work/apropos.txt" >&2; fail "man -k telltale does not list telltale-report"; }
+if grep -q '"' "$work/apropos.txt"; then cat "$work/apropos.txt" >&2; fail "man -k shows a stray quote"; fi
 # _completion_loader returns 124 after loading (readline's "try again").
 in_root bash -c 'source /usr/share/bash-completion/bash_completion; _completion_loader telltale; complete -p telltale' \
   >"$work/complete.txt" 2>&1 || { cat "$work/complete.txt" >&2; fail "the bash completion does not load"; }

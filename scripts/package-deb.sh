@@ -52,11 +52,17 @@ generate_manual=$(swift build --scratch-path "$scratch" --show-bin-path)/generat
 release_date=$(date -u -d "$(sed -n 's/^ -- .*>  //p' packaging/deb/changelog | head -n 1)" +%F)
 manuals="$scratch/manuals"
 rm -rf "$manuals"
-for exe in telltale telltale-llama telltale-chat; do
+for exe in telltale-llama telltale-chat; do
   mkdir -p "$manuals/$exe"
   "$generate_manual" "$bin/$exe" --output-directory "$manuals/$exe" --section 1 --date "$release_date" \
     --authors "the Telltale authors"
 done
+# telltale: a page per subcommand (man telltale-report), with FILES, ENVIRONMENT and the real exit codes.
+mkdir -p "$manuals/generated"
+"$generate_manual" "$bin/telltale" --multi-page --output-directory "$manuals/generated" --section 1 --date "$release_date" \
+  --authors "the Telltale authors"
+bash scripts/man-pages.sh "$manuals/generated" "$manuals/telltale"
+rm -rf "$manuals/generated"
 
 model=models/tiny.gguf
 [ -s "$model" ] || python3 scripts/make-tiny-model.py --output "$model"

@@ -270,6 +270,68 @@ extension FlowStore {
         .sorted { ($0.bytesOut, $0.bytesIn, $1.key) > ($1.bytesOut, $1.bytesIn, $0.key) }
     }
 
+    /// The standing verdict of every program and every role in the window: how far their flows
+    /// reached, and for those that reached the internet, the last such flow.
+    public func standingVerdicts(in window: TimeWindow) throws(StoreError) -> [StandingVerdict] {
+        let (clause, arguments) = FlowStore.windowClause(window)
+        let joins = """
+            FROM flows f
+            LEFT JOIN hostnames h ON h.id = f.hostname_id
+            LEFT JOIN processes p ON p.id = f.process_id
+            LEFT JOIN executables e ON e.id = p.executable_id
+            """
+        var verdicts: [StandingVerdict] = []
+        do {
+            try pool.read { db in
+                for grouping in [Grouping.program, .role] {
+                    let key = "substr(\(FlowStore.groupKey(grouping)), 1, \(FlowStore.keyLimit))"
+                    var egress: [String: StandingVerdict.Egress] = [:]
+                    let last = try Row.fetchCursor(db, sql: """
+                        SELECT k, dest, rule, verdict, t FROM (
+                            SELECT \(key) AS k, substr(coalesce(h.name, f.remote_addr), 1, \(FlowStore.keyLimit)) AS dest,
+                                f.rule AS rule, f.verdict AS verdict, f."end" AS t,
+                                row_number() OVER (PARTITION BY \(key) ORDER BY f."end" DESC, f.uid) AS n
+                            \(joins)
+                            WHERE \(clause) AND f.scope = 'internet'
+                        ) WHERE n = 1
+                        """, arguments: arguments)
+                    while let row = try last.next() {
+                        egress[row["k"] ?? "?"] = StandingVerdict.Egress(time: row["t"] ?? 0, destination: row["dest"] ?? "?", rule: row["rule"], verdict: row["verdict"])
+                    }
+                    let rows = try Row.fetchCursor(db, sql: """
+                        SELECT \(key) AS k, count(*) AS n, min(f.start) AS first, max(f."end") AS last, sum(f.bytes_out) AS bo,
+                            sum(f.scope = 'internet') AS inet, sum(CASE WHEN f.scope = 'internet' THEN f.bytes_out ELSE 0 END) AS inet_bo,
+                            sum(f.scope IN ('lan', 'link-local', 'multicast')) AS near,
+                            group_concat(DISTINCT p.role) AS roles
+                        \(joins)
+                        WHERE \(clause)
+                        GROUP BY k
+                        """, arguments: arguments)
+                    while let row = try rows.next() {
+                        let k: String = row["k"] ?? "?"
+                        let internet: Int64 = row["inet"] ?? 0, near: Int64 = row["near"] ?? 0
+                        let reach: StandingVerdict.Reach = internet > 0 ? .internet : near > 0 ? .localNetwork : .loopbackOnly
+                        let roles = grouping == .program
+                            ? ((row["roles"] as String?)?.split(separator: ",").map(String.init).sorted() ?? []) : []
+                        verdicts.append(StandingVerdict(
+                            grouping: grouping == .program ? "program" : "role", key: k, roles: roles, flows: row["n"] ?? 0,
+                            first: row["first"] ?? 0, last: row["last"] ?? 0, bytesOut: row["bo"] ?? 0, internetFlows: internet,
+                            internetBytesOut: row["inet_bo"] ?? 0, reach: reach, lastEgress: egress[k]))
+                    }
+                }
+            }
+        } catch {
+            throw FlowStore.storeError(error, operation: "read standing verdicts", path: path)
+        }
+        // Those that reached the internet first, most recent first; then the rest by name.
+        return verdicts.sorted { a, b in
+            if a.grouping != b.grouping { return a.grouping == "program" }
+            if a.reach != b.reach { return a.reach > b.reach }
+            if a.reach == .internet { return (a.lastEgress?.time ?? 0, b.key) > (b.lastEgress?.time ?? 0, a.key) }
+            return a.key < b.key
+        }
+    }
+
     /// Attributed share of bytes and capture drops in the window.
     public func coverage(in window: TimeWindow) throws(StoreError) -> Coverage {
         let (clause, arguments) = FlowStore.windowClause(window)

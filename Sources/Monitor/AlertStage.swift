@@ -13,6 +13,8 @@ public struct AlertStage {
     private let submit: (AlertRecord) -> Void
     /// Alerts raised since the start, by severity (the metrics' `telltale_alerts_total`).
     public private(set) var raised: [String: Int64] = [:]
+    /// Upload budgets: a flow that crosses one becomes its alert before it is judged here.
+    public var budgets = BudgetTracker(budgets: [])
 
     public init(center: AlertCenter) {
         submit = { _ = center.submit($0) }
@@ -47,8 +49,11 @@ public struct AlertStage {
         return row.proto == "tcp" || (row.proto == "udp" && (row.remotePort == 443 || row.remotePort == 8443))
     }
 
-    /// Flows written (ended, or open updates); an ended flow is forgotten.
-    public mutating func written(_ flows: [LivePipeline.Decided]) {
+    /// Flows written (ended, or open updates); an ended flow is forgotten. A flow that crossed an
+    /// upload budget carries the budget's alert from here on (`flows` is changed: it is what the
+    /// store writes).
+    public mutating func written(_ flows: inout [LivePipeline.Decided]) {
+        budgets.account(&flows)
         for flow in flows {
             waiting[flow.row.uid] = nil
             raiseOnce(flow)

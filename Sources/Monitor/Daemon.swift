@@ -102,12 +102,13 @@ public final class Daemon: Sendable {
         var storing = StoreStage(writer: FlowWriter(store: store), flushInterval: configuration.flushInterval)
         var lastWrite: Int64 = 0
         var alerting = AlertStage(center: alerts)
+        alerting.budgets = BudgetTracker(budgets: engine?.ruleSet.allBudgets ?? [])
         var lastCanaries: Int64 = 0
         if let content = pipeline.content {
             logger.notice("content inspection on: prompts to model runtimes are kept as fingerprints only (never text) for \(content.settings.retention / 3_600_000_000_000) h; a run of \(content.settings.minimumWords) words or a canary leaving this machine is a content/prompt-leak alert")
         }
         while true {
-            let batch = pipeline.next(waitMilliseconds: 100)
+            var batch = pipeline.next(waitMilliseconds: 100)
             let now = SystemClock.wallNanoseconds()
             if let content = pipeline.content, now - lastCanaries > 5_000_000_000 {
                 // Canaries made by `telltale canary new` since the last look.
@@ -117,11 +118,12 @@ public final class Daemon: Sendable {
             if reloadRequested.exchange(false, ordering: .acquiring) {
                 configuration = reload(current: configuration, pipeline: pipeline)
                 storing.flushInterval = configuration.flushInterval
+                alerting.budgets.replace(pipeline.enricher.ruleEngine?.ruleSet.allBudgets ?? [])
             }
             // Policy at the first packet: a flow that breaks it alerts now, named by the DNS answer
             // seen before it when there was one.
             alerting.started(batch.started)
-            alerting.written(batch.flows)
+            alerting.written(&batch.flows)
             let written = batch.flows.map { ($0.row, $0.isOpen) }
             storing.add(written, intervals: batch.intervals)
             // The exports get the same flows, on their own thread; a full queue there drops, counted.

@@ -1,4 +1,5 @@
 import PacketParsing
+import Reporting
 import Yams
 
 /// Reads one rules file into a `RuleSet`, collecting every problem with its line rather than
@@ -13,8 +14,9 @@ struct RuleFileParser {
     var classReferences: [(String, SourceLocation)] = []
     var roleReferences: [(String, SourceLocation)] = []
 
-    static let topKeys = ["roles", "classes", "rules", "rescope"]
-    static let roleKeys = ["name", "description", "priority", "severity", "match", "allow", "otherwise"]
+    static let topKeys = ["roles", "classes", "rules", "rescope", "budgets"]
+    static let roleKeys = ["name", "description", "priority", "severity", "match", "allow", "otherwise", "budget"]
+    static let budgetKeys = ["name", "role", "program", "exe", "bytes_out", "per", "scope", "severity"]
     static let matcherKeys = [
         "exe", "name", "program", "program_kind", "sha256", "cmdline", "parent", "ancestor", "user", "unit", "container", "listening_port",
         "open_file",
@@ -76,6 +78,7 @@ struct RuleFileParser {
             case "classes": for item in items(value, "classes") { if let c = destinationClass(item) { set.classes.append(c) } }
             case "rules": for item in items(value, "rules") { if let r = rule(item, &set) { set.rules.append(r) } }
             case "rescope": for item in items(value, "rescope") { rescope(item, &set) }
+            case "budgets": for item in items(value, "budgets") { if let b = budget(item, role: nil) { set.budgets.append(b) } }
             default: break
             }
         }
@@ -223,6 +226,7 @@ struct RuleFileParser {
             return nil
         }
         var r = Role(name: "", location: location(node))
+        var pendingBudget: Node?
         for (k, v) in mapping {
             guard let key = knownKey(k, Self.roleKeys, in: "a role") else { continue }
             switch key {
@@ -235,6 +239,8 @@ struct RuleFileParser {
                 for item in items(v, "match") { if let m = matcher(item) { r.matchers.append(m) } }
             case "allow":
                 for item in items(v, "allow") { if let s = selector(item) { r.allow.append(s) } }
+            case "budget":
+                pendingBudget = v
             case "otherwise":
                 guard let t = text(v, "otherwise") else { continue }
                 switch t {
@@ -250,7 +256,62 @@ struct RuleFileParser {
             problem(node, "a role needs a name")
             return nil
         }
+        if let pendingBudget { r.budget = budget(pendingBudget, role: r.name) }
         return r
+    }
+
+    /// An upload budget: in a role (`budget:`, for the role), or in the top-level `budgets:` list
+    /// (for a role, or for programs by name or executable).
+    mutating func budget(_ node: Node, role: String?) -> Budget? {
+        guard let mapping = node.mapping else {
+            problem(node, "a budget must be a mapping such as {bytes_out: 50MB, per: 1h, scope: [internet]}")
+            return nil
+        }
+        var name: String?
+        var forRole = role
+        var programs: [Glob] = [], exes: [Glob] = []
+        var bytes: Int64?, period: Int64?
+        var scopes: Set<AddressScope> = [.internet]
+        var severity = Severity.medium
+        for (k, v) in mapping {
+            guard let key = knownKey(k, Self.budgetKeys, in: "a budget") else { continue }
+            switch key {
+            case "name": name = text(v, "name")
+            case "role":
+                if role != nil { problem(v, "role: a role's own budget holds for the role; give role only in the top-level budgets list") }
+                forRole = text(v, "role")
+            case "program": programs = globs(v, "program")
+            case "exe": exes = globs(v, "exe")
+            case "bytes_out":
+                guard let t = v.string else { problem(v, "bytes_out: expected a size such as 50MB"); continue }
+                do {
+                    let b = try Quantity.size(t)
+                    if b > 0 { bytes = b } else { problem(v, "bytes_out: expected a size larger than zero, such as 50MB") }
+                } catch { problem(v, "bytes_out: \(error)") }
+            case "per":
+                guard let t = v.string else { problem(v, "per: expected a duration such as 1h"); continue }
+                do { period = try Quantity.duration(t, within: 60_000_000_000...(31 * 86_400_000_000_000)) } catch { problem(v, "per: \(error)") }
+            case "scope":
+                scopes = Set((strings(v, "scope") ?? []).compactMap { scope(v, $0) })
+                if scopes.isEmpty { problem(v, "scope: expected one or more of loopback, link-local, lan, multicast, internet") }
+            case "severity": if let s = self.severity(v) { severity = s }
+            default: break
+            }
+        }
+        guard let bytes else { problem(node, "a budget needs bytes_out (such as 50MB)"); return nil }
+        guard let period else { problem(node, "a budget needs per (the window, such as 1h or 1d)"); return nil }
+        if forRole == nil && programs.isEmpty && exes.isEmpty {
+            problem(node, "a budget in the budgets list needs role, program or exe: whose uploads it counts")
+            return nil
+        }
+        if forRole != nil && (!programs.isEmpty || !exes.isEmpty) {
+            problem(node, "a budget holds for a role or for programs, not both")
+            return nil
+        }
+        let label = name ?? forRole ?? programs.first?.pattern ?? exes.first?.pattern ?? "?"
+        return Budget(
+            id: "budget/" + label, location: location(node), role: forRole, programs: programs, exes: exes, bytesOut: bytes,
+            period: period, scopes: scopes, severity: severity)
     }
 
     /// A later declaration of a role extends it: matchers and allow entries add up, scalars given replace.
@@ -265,6 +326,7 @@ struct RuleFileParser {
         if role.description != nil { set.roles[i].description = role.description }
         if role.priority != 0 { set.roles[i].priority = role.priority }
         if role.severity != .high { set.roles[i].severity = role.severity }
+        if role.budget != nil { set.roles[i].budget = role.budget }
     }
 
     mutating func ancestor(_ node: Node, _ key: String) -> AncestorMatcher? {

@@ -240,6 +240,8 @@ public struct Role: Sendable {
     var allow: [DestinationSelector] = []
     var otherwise: Verdict?
     var severity: Severity = .high
+    /// Its upload budget, when it has one.
+    var budget: Budget?
     /// The fallback in force: `otherwise`, or alert when the role lists allowed destinations.
     var fallback: Verdict { otherwise ?? (allow.isEmpty ? .unrated : .alert) }
 }
@@ -281,6 +283,10 @@ public struct RuleSet: Sendable {
     public internal(set) var roles: [Role] = []
     public internal(set) var classes: [DestinationClass] = []
     public internal(set) var rules: [Rule] = []
+    /// Upload budgets of the top-level `budgets:` list (a role's own is on the role).
+    public internal(set) var budgets: [Budget] = []
+    /// Every budget in force: the roles' own, then the list's.
+    public var allBudgets: [Budget] { roles.compactMap(\.budget) + budgets }
     /// Networks whose scope the rules change, most specific first.
     var rescoped: [(IPNetwork, AddressScope)] = []
     /// The files read, in order.

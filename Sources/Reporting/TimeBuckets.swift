@@ -62,7 +62,7 @@ public struct TimeBuckets: Sendable, Equatable {
         return (last.subtractingSaturating(first) / width).addingSaturating(1)
     }
 
-    static func floor(_ t: Int64, _ width: Int64) -> Int64 {
+    public static func floor(_ t: Int64, _ width: Int64) -> Int64 {
         let r = t % width
         return r >= 0 ? t - r : (t - r).subtractingSaturating(width)
     }

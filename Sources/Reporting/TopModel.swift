@@ -1,8 +1,8 @@
 import PacketParsing
 
-/// How `top` groups what it shows: per program, per role, or per destination.
+/// How `top` groups what it shows: per program, per process, per role, or per destination.
 public enum TopView: String, Sendable, CaseIterable {
-    case program, role, destination
+    case program, process, role, destination
 
     /// The next view in the cycle (Tab).
     public var next: TopView {
@@ -126,12 +126,14 @@ public struct TopModel: Sendable {
     /// its counters.
     struct Identity: Sendable {
         var program: (key: String, label: String, related: String)
+        var process: (key: String, label: String, related: String)
         var role: (key: String, label: String, related: String)
         var destination: (key: String, label: String, related: String)
         var attributed: Bool
 
         init(_ row: FlowRow) {
             program = TopModel.grouping(row, view: .program)
+            process = TopModel.grouping(row, view: .process)
             role = TopModel.grouping(row, view: .role)
             destination = TopModel.grouping(row, view: .destination)
             attributed = row.process != nil
@@ -140,6 +142,7 @@ public struct TopModel: Sendable {
         func grouping(_ view: TopView) -> (key: String, label: String, related: String) {
             switch view {
             case .program: program
+            case .process: process
             case .role: role
             case .destination: destination
             }
@@ -314,6 +317,10 @@ public struct TopModel: Sendable {
         switch view {
         case .program:
             return (program.key, program.label, "\(destination) (\(row.scope.rawValue))")
+        case .process:
+            // One row per process: its pid and start time tell two runs of a program apart.
+            guard let p = row.process else { return (program.key, program.label, "\(destination) (\(row.scope.rawValue))") }
+            return ("\(p.pid)\u{0}\(p.startTime ?? 0)", "\(p.displayName) [\(p.pid)]", "\(destination) (\(row.scope.rawValue))")
         case .role:
             let role = row.process == nil ? "(unattributed)" : (row.process?.role ?? "other")
             return (role, role, "\(destination) (\(row.scope.rawValue))")
@@ -342,6 +349,15 @@ public struct TopModel: Sendable {
                 TopEntry(
                     key: key, label: g.label, rateOut: rateOut, rateIn: rateIn, totalOut: g.totalOut, totalIn: g.totalIn,
                     flows: g.flows, related: related, alerts: g.alerts, unattributed: g.unattributed))
+        }
+        if view == .program {
+            // Two programs with one name (an app.py in two places, two executables called `server`)
+            // are told apart by their executables.
+            let counts = Dictionary(grouping: out, by: \.label).mapValues(\.count)
+            for i in out.indices where counts[out[i].label, default: 0] > 1 {
+                let executable = out[i].key.split(separator: "\u{0}").last.map(String.init) ?? out[i].key
+                if executable != out[i].label { out[i].label += " (\(executable))" }
+            }
         }
         out.sort { a, b in
             switch sort {

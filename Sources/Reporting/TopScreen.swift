@@ -69,6 +69,7 @@ public struct TopScreen: Sendable, Equatable {
         case UInt8(ascii: "q"), 3: return false
         case UInt8(ascii: "?"), UInt8(ascii: "h"): showHelp = true
         case UInt8(ascii: "p"): view = .program
+        case UInt8(ascii: "P"), UInt8(ascii: "c"): view = .process
         case UInt8(ascii: "r"): view = .role
         case UInt8(ascii: "d"): view = .destination
         case 9, UInt8(ascii: "v"): view = view.next
@@ -88,21 +89,56 @@ public struct TopScreen: Sendable, Equatable {
         return true
     }
 
+    /// The keys a terminal sends as escape sequences.
+    public enum SpecialKey: Sendable, Equatable {
+        case up, down, pageUp, pageDown, home
+    }
+
+    /// What an arrow or paging key does: scroll by a row or a screen.
+    public mutating func handle(special: SpecialKey) {
+        guard !showHelp, !editingFilter else { return }
+        let page = max(1, height - 4)
+        switch special {
+        case .up: firstRow = max(0, firstRow - 1)
+        case .down: firstRow += 1
+        case .pageUp: firstRow = max(0, firstRow - page)
+        case .pageDown: firstRow += page
+        case .home: firstRow = 0
+        }
+    }
+
+    /// Reads the escape sequences of arrow and paging keys (`ESC [ A`, `ESC O B`, `ESC [ 5 ~`) from
+    /// the start of `bytes`: the key and how many bytes it took, or nil when `bytes` does not start
+    /// with one.
+    public static func special(in bytes: ArraySlice<UInt8>) -> (SpecialKey, Int)? {
+        guard bytes.count >= 3, bytes.first == 27 else { return nil }
+        let second = bytes[bytes.startIndex + 1], third = bytes[bytes.startIndex + 2]
+        guard second == UInt8(ascii: "[") || second == UInt8(ascii: "O") else { return nil }
+        switch third {
+        case UInt8(ascii: "A"): return (.up, 3)
+        case UInt8(ascii: "B"): return (.down, 3)
+        case UInt8(ascii: "H"): return (.home, 3)
+        case UInt8(ascii: "5") where bytes.count >= 4 && bytes[bytes.startIndex + 3] == UInt8(ascii: "~"): return (.pageUp, 4)
+        case UInt8(ascii: "6") where bytes.count >= 4 && bytes[bytes.startIndex + 3] == UInt8(ascii: "~"): return (.pageDown, 4)
+        default: return nil
+        }
+    }
+
     /// The help text shown on `?`.
     public static let helpLines = [
         "telltale top: keys",
         "",
-        "  p  per program          r  per role          d  per destination",
+        "  p  per program   P  per process   r  per role   d  per destination",
         "  Tab or v  next view",
         "  o  sort by rate out     i  by rate in        t  by total      n  by name",
         "  s  next sort order",
         "  /  filter (type, Enter keeps it, Esc clears it)",
         "  a  only rows with alerts (!) or unattributed traffic (?)",
-        "  Esc  clear filter        j/k  scroll",
+        "  Esc  clear filter        j/k or arrows  scroll, PgUp/PgDn  a screen",
         "  q or Ctrl-C  quit",
         "",
         "OUT/s and IN/s: bytes per second over the last seconds (IP layer).",
-        "TOTAL: bytes since top started. ! alerts  ? no process found",
+        "TOTAL: bytes since top started (shown from 100 columns). ! alerts  ? no process found",
         "Any key closes this help.",
     ]
 
@@ -112,6 +148,7 @@ public struct TopScreen: Sendable, Equatable {
         var out: [String] = []
         let viewName = switch view {
         case .program: "program"
+        case .process: "process"
         case .role: "role"
         case .destination: "destination"
         }
@@ -156,12 +193,17 @@ public struct TopScreen: Sendable, Equatable {
         return text
     }
 
+    /// The status line: in full when it fits, else in short words (an 80-column terminal).
     func statusLine(_ s: TopStatus) -> String {
         if let problem = s.problem { return "problem: \(problem)" }
         var text = "coverage \(s.coveragePercent)% of \(ByteCount.text(s.bytes)) · drops: \(s.dropped) kernel, "
             + "\(s.interfaceDropped) interface, \(s.queueDropped) queue · socket events dropped: \(s.eventDropped)"
         if let a = s.attribution { text += " · \(a)" }
-        return text
+        guard text.count > width else { return text }
+        var short = "cov \(s.coveragePercent)% of \(ByteCount.text(s.bytes)) · drops \(s.dropped)k \(s.interfaceDropped)i \(s.queueDropped)q"
+            + " · events lost \(s.eventDropped)"
+        if let a = s.attribution { short += " · " + (a.hasPrefix("kernel") ? "kernel events" : String(a.prefix(20))) }
+        return short
     }
 
     struct Columns {
@@ -169,37 +211,44 @@ public struct TopScreen: Sendable, Equatable {
         var number: Int
         var flows: Int
         var related: Int
+        /// The totals since the start, shown from 100 columns.
+        var totals: Bool
     }
 
+    /// The columns for a width: below 100 the totals give way, so that the destinations (the point
+    /// of a privacy view) keep at least 24 columns at 80.
     func layout(width: Int) -> Columns {
-        let number = 10, flows = 6
-        // Marker, name, four numbers and flows, with a space between each.
-        let fixed = 2 + 4 * (number + 1) + flows + 1
+        let number = 10, flows = 5
+        let totals = width >= 100
+        // Marker, name, the numbers and flows, with a space between each.
+        let fixed = 2 + (totals ? 4 : 2) * (number + 1) + flows + 1
         let rest = max(10, width - fixed)
-        // The name first (up to 40 columns), then the related names get the rest.
-        let name = min(rest, min(40, max(16, rest * 2 / 5)))
-        return Columns(name: name, number: number, flows: flows, related: max(0, rest - name - 1))
+        // The related names keep 24 columns (or 40%), the name the rest up to 40.
+        let related = max(min(24, rest / 2), rest * 2 / 5)
+        let name = max(8, min(40, rest - related - 1))
+        return Columns(name: name, number: number, flows: flows, related: max(0, rest - name - 1), totals: totals)
     }
 
     func header(_ c: Columns) -> String {
         let title = switch view {
         case .program: "PROGRAM"
+        case .process: "PROCESS"
         case .role: "ROLE"
         case .destination: "DESTINATION"
         }
         let related = view == .destination ? "PROGRAMS" : "DESTINATIONS"
+        let totals = c.totals ? left("TOTAL OUT", c.number) + " " + left("TOTAL IN", c.number) + " " : ""
         let line = "  " + pad(title, c.name) + " " + left("OUT/s", c.number) + " " + left("IN/s", c.number) + " "
-            + left("TOTAL OUT", c.number) + " " + left("TOTAL IN", c.number) + " " + left("FLOWS", c.flows) + " "
-            + pad(related, c.related)
+            + totals + left("FLOWS", c.flows) + " " + pad(related, c.related)
         return fit(line, width)
     }
 
     func row(_ e: TopEntry, _ c: Columns) -> String {
         let marker = e.alerts > 0 ? "!" : (e.unattributed ? "?" : " ")
         let related = Sanitizer.clean(e.related.joined(separator: ", "))
+        let totals = c.totals ? left(ByteCount.text(e.totalOut), c.number) + " " + left(ByteCount.text(e.totalIn), c.number) + " " : ""
         let line = marker + " " + pad(Sanitizer.clean(e.label), c.name) + " " + left(ByteCount.text(Int64(e.rateOut)), c.number) + " "
-            + left(ByteCount.text(Int64(e.rateIn)), c.number) + " " + left(ByteCount.text(e.totalOut), c.number) + " "
-            + left(ByteCount.text(e.totalIn), c.number) + " " + left(String(e.flows), c.flows) + " " + pad(related, c.related)
+            + left(ByteCount.text(Int64(e.rateIn)), c.number) + " " + totals + left(String(e.flows), c.flows) + " " + pad(related, c.related)
         return fit(line, width)
     }
 

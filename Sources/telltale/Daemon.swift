@@ -48,7 +48,7 @@ extension Telltale {
         @Option(help: "Log lines: 'journal' (each with its syslog priority, <4> for a warning, as journald reads them), 'plain' (time and level), or 'auto' (journal when standard error is the journal).")
         var logFormat: String?
 
-        @Option(help: "Rules directory or file (default /etc/telltale/rules.d when it exists; the repository's rules/ is the default pack).")
+        @Option(help: "Rules directory or file (default /etc/telltale/rules.d when it exists, else the built-in pack).")
         var rules: String?
 
         @Option(help: "A learning-mode baseline (telltale rules learn): a flow whose program never reached its destination while learning is an alert too.")

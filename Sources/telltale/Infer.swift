@@ -22,12 +22,12 @@ extension Telltale {
                 to the runtime on loopback, with both programs and their roles.
 
                 Examples:
-                  sudo telltale infer --model models/tiny.gguf --prompt "The quick brown fox" --report audit
+                  sudo telltale infer --model /usr/share/telltale/models/tiny.gguf --prompt "The quick brown fox" --report audit
                   sudo telltale infer --chat --prompt "What stays on this machine?"
                 """
         )
 
-        @Option(help: "The GGUF model file (default: $TELLTALE_MODEL, else models/tiny.gguf, else the installed bundled model).")
+        @Option(help: "The GGUF model file (default: $TELLTALE_MODEL, else ./models/tiny.gguf, else /usr/share/telltale/models/tiny.gguf).")
         var model: String?
 
         @Option(help: "The prompt to complete.")

@@ -344,10 +344,13 @@ extension Telltale {
                 let state = try store.daemonState()
                 let coverage = try store.coverage(in: TimeWindow(from: now - 3_600_000_000_000))
                 let flowCount = try store.flowCount()
+                let standing = try store.standingVerdicts(in: TimeWindow(from: now.subtractingSaturating(30 * 86_400_000_000_000)))
                 let running = state.map { kill(pid_t($0.pid), 0) == 0 && now - $0.heartbeat < 30_000_000_000 } ?? false
                 isRunning = running
                 if format == .json {
-                    Output.write(Self.json(state: state, running: running, path: store.path, size: store.fileSize, flows: flowCount, coverage: coverage) + "\n")
+                    Output.write(Self.json(
+                        state: state, running: running, path: store.path, size: store.fileSize, flows: flowCount, coverage: coverage,
+                        standing: standing) + "\n")
                 } else {
                     if let s = state {
                         if running {
@@ -368,6 +371,7 @@ extension Telltale {
                     }
                     Output.write("database: \(store.path), \(ByteCount.text(store.fileSize)), \(Count.text(flowCount, "flow"))\n")
                     Output.write("last hour: " + GroupRenderer.coverageLine(coverage) + "\n")
+                    Output.write("last 30 days: " + StandingVerdict.summary(standing) + " (telltale verdicts)\n")
                 }
                 Output.flush()
             } catch {
@@ -377,7 +381,10 @@ extension Telltale {
             if !isRunning { throw ExitCode(3) }
         }
 
-        static func json(state: DaemonState?, running: Bool, path: String, size: some BinaryInteger, flows: some BinaryInteger, coverage: Coverage) -> String {
+        static func json(
+            state: DaemonState?, running: Bool, path: String, size: some BinaryInteger, flows: some BinaryInteger, coverage: Coverage,
+            standing: [StandingVerdict]
+        ) -> String {
             var w = JSONWriter()
             w.beginObject()
             w.key("running"); w.bool(running)
@@ -414,6 +421,16 @@ extension Telltale {
             w.key("interface_dropped"); w.int(coverage.interfaceDropped)
             w.key("queue_dropped"); w.int(coverage.queueDropped)
             w.key("event_dropped"); w.int(coverage.eventDropped)
+            w.endObject()
+            // Programs of the last 30 days by how far they reached (telltale verdicts has each one).
+            let programs = standing.filter { $0.grouping == "program" }
+            w.key("last_30_days")
+            w.beginObject()
+            w.key("loopback_only"); w.int(programs.filter { $0.reach == .loopbackOnly }.count)
+            w.key("local_network"); w.int(programs.filter { $0.reach == .localNetwork }.count)
+            w.key("reached_internet"); w.beginArray()
+            for p in programs where p.reach == .internet { w.string(p.key) }
+            w.endArray()
             w.endObject()
             w.endObject()
             return w.text
@@ -473,7 +490,8 @@ extension Telltale.Report {
                 },
                 alerts: try store.alerts(in: w, limit: 5_000), coverage: coverage,
                 flows: try store.flows(in: w, limit: Self.htmlFlowLimit), flowCount: Int(coverage.flows))
-            report.title = "Telltale report: bytes per \(by == .flow ? "process" : by.rawValue)"
+            report.verdicts = try store.standingVerdicts(in: w)
+            report.title = "Telltale report: bytes per \(by == .flow ? "program" : by.rawValue)"
             let text = report.render()
             // Like the database it is drawn from: for its owner and group only.
             do { try PrivateFile.write(Array(text.utf8), to: path, mode: 0o640) } catch {

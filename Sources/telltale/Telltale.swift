@@ -16,13 +16,14 @@ struct Telltale: ParsableCommand {
               sudo telltale run -- python3 script.py    did anything leave this machine?
               sudo telltale daemon --db flows.db        record every flow (the service)
               telltale report --db flows.db --since 1h  what each program sent, and to whom
+              telltale verdicts                         did each program ever leave this machine?
               telltale top                              live, per program
               sudo telltale capture --duration 30       live flows with their processes
               telltale replay capture.pcap              the flows of a capture file
             """,
         version: telltaleVersion,
         subcommands: [
-            Daemon.self, Report.self, Top.self, Status.self, Alerts.self, Rules.self, Run.self, Infer.self, Verify.self, Capture.self, Replay.self,
+            Daemon.self, Report.self, Verdicts.self, Top.self, Status.self, Alerts.self, Rules.self, Run.self, Infer.self, Verify.self, Capture.self, Replay.self,
             Interfaces.self, Notify.self, Canary.self,
         ]
     )

@@ -1,4 +1,5 @@
 import Dispatch
+import Reporting
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,12 +14,16 @@ final class Terminal {
     /// What woke the loop.
     enum Event: Equatable {
         case key(UInt8)
+        /// An arrow or paging key (an escape sequence).
+        case special(TopScreen.SpecialKey)
         case resize
         case stop
         case timeout
     }
 
     private var saved = termios()
+    /// Bytes read from the terminal and not yet handed out (a paste, an escape sequence).
+    private var pending: [UInt8] = []
     private var active = false
     private let wake: (read: Int32, write: Int32)
     private var sources: [any DispatchSourceSignal] = []
@@ -112,6 +117,7 @@ final class Terminal {
 
     /// Waits up to `milliseconds` for a key, a resize or a stop. The corresponding C function is `poll`.
     func next(milliseconds: Int32) -> Event {
+        if let event = takePending() { return event }
         var fds = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0)]
         let n = poll(&fds, 2, max(0, milliseconds))
         guard n > 0 else { return .timeout }
@@ -120,13 +126,29 @@ final class Terminal {
             if read(wake.read, &b, 1) == 1 { return b == 1 ? .resize : .stop }
         }
         if fds[0].revents & Int16(POLLIN) != 0 {
-            var b: UInt8 = 0
-            let got = read(0, &b, 1)
-            if got == 1 { return .key(b) }
+            var bytes = [UInt8](repeating: 0, count: 64)
+            let got = read(0, &bytes, bytes.count)
+            if got > 0 {
+                pending += bytes[0..<got]
+                if let event = takePending() { return event }
+            }
             if got == 0 { return .stop }  // the terminal went away
         }
         if fds[0].revents & Int16(POLLHUP) != 0 { return .stop }
         return .timeout
+    }
+}
+
+extension Terminal {
+    /// The next key of what was read: an escape sequence whole, else one byte.
+    private func takePending() -> Event? {
+        guard let first = pending.first else { return nil }
+        if let (key, length) = TopScreen.special(in: pending[...]) {
+            pending.removeFirst(length)
+            return .special(key)
+        }
+        pending.removeFirst()
+        return .key(first)
     }
 }
 

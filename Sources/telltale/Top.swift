@@ -80,6 +80,8 @@ extension Telltale {
                 feed = try TopFeed.open(source: source, database: database.db, interfaces: interfaces.isEmpty ? ["any"] : interfaces)
             } catch {
                 Output.error("telltale: \(error)")
+                // Like report and status: who may read the daemon's database, and how to join them.
+                if let hint = DatabaseOption.accessHint(database.db) { Output.error("telltale: " + hint) }
                 throw ExitCode(1)
             }
             defer { feed.close() }
@@ -154,6 +156,9 @@ extension Telltale {
                 case .key(let key):
                     if !screen.handle(key: key) { break loop }
                     draw(SystemClock.wallNanoseconds())
+                case .special(let key):
+                    screen.handle(special: key)
+                    draw(SystemClock.wallNanoseconds())
                 case .resize:
                     let size = terminal.size
                     screen.width = size.width
@@ -219,7 +224,7 @@ final class TopFeed {
                     kind: .database(store), description: "daemon database \(database) (pid \(s.pid), read while it writes)",
                     window: 6_000_000_000, lag: 5_000_000_000, attribution: s.attribution.isEmpty ? nil : s.attribution)
             }
-            daemonReason = state.map { "no daemon running with \(database) (last seen \(Timestamp.rfc3339($0.heartbeat)))" }
+            daemonReason = state.map { "no daemon running with \(database) (last seen \(Timestamp.local($0.heartbeat)))" }
                 ?? "no daemon ever ran with \(database)"
             if source == .daemon {
                 // Asked for the database: show it even without a daemon (nothing will move).

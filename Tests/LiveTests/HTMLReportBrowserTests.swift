@@ -122,10 +122,13 @@ import TestSupport
         }
         #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;.example"))
         // The right series: alpha in all six hours, beta in one, the alert once on the timeline.
-        #expect(html.components(separatedBy: "data-series=\"/usr/bin/alpha\"").count == 2)
-        let alphaBars = html.components(separatedBy: "data-series=\"/usr/bin/alpha\"")[1].components(separatedBy: "</g>")[0]
+        // Bytes sent out on a chart of their own (a big download cannot hide them), then what came in.
+        let outChart = html.components(separatedBy: "data-chart=\"out\"")[1].components(separatedBy: "</svg>")[0]
+        #expect(outChart.components(separatedBy: "data-series=\"/usr/bin/alpha\"").count == 2)
+        #expect(html.contains("data-chart=\"in\""))
+        let alphaBars = outChart.components(separatedBy: "data-series=\"/usr/bin/alpha\"")[1].components(separatedBy: "</g>")[0]
         #expect(alphaBars.components(separatedBy: "<rect").count - 1 == 6)
-        let betaBars = html.components(separatedBy: "data-series=\"/usr/bin/beta\"")[1].components(separatedBy: "</g>")[0]
+        let betaBars = outChart.components(separatedBy: "data-series=\"/usr/bin/beta\"")[1].components(separatedBy: "</g>")[0]
         #expect(betaBars.components(separatedBy: "<rect").count - 1 == 1)
         #expect(html.components(separatedBy: "<circle").count - 1 == 1)
         for scope in ["loopback", "lan", "internet"] { #expect(html.contains("data-scope=\"\(scope)\"")) }

@@ -145,8 +145,9 @@ import TestSupport
         let alphaLine = screen.firstIndex { $0.contains("alpha-sender") } ?? -1
         let betaLine = screen.firstIndex { $0.contains("beta-sender") } ?? -1
         #expect(betaLine >= 0 && betaLine < alphaLine, "sorted by rate out: \(text)")
-        #expect(screen.contains { $0.contains("alpha-sender") && $0.contains("127.0.0.1") }, "destination with its scope: \(text)")
-        #expect(screen.last?.contains("coverage") == true && screen.last?.contains("drops") == true, "\(text)")
+        // At 80 columns a 20-character destination with its scope shows whole, and the status line fits.
+        #expect(screen.contains { $0.contains("alpha-sender") && $0.contains("127.0.0.1 (loopback)") }, "destination with its scope: \(text)")
+        #expect(screen.last?.contains("cov ") == true && screen.last?.contains("drops") == true && screen.last?.hasSuffix("…") == false, "\(text)")
 
         // n: by name, alpha before beta.
         try tmux.keys("n")
@@ -156,6 +157,15 @@ import TestSupport
         }
         #expect(screen[1].contains("sort: name"), "\(screen.joined(separator: "\n"))")
         #expect((screen.firstIndex { $0.contains("alpha-sender") } ?? 99) < (screen.firstIndex { $0.contains("beta-sender") } ?? -1))
+
+        // P: per process, each with its pid; the arrow keys scroll without leaving the view.
+        try tmux.keys("P")
+        screen = try tmux.waitFor(seconds: 5) { $0.first?.contains("per process") == true && $0.contains { $0.contains("alpha-sender [") } }
+        #expect(screen.contains { $0.contains("alpha-sender [") }, "\(screen.joined(separator: "\n"))")
+        try tmux.keys("Down")
+        try tmux.keys("Up")
+        screen = try tmux.waitFor(seconds: 5) { $0.first?.contains("per process") == true }
+        #expect(screen[0].contains("per process"), "an arrow key is a scroll, not an Escape: \(screen.joined(separator: "\n"))")
 
         // d: per destination, with the programs beside it.
         try tmux.keys("d")

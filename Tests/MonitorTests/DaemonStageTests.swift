@@ -80,15 +80,15 @@ struct DaemonStageTests {
         let flagged = LivePipeline.Decided(row: row("X"), decision: decision, isOpen: true)
         let fine = LivePipeline.Decided(row: row("Y"), decision: Decision(verdict: .allowed), isOpen: false)
         stage.started([flagged, fine])
-        stage.written([flagged])
+        do { var written = [flagged]; stage.written(&written) }
         var ended = flagged
         ended.isOpen = false
-        stage.written([ended, fine])
+        do { var written = [ended, fine]; stage.written(&written) }
         #expect(raised.count == 1)
         #expect(raised.first?.flowUID == "X")
         #expect(raised.first?.rule == "model-runtime/default")
         // Once ended, the uid is forgotten: a new flow that reuses it is judged afresh.
-        stage.written([ended])
+        do { var written = [ended]; stage.written(&written) }
         #expect(raised.count == 2)
     }
 
@@ -107,7 +107,7 @@ struct DaemonStageTests {
         var named = early
         named.hostname = "api.openai.com"
         named.nameSource = "sni"
-        stage.written([LivePipeline.Decided(row: named, decision: decision, isOpen: true)])
+        do { var written = [LivePipeline.Decided(row: named, decision: decision, isOpen: true)]; stage.written(&written) }
         #expect(raised.map(\.hostname) == ["api.openai.com"])
         #expect(raised.first?.nameSource == "sni")
         #expect(raised.first?.message.contains("name from sni") == true)

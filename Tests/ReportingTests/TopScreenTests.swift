@@ -34,9 +34,40 @@ import Testing
             let lines = screen.lines(Self.sample(), status: status, clock: "12:00:00")
             #expect(lines.count == height)
             for line in lines { #expect(Self.visibleWidth(line) <= width, "\(line)") }
-            #expect(lines.last?.contains("coverage 99.5%") == true)
-            if width >= 80 { #expect(lines.last?.contains("7 kernel") == true) }
+            // The whole status line where it fits, its short form where it does not (80 columns).
+            let last = lines.last ?? ""
+            #expect(last.contains(width >= 120 ? "coverage 99.5%" : "cov 99.5%"), "\(last)")
+            if width >= 120 { #expect(last.contains("7 kernel")) } else if width >= 80 { #expect(last.contains("drops 7k 0i 0q") && !last.hasSuffix("…"), "\(last)") }
         }
+    }
+
+    /// At 80×24 the destinations keep 24 columns (the totals give way), and a 20-character name
+    /// shows whole.
+    @Test func at80ColumnsADestinationOf20CharactersShowsWhole() {
+        var entries = Self.sample()
+        entries[0].related = ["api.telemetry.test (internet)"]
+        let lines = TopScreen(width: 80, height: 24, colour: false).lines(entries, status: TopStatus(source: "s"), clock: "t")
+        #expect(lines[2].contains("DESTINATIONS") && !lines[2].contains("TOTAL"), "\(lines[2])")
+        #expect(lines[3].contains("api.telemetry.test (int"), "\(lines[3])")
+        let wide = TopScreen(width: 120, height: 24, colour: false).lines(entries, status: TopStatus(source: "s"), clock: "t")
+        #expect(wide[2].contains("TOTAL OUT"))
+    }
+
+    @Test func arrowAndPagingKeysScroll() {
+        var screen = TopScreen(width: 80, height: 10, colour: false)
+        #expect(TopScreen.special(in: [27, 91, 66][...])?.0 == .down)
+        #expect(TopScreen.special(in: [27, 79, 65][...])?.0 == .up)
+        #expect(TopScreen.special(in: [27, 91, 54, 126][...])?.1 == 4)
+        #expect(TopScreen.special(in: [27][...]) == nil)
+        screen.handle(special: .down)
+        screen.handle(special: .down)
+        #expect(screen.firstRow == 2)
+        screen.handle(special: .pageDown)
+        #expect(screen.firstRow == 8)
+        screen.handle(special: .up)
+        screen.handle(special: .home)
+        #expect(screen.firstRow == 0)
+        #expect(screen.handle(key: UInt8(ascii: "P")) && screen.view == .process)
     }
 
     @Test func rowsShowRatesTotalsDestinationsAndMarkers() {
