@@ -172,7 +172,7 @@ let package = Package(
         .executableTarget(
             name: "fuzz",
             dependencies: [
-                "PacketParsing", "NameParsing", "Capture", "LlamaRunner", "LlamaServer", "Policy", "Monitor", "Content",
+                "PacketParsing", "NameParsing", "Capture", "LlamaRunner", "LlamaServer", "Policy", "Monitor", "Content", "Export",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],

@@ -1,6 +1,7 @@
 import Capture
 import Content
 import Crypto
+import Export
 import Foundation
 import LlamaRunner
 import LlamaServer
@@ -30,6 +31,10 @@ enum FuzzTarget: String, CaseIterable, Sendable {
     case promptBody = "prompt-body"
     /// Egress plaintext through the content matcher, against prompts recorded from the same bytes.
     case egressContent = "egress-content"
+    /// What a local client sends the metrics endpoint: the head's end, then the answer to it.
+    case metricsHead = "metrics-head"
+    /// An evidence bundle as `telltale verify` reads it: the manifest, the flows and the capture.
+    case evidenceBundle = "evidence-bundle"
 
     /// Runs one input through the parser; the result is thrown away.
     func run(_ bytes: UnsafeRawBufferPointer) {
@@ -53,7 +58,40 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         case .runtimeRequest: ContentFuzz.requestStream(Array(bytes))
         case .promptBody: ContentFuzz.promptText(Array(bytes))
         case .egressContent: ContentFuzz.egress(Array(bytes))
+        case .metricsHead:
+            let head = Array(bytes)
+            if let end = MetricsServer.headEnd(head) { _ = MetricsServer.reply(to: Array(head[..<end]), metrics: "telltale_up 1\n") }
+            _ = MetricsServer.reply(to: head, metrics: "")
+        case .evidenceBundle: Self.evidenceBundle(bytes)
         }
+    }
+
+    /// A directory of this process, written afresh for each input.
+    nonisolated(unsafe) static var bundleDirectory: String?
+
+    /// Two length bytes each for the manifest and the flows, then those, then the capture.
+    private static func evidenceBundle(_ bytes: UnsafeRawBufferPointer) {
+        let input = Array(bytes)
+        guard input.count >= 4 else { return }
+        let manifestLength = Int(input[0]) << 8 | Int(input[1]), flowsLength = Int(input[2]) << 8 | Int(input[3])
+        var rest = input[4...]
+        let manifest = rest.prefix(manifestLength)
+        rest = rest.dropFirst(manifest.count)
+        let flows = rest.prefix(flowsLength)
+        let capture = rest.dropFirst(flows.count)
+        let directory = bundleDirectory ?? {
+            let made = NSTemporaryDirectory() + "telltale-fuzz-bundle-\(getpid())"
+            try? FileManager.default.createDirectory(atPath: made, withIntermediateDirectories: true)
+            bundleDirectory = made
+            return made
+        }()
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            try? FileManager.default.removeItem(atPath: directory + "/" + name)
+        }
+        FileManager.default.createFile(atPath: directory + "/" + EvidenceBundle.manifestName, contents: Data(manifest))
+        FileManager.default.createFile(atPath: directory + "/" + EvidenceBundle.flowsName, contents: Data(flows))
+        FileManager.default.createFile(atPath: directory + "/" + EvidenceBundle.captureName, contents: Data(capture))
+        _ = EvidenceBundle.verify(directory)
     }
 
     /// The link types a capture can declare; the packet input's first byte picks one.

@@ -4,7 +4,7 @@
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET…]
 #   SECONDS  how long each target runs (default 60; CI runs a few seconds, long runs by hand: 600 or more)
 #   TARGET   packet dns clienthello quic http-host pcap gguf rules config http-request runtime-request
-#            prompt-body egress-content (default: all)
+#            prompt-body egress-content metrics-head evidence-bundle (default: all)
 #
 # Builds the `fuzz` product into .build-fuzz with `-sanitize=fuzzer,address -D FUZZING`, then runs the
 # targets one after the other, each starting from its seeds in Fuzz/corpus/TARGET. New inputs the
@@ -25,7 +25,8 @@ if [[ $# -gt 0 && $1 =~ ^[0-9]+$ ]]; then
     seconds=$1
     shift
 fi
-all=(packet dns clienthello quic http-host pcap gguf rules config http-request runtime-request prompt-body egress-content)
+all=(packet dns clienthello quic http-host pcap gguf rules config http-request runtime-request prompt-body egress-content
+     metrics-head evidence-bundle)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all[@]}")
 for target in "${targets[@]}"; do

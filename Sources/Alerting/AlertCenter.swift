@@ -1,6 +1,7 @@
 public import Reporting
 public import Logging
 import Foundation
+import Posix
 import Synchronization
 
 /// Takes alerts from the store writer without ever blocking it: de-duplicates them per
@@ -58,8 +59,14 @@ public final class AlertCenter: Sendable {
         var queue: [Queued] = []
         var busy = false
         var stopping = false
+        /// After this (monotonic nanoseconds), alerts still queued at a stop are stored, not delivered.
+        var deliverUntil: Int64 = .max
         var counters = Counters()
     }
+
+    /// How long a stop goes on delivering what is queued (a webhook or a notification takes seconds
+    /// each at worst): well inside systemd's stop timeout, and every alert is stored all the same.
+    public static let stopDeliveryWindow: Int64 = 5_000_000_000
 
     private let sinks: [any AlertSink]
     private let settings: Settings
@@ -124,11 +131,17 @@ public final class AlertCenter: Sendable {
 
     /// Delivers what is queued, then ends the worker. Further alerts are dropped.
     public func stop() {
-        let already = state.withLock { s in
-            defer { s.stopping = true }
-            return s.stopping
+        let (already, pending) = state.withLock { s in
+            defer {
+                s.stopping = true
+                s.deliverUntil = SystemClock.monotonicNanoseconds() + AlertCenter.stopDeliveryWindow
+            }
+            return (s.stopping, s.queue.count)
         }
         guard !already else { return }
+        if pending > 0 {
+            logger.notice("stopping: \(pending) alerts queued; delivered for up to \(AlertCenter.stopDeliveryWindow / 1_000_000_000) s, then stored without delivery")
+        }
         wake.signal()
         finished.wait()
     }
@@ -168,6 +181,10 @@ public final class AlertCenter: Sendable {
             }
         }
         guard item.deliver else { return }
+        if state.withLock({ $0.stopping && SystemClock.monotonicNanoseconds() > $0.deliverUntil }) {
+            if let store, let id { try? store.setAlertDelivered(id: id, sinks: ["not delivered: stopped"]) }
+            return
+        }
         let json = alert.json
         var delivered: [String] = []
         for sink in sinks {

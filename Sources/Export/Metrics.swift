@@ -29,6 +29,10 @@ public struct Metrics {
     private var seen: [String: (bytesOut: Int64, bytesIn: Int64, packetsOut: Int64, packetsIn: Int64)] = [:]
     private(set) var attributedBytes: Int64 = 0
     private(set) var allBytes: Int64 = 0
+    /// How far each program label's flows reached since the start, and when one last reached the
+    /// internet: the standing verdict, live (`telltale verdicts` gives it over any window).
+    private(set) var reach: [String: StandingVerdict.Reach] = [:]
+    private(set) var lastInternet: [String: Int64] = [:]
     /// Flows of programs summed under `other` because of the label limit.
     public private(set) var programsOverLimit: Int64 = 0
 
@@ -54,7 +58,7 @@ public struct Metrics {
             let program = programLabel(row)
             if program == "other" && !isOpen { programsOverLimit += 1 }
             let series = Series(
-                program: program, role: row.process.map { $0.role ?? "none" } ?? "unattributed", scope: row.scope.rawValue)
+                program: program, role: row.process.map { $0.role ?? FlowRow.noRole } ?? "unattributed", scope: row.scope.rawValue)
             let before = seen[row.uid] ?? (0, 0, 0, 0)
             // Counters only grow: a checkpoint never lowers a flow's counts, but guard anyway.
             let dOut = max(0, row.bytesOut - before.bytesOut), dIn = max(0, row.bytesIn - before.bytesIn)
@@ -64,6 +68,13 @@ public struct Metrics {
             packetsIn[series, default: 0] += max(0, row.packetsIn - before.packetsIn)
             allBytes += dOut + dIn
             if row.process != nil { attributedBytes += dOut + dIn }
+            let farthest: StandingVerdict.Reach = switch row.scope {
+            case .loopback: .loopbackOnly
+            case .internet: .internet
+            default: .localNetwork
+            }
+            reach[program] = max(reach[program] ?? .loopbackOnly, farthest)
+            if farthest == .internet { lastInternet[program] = max(lastInternet[program] ?? 0, row.end) }
             if isOpen {
                 seen[row.uid] = (max(row.bytesOut, before.bytesOut), max(row.bytesIn, before.bytesIn),
                                  max(row.packetsOut, before.packetsOut), max(row.packetsIn, before.packetsIn))
@@ -108,6 +119,15 @@ public struct Metrics {
         for s in ordered { sample("telltale_flows_total", seriesLabels(s), String(flows[s] ?? 0)) }
         family("telltale_program_label_overflow_flows_total", "counter", "Flows counted under program=\"other\" because the program label limit was reached.")
         sample("telltale_program_label_overflow_flows_total", [], String(programsOverLimit))
+
+        family("telltale_program_reach", "gauge", "How far a program's flows reached since the daemon started, 1 on its farthest: loopback-only, local-network or internet (its standing verdict; telltale verdicts gives it over any window).")
+        for (program, r) in reach.sorted(by: { $0.key < $1.key }) {
+            sample("telltale_program_reach", [("program", program), ("reach", r.rawValue)], "1")
+        }
+        family("telltale_program_last_internet_timestamp_seconds", "gauge", "When a program's flow last reached the internet (Unix time).")
+        for (program, t) in lastInternet.sorted(by: { $0.key < $1.key }) {
+            sample("telltale_program_last_internet_timestamp_seconds", [("program", program)], String(t / 1_000_000_000))
+        }
 
         family("telltale_alerts_total", "counter", "Alerts raised, by severity.")
         for severity in Set(["info", "low", "medium", "high", "critical"]).union(health.alertsBySeverity.keys).sorted() {

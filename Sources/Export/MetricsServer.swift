@@ -182,7 +182,7 @@ public final class MetricsServer: Sendable {
     }
 
     /// Where a request head ends (after its blank line), or nil while it has not.
-    static func headEnd(_ bytes: [UInt8]) -> Int? {
+    public static func headEnd(_ bytes: [UInt8]) -> Int? {
         var i = 0
         while i < bytes.count {
             if bytes[i] == 10 {
@@ -195,19 +195,25 @@ public final class MetricsServer: Sendable {
     }
 
     private func answer(to request: [UInt8]) -> [UInt8] {
+        let (reply, isScrape) = MetricsServer.reply(to: request, metrics: text.withLock { $0 })
+        if isScrape { served.add(1, ordering: .relaxed) }
+        return reply
+    }
+
+    /// The answer to a request head (its bytes up to the blank line): the metrics for `GET` or
+    /// `HEAD` of `/metrics` or `/`, 404 for another path, 405 for another method; and whether it
+    /// was a scrape.
+    public static func reply(to request: [UInt8], metrics body: String) -> (bytes: [UInt8], isScrape: Bool) {
         let firstLine = String(decoding: request.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
         let parts = firstLine.split(separator: " ")
-        let response: String
         if parts.count >= 2, parts[0] == "GET" || parts[0] == "HEAD", parts[1] == "/metrics" || parts[1] == "/" {
-            let body = text.withLock { $0 }
-            response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\n"
+            let response = "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\n"
                 + "Connection: close\r\n\r\n" + (parts[0] == "HEAD" ? "" : body)
-            served.add(1, ordering: .relaxed)
-        } else if parts.count >= 2, parts[0] == "GET" || parts[0] == "HEAD" {
-            response = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 22\r\nConnection: close\r\n\r\nmetrics are /metrics\r\n"
-        } else {
-            response = "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            return (Array(response.utf8), true)
         }
-        return Array(response.utf8)
+        if parts.count >= 2, parts[0] == "GET" || parts[0] == "HEAD" {
+            return (Array("HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 22\r\nConnection: close\r\n\r\nmetrics are /metrics\r\n".utf8), false)
+        }
+        return (Array("HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8), false)
     }
 }

@@ -215,9 +215,11 @@ extension FlowStore {
     public func groups(by grouping: Grouping, in window: TimeWindow) throws(StoreError) -> [FlowGroup] {
         let keyExpression = FlowStore.groupKey(grouping)
         let (clause, arguments) = FlowStore.windowClause(window)
+        // The other side of each group: its destinations, or for a destination its programs.
+        let relatedExpression = grouping == .destination ? FlowStore.groupKey(.program) : "coalesce(h.name, f.remote_addr)"
         let sql = """
             SELECT substr(\(keyExpression), 1, \(FlowStore.keyLimit)) AS k,
-                substr(coalesce(h.name, f.remote_addr), 1, \(FlowStore.keyLimit)) AS dest, f.scope AS scope,
+                substr(\(relatedExpression), 1, \(FlowStore.keyLimit)) AS dest, f.scope AS scope,
                 count(*) AS flows, sum(f.bytes_out) AS bo, sum(f.bytes_in) AS bi, sum(f.packets_out) AS po,
                 sum(f.packets_in) AS pi, min(f.start) AS first, max(f."end") AS last, sum(f.verdict = 'alert') AS alerts
             FROM flows f

@@ -55,6 +55,9 @@ public final class Daemon: Sendable {
     public func run() throws {
         var configuration = baseConfiguration
         let store = try FlowStore(path: configuration.database)
+        // Said last, once everything below has ended: the alerts delivered or stored, the threads
+        // joined, the database checkpointed.
+        defer { logger.info("stopped") }
         // Every way out (a signal, a failed start, a database that stopped taking writes) leaves
         // the committed flows in the database file itself, not only in its WAL.
         defer { store.checkpoint() }
@@ -179,7 +182,7 @@ public final class Daemon: Sendable {
         }
         notifier.notify("STOPPING=1")
         let (c, s) = pipeline.snapshot
-        logger.info("stopped", metadata: [
+        logger.info("stopping: flows written; alerts, exports and threads finish", metadata: [
             "frames": "\(c.frames)", "flows_written": "\(storing.written)", "kernel_dropped": "\(s.dropped)",
             "queue_dropped": "\(pipeline.queueDropped + storing.dropped)", "socket_events_dropped": "\(pipeline.eventsDropped)",
         ])

@@ -10,6 +10,8 @@ public struct Replay {
     public struct FileProblem: Sendable, Equatable {
         public var path: String
         public var error: CaptureError
+        /// The file never opened (missing, not permitted): it has no flows to show.
+        public var neverOpened: Bool { error.kind == .open || error.kind == .permissionDenied }
     }
 
     public var pipeline: FlowPipeline

@@ -286,7 +286,7 @@ public struct AuditReport: Sendable {
     public func markdown() -> String {
         func cell(_ s: String) -> String { Sanitizer.clean(s).split(separator: "|", omittingEmptySubsequences: false).joined(separator: "\\|") }
         var out = "# Telltale \(kind) audit\n\n"
-        out += "**\(isClean ? "Clean" : "Violation")** — \(cell(verdictLine))\n\n"
+        out += "**\(cell(verdictLine))**\n\n"
         out += "| | |\n|---|---|\n"
         out += "| command | `\(cell(ShellWords.join(command)))` |\n"
         out += "| window | \(Timestamp.rfc3339(start)) → \(Timestamp.rfc3339(end)) |\n"

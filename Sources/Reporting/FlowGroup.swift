@@ -18,11 +18,12 @@ public struct FlowGroup: Sendable, Equatable {
     public var packetsIn: Int64
     public var first: Int64
     public var last: Int64
-    /// Distinct remote endpoints (hostname when known, else address).
+    /// Distinct remote endpoints (hostname when known, else address); for a destination, the
+    /// distinct programs that reached it.
     public var destinations: Int64
     /// The scopes reached, most bytes first.
     public var scopes: [String]
-    /// Up to five destinations with the most bytes out.
+    /// Up to five destinations with the most bytes out (for a destination: programs).
     public var topDestinations: [String]
     public var alerts: Int64
 }
@@ -59,10 +60,14 @@ public struct GroupRenderer: Sendable {
         self.groupTitle = groupTitle
     }
 
+    /// Grouped by destination, the other side is programs: the columns say so.
+    var byDestination: Bool { groupTitle == "destination" }
+
     public func render(_ groups: [FlowGroup]) -> String {
         switch format {
         case .table:
-            let headers = [groupTitle.uppercased(), "FLOWS", "OUT", "IN", "DESTS", "SCOPES", "TOP DESTINATIONS", "ALERTS"]
+            let headers = [groupTitle.uppercased(), "FLOWS", "OUT", "IN", byDestination ? "PROGS" : "DESTS", "SCOPES",
+                           byDestination ? "TOP PROGRAMS" : "TOP DESTINATIONS", "ALERTS"]
             var rows: [[String]] = []
             for g in groups {
                 rows.append([
@@ -74,7 +79,8 @@ public struct GroupRenderer: Sendable {
             if rows.isEmpty { return "no flows in this window\n" }
             return TextTable(headers: headers, rows: rows, rightAligned: [1, 2, 3, 4, 7], terminal: terminal).render()
         case .csv:
-            var out = "group,flows,bytes_out,bytes_in,packets_out,packets_in,first,last,destinations,scopes,top_destinations,alerts\n"
+            var out = "group,flows,bytes_out,bytes_in,packets_out,packets_in,first,last,"
+                + (byDestination ? "programs,scopes,top_programs,alerts\n" : "destinations,scopes,top_destinations,alerts\n")
             for g in groups {
                 out += [
                     g.key, String(g.flows), String(g.bytesOut), String(g.bytesIn), String(g.packetsOut),
@@ -99,9 +105,9 @@ public struct GroupRenderer: Sendable {
                 w.key("packets_in"); w.int(g.packetsIn)
                 w.key("first"); w.string(Timestamp.rfc3339(g.first))
                 w.key("last"); w.string(Timestamp.rfc3339(g.last))
-                w.key("destinations"); w.int(g.destinations)
+                w.key(byDestination ? "programs" : "destinations"); w.int(g.destinations)
                 w.key("scopes"); w.beginArray(); for s in g.scopes { w.string(s) }; w.endArray()
-                w.key("top_destinations"); w.beginArray(); for d in g.topDestinations { w.string(d) }; w.endArray()
+                w.key(byDestination ? "top_programs" : "top_destinations"); w.beginArray(); for d in g.topDestinations { w.string(d) }; w.endArray()
                 w.key("alerts"); w.int(g.alerts)
                 w.endObject()
                 parts.append(w.text)
@@ -117,6 +123,6 @@ public struct GroupRenderer: Sendable {
         let events = c.attributedBytes == 0 ? 0 : (Double(c.kernelEventBytes) / Double(c.attributedBytes) * 1000).rounded() / 10
         return "coverage: \(share)% of \(ByteCount.text(c.bytes)) attributed to a process (\(events)% by kernel events) · "
             + "\(Count.text(c.flows, "flow")) · capture drops: \(c.dropped) kernel, \(c.interfaceDropped) interface, \(c.queueDropped) queue"
-            + " (of \(c.received) received) · socket events dropped: \(c.eventDropped)"
+            + (c.received > 0 ? " (of \(c.received) received)" : "") + " · socket events dropped: \(c.eventDropped)"
     }
 }

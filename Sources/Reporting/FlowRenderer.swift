@@ -79,7 +79,7 @@ public struct FlowRenderer: Sendable {
             }
             let process = r.process.map { p in "\(p.displayName)[\(p.pid)]" }
                 ?? (r.unattributedReason.map { "(\($0))" } ?? "-")
-            let role = r.process?.role ?? "-"
+            let role = r.process.map { $0.role ?? FlowRow.noRole } ?? "-"
             let peer = r.peerProcess.map { p in "\(p.displayName)[\(p.pid)]\(p.role.map { " " + $0 } ?? "")" } ?? "-"
             lines.append([
                 time, r.proto, Self.endpoint(r.localAddress, r.localPort, r.proto), arrow,

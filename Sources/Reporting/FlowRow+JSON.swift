@@ -61,7 +61,8 @@ extension FlowRow {
         w.key("parent_exe"); w.string(p.parentExe)
         w.key("unit"); w.string(p.unit)
         w.key("container"); w.string(p.container)
-        w.key("role"); w.string(p.role)
+        // No role is the role "other", in every format (table, JSON, CSV, metrics).
+        w.key("role"); w.string(p.role ?? FlowRow.noRole)
         w.key("program"); w.string(p.program)
         w.key("program_kind"); w.string(p.programKind)
         w.key("role_source"); w.string(p.roleSource)
@@ -83,7 +84,7 @@ extension FlowRow {
             String(localPort), remoteAddress, String(remotePort), direction.rawValue, scope.rawValue,
             String(bytesOut), String(bytesIn), String(packetsOut), String(packetsIn), connState, history,
             communityID, hostname ?? "", nameSource ?? "", process.map { String($0.pid) } ?? "",
-            process?.exe ?? "", process?.cmdline ?? "", process?.user ?? "", process?.role ?? "",
+            process?.exe ?? "", process?.cmdline ?? "", process?.user ?? "", process.map { $0.role ?? FlowRow.noRole } ?? "",
             unattributedReason ?? "", verdict, rule ?? "", attributionSource ?? "",
             peerProcess.map { String($0.pid) } ?? "", peerProcess?.exe ?? "", peerProcess?.role ?? "",
             process?.program ?? "", process?.programKind ?? "", peerProcess?.program ?? "",

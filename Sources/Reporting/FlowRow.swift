@@ -3,6 +3,9 @@ public import PacketParsing
 
 /// One flow in the shape of the JSON contract: what every report format and client reads.
 public struct FlowRow: Sendable, Equatable {
+    /// What a process with no role is called everywhere (table, JSON, CSV, metrics, report groups).
+    public static let noRole = "other"
+
     /// The process that owned the flow's local socket.
     public struct Process: Sendable, Equatable {
         public var pid: Int

@@ -331,7 +331,7 @@ public struct HTMLReport: Sendable {
                 + "<td>\(HTMLReport.escape(FlowRenderer.endpoint(r.remoteAddress, r.remotePort, r.proto)))</td>"
                 + "<td>\(HTMLReport.escape(r.scope.rawValue))</td><td>\(HTMLReport.escape(r.hostname ?? ""))</td>"
                 + "<td class=\"n\">\(ByteCount.text(r.bytesOut))</td><td class=\"n\">\(ByteCount.text(r.bytesIn))</td>"
-                + "<td>\(HTMLReport.escape(program))</td><td>\(HTMLReport.escape(r.process?.role ?? ""))</td>"
+                + "<td>\(HTMLReport.escape(program))</td><td>\(HTMLReport.escape(r.process.map { $0.role ?? FlowRow.noRole } ?? ""))</td>"
                 + "<td>\(HTMLReport.escape(r.verdict))\(r.rule.map { " (" + HTMLReport.escape($0) + ")" } ?? "")</td></tr>\n"
         }
         return t + "</table>\n"

@@ -19,8 +19,9 @@ struct Summary {
             "load_seconds": loadSeconds,
             "prompt_seconds": result.promptSeconds,
             "generation_seconds": result.generationSeconds,
-            "tokens_per_second": result.tokensPerSecond,
-            "prompt_tokens_per_second": result.promptTokensPerSecond,
+            // Rates to a hundredth: 17 digits of a measurement are noise, not precision.
+            "tokens_per_second": (result.tokensPerSecond * 100).rounded() / 100,
+            "prompt_tokens_per_second": (result.promptTokensPerSecond * 100).rounded() / 100,
             "threads": threads,
             "sampling": Self.samplingObject(sampling),
             "model": Self.modelObject(metadata, sha256: sha256, loadSeconds: nil),

@@ -5,6 +5,18 @@ public import Reporting
 
 extension OutputFormat: ExpressibleByArgument {}
 
+/// The formats of a command that prints a table or one JSON object (`status`, `top`): `--help`
+/// lists only these.
+enum TableOrJSON: String, ExpressibleByArgument, CaseIterable {
+    case table, json
+}
+
+/// The formats of `verdicts`.
+enum TableOrJSONLines: String, ExpressibleByArgument, CaseIterable {
+    case table, json, ndjson
+    var output: OutputFormat { self == .table ? .table : self == .json ? .json : .ndjson }
+}
+
 /// Options every flow-printing command shares.
 struct FormatOptions: ParsableArguments {
     @Option(name: .shortAndLong, help: "Output format: table, json, ndjson, csv, zeek (conn.log TSV) or zeek-json.")
@@ -13,8 +25,7 @@ struct FormatOptions: ParsableArguments {
     @Option(
         name: .customLong("local-net"),
         help: ArgumentHelp(
-            "Treat this network as local (repeatable), e.g. 192.168.1.0/24.",
-            discussion: "This machine's own addresses are always local."))
+            "Treat this network as local (repeatable), e.g. 192.168.1.0/24; this machine's own addresses always are."))
     var localNetworks: [String] = []
 
     func validate() throws {

@@ -43,7 +43,8 @@ extension Telltale {
                         + ")")
             }
             for problem in replay.problems {
-                Output.error("telltale: \(problem.error); flows read before the damage are shown")
+                // A file that never opened has no flows to show; a damaged one shows those read before.
+                Output.error("telltale: \(problem.error)" + (problem.neverOpened ? "" : "; flows read before the damage are shown"))
             }
             if !replay.problems.isEmpty { throw ExitCode(1) }
         }

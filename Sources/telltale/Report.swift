@@ -48,13 +48,13 @@ struct DatabaseOption: ParsableArguments {
 
 /// `--since`, `--from`, `--to`.
 struct WindowOptions: ParsableArguments {
-    @Option(help: "Only flows of the last DURATION, e.g. 15m, 1h, 7d.")
+    @Option(help: "The window: the last DURATION, e.g. 15m, 1h or 7d.")
     var since: String?
 
-    @Option(help: "Only flows after TIME: RFC 3339 (2026-11-29T10:00:00Z), a date (2026-11-29, UTC), or a duration ago (2h).")
+    @Option(help: "The window starts at TIME: RFC 3339 (2026-11-29T10:00:00Z), a date (2026-11-29, UTC), or a duration ago (2h).")
     var from: String?
 
-    @Option(help: "Only flows before TIME (same forms as --from).")
+    @Option(help: "The window ends at TIME (same forms as --from).")
     var to: String?
 
     func validate() throws {
@@ -180,7 +180,8 @@ extension Telltale {
         /// The window, and for buckets its default: the last 24 buckets.
         func resolvedWindow(now: Int64, bucket: Int64?) -> TimeWindow {
             var w = window.window(now: now)
-            if let bucket, w.from == nil, window.since == nil { w.from = now.subtractingSaturating(bucket.multipliedSaturating(by: 24)) }
+            // The last 24 buckets, the current one among them.
+            if let bucket, w.from == nil, window.since == nil { w.from = now.subtractingSaturating(bucket.multipliedSaturating(by: 23)) }
             return w
         }
 
@@ -315,10 +316,9 @@ extension Telltale {
         @OptionGroup var database: DatabaseOption
 
         @Option(name: .shortAndLong, help: "Output format: table (text) or json.")
-        var format: OutputFormat = .table
+        var format: TableOrJSON = .table
 
         func validate() throws {
-            if format != .table && format != .json { throw ValidationError("--format: status prints table or json") }
         }
 
         func run() throws {

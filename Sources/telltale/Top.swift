@@ -61,7 +61,7 @@ extension Telltale {
         var duration: Double = 5
 
         @Option(name: .shortAndLong, help: "With --once: table or json.")
-        var format: OutputFormat = .table
+        var format: TableOrJSON = .table
 
         @Option(name: [.customShort("i"), .customLong("interface")], help: "When capturing: interface to capture on (repeatable); default: all.")
         var interfaces: [String] = []
@@ -69,7 +69,6 @@ extension Telltale {
         func validate() throws {
             guard interval.isFinite, interval >= 0.1, interval <= 3600 else { throw ValidationError("--interval must be between 0.1 and 3600 seconds") }
             guard duration.isFinite, duration > 0, duration <= 86_400 else { throw ValidationError("--duration must be between 0 and 86400 seconds") }
-            if format == .ndjson || format == .csv { throw ValidationError("--format: top prints table or json") }
             if !once && format != .table { throw ValidationError("--format json needs --once (the live view is a table)") }
         }
 

@@ -26,13 +26,12 @@ extension Telltale {
         var since: String = "30d"
 
         @Option(name: .shortAndLong, help: "Output format: table, json or ndjson.")
-        var format: OutputFormat = .table
+        var format: TableOrJSONLines = .table
 
         func validate() throws {
             let d: Int64
             do { d = try Quantity.duration(since) } catch { throw ValidationError("--since: \(error)") }
             if d == 0 { throw ValidationError("--since: expected a duration longer than zero, such as 30d") }
-            if ![.table, .json, .ndjson].contains(format) { throw ValidationError("--format: verdicts are table, json or ndjson") }
         }
 
         func run() throws {
@@ -41,7 +40,7 @@ extension Telltale {
             let span = (try? Quantity.duration(since)) ?? 0
             do {
                 let verdicts = try store.standingVerdicts(in: TimeWindow(from: now.subtractingSaturating(span)))
-                Output.write(VerdictRenderer(format: format, terminal: Output.isTerminal).render(verdicts, window: "last \(since)"))
+                Output.write(VerdictRenderer(format: format.output, terminal: Output.isTerminal).render(verdicts, window: "last \(since)"))
                 Output.flush()
             } catch {
                 Output.error("telltale: \(error)")

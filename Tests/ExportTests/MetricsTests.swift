@@ -41,6 +41,16 @@ import TestSupport
         #expect(Self.value(text, "telltale_flows_total{\(labels)}") == 1)
         #expect(Self.value(text, "telltale_flows_total{program=\"unattributed\",role=\"unattributed\",scope=\"internet\"}") == 1)
         #expect(Self.value(text, "telltale_attributed_bytes_ratio").map { abs($0 - 3_590.0 / 3_600.0) < 1e-6 } == true)
+        // The standing verdict, live: ollama reached the internet, and when.
+        #expect(Self.value(text, "telltale_program_reach{program=\"ollama\",reach=\"internet\"}") == 1)
+        #expect(Self.value(text, "telltale_program_last_internet_timestamp_seconds{program=\"ollama\"}") != nil)
+        var local = Metrics()
+        var loopback = Self.row("L1", exe: "/usr/bin/ollama", role: "model-runtime", out: 10, in: 10, scope: "loopback")
+        loopback.end = 5_000_000_000
+        local.record([(loopback, false)])
+        let localText = local.render(health: DaemonHealth(), exportDropped: 0, ipfix: nil, now: 1_000_000_000)
+        #expect(Self.value(localText, "telltale_program_reach{program=\"ollama\",reach=\"loopback-only\"}") == 1)
+        #expect(!localText.contains("telltale_program_last_internet_timestamp_seconds{"))
     }
 
     @Test func programsPastTheLimitAreSummedAsOther() {
@@ -51,7 +61,7 @@ import TestSupport
             line.split(separator: "\"").dropFirst().first.map(String.init)
         })
         #expect(programs == ["p0", "p1", "p2", "other"])
-        #expect(Self.value(text, "telltale_flows_total{program=\"other\",role=\"none\",scope=\"internet\"}") == 7)
+        #expect(Self.value(text, "telltale_flows_total{program=\"other\",role=\"other\",scope=\"internet\"}") == 7)
         #expect(Self.value(text, "telltale_program_label_overflow_flows_total") == 7)
     }
 

@@ -8,6 +8,7 @@ import TestSupport
 struct CorpusReplayTests {
     static let targets = [
         "packet", "dns", "clienthello", "quic", "http-host", "pcap", "gguf", "rules", "config", "http-request",
+        "runtime-request", "prompt-body", "egress-content", "metrics-head", "evidence-bundle",
     ]
 
     @Test(arguments: targets)
