@@ -5,7 +5,7 @@
 # flows sent and stored, drops of every kind, and resident memory sampled every 30 s with the slope
 # of its least-squares line over the last half of the run (aim: under 0.1 MB/min: memory flat).
 # Load goes only into the veth pair to the namespace tt-bench-ns (198.18.0.0/24); needs root.
-# Usage: bench/soak.sh [MINUTES] [RATE]
+# Usage: bench/soak.sh [MINUTES] [RATE]   (TELLTALE=PATH: a telltale already built)
 set -euo pipefail
 . "$(dirname "$0")/veth-lab.sh"
 cd "$(dirname "$0")/.."
@@ -18,8 +18,13 @@ ns=tt-bench-ns host_if=tt-bench-h ns_if=tt-bench-n
 host_ip=198.18.0.1 ns_ip=198.18.0.2
 sink_ip=198.18.0.99 sink_mac=02:00:5e:18:00:99
 
-swift build -c release --product telltale >/dev/null
-telltale="$(swift build -c release --show-bin-path)/telltale"
+# TELLTALE=PATH measures a binary already built (the package's, say) instead of building one.
+if [ -n "${TELLTALE:-}" ]; then
+  telltale=$TELLTALE
+else
+  swift build -c release --product telltale >/dev/null
+  telltale="$(swift build -c release --show-bin-path)/telltale"
+fi
 dir="$(mktemp -d /tmp/tt-soak.XXXXXX)"
 veth_lab_build_load "$dir"
 

@@ -15,8 +15,11 @@ for page in "$in"/*.1; do
   # awk: dotted names become the dashed ones man finds; an indented block (the examples) is kept as
   # written; the generic exit status gives way to the real codes; telltale(1) gains FILES and
   # ENVIRONMENT before them.
+  # The exit codes are telltale's: its own pages get them; telltale-llama and telltale-chat keep theirs.
+  ours=0
+  case $base in telltale|telltale.*) ours=1 ;; esac
   awk -v exit_status="$here/packaging/man/exit-status.mdoc" -v extra="$here/packaging/man/telltale-extra.mdoc" \
-      -v main="$([ "$name" = telltale ] && echo 1 || echo 0)" '
+      -v main="$([ "$name" = telltale ] && echo 1 || echo 0)" -v ours="$ours" '
     function flush_block() { if (inblock) { print ".Ed"; inblock = 0 } }
     /^\.Dt / { gsub(/\./, "-", $2); sub(/^-Dt/, ".Dt", $0); $1 = ".Dt"; print; next }
     /^\.Xr telltale\./ { gsub(/\./, "-", $2); $1 = ".Xr"; if ($2 != "telltale-help") print; next }
@@ -35,7 +38,7 @@ for page in "$in"/*.1; do
       if (!inblock) { print ".Bd -literal -offset indent"; inblock = 1 }
       sub(/^  /, ""); print; next
     }
-    /^\.Sh "EXIT STATUS"/ {
+    /^\.Sh "EXIT STATUS"/ && ours == 1 {
       flush_block()
       if (main == 1) { while ((getline line < extra) > 0) print line }
       while ((getline line < exit_status) > 0) print line

@@ -53,9 +53,11 @@ release_date=$(date -u -d "$(sed -n 's/^ -- .*>  //p' packaging/deb/changelog | 
 manuals="$scratch/manuals"
 rm -rf "$manuals"
 for exe in telltale-llama telltale-chat; do
-  mkdir -p "$manuals/$exe"
-  "$generate_manual" "$bin/$exe" --output-directory "$manuals/$exe" --section 1 --date "$release_date" \
+  mkdir -p "$manuals/generated-$exe"
+  "$generate_manual" "$bin/$exe" --output-directory "$manuals/generated-$exe" --section 1 --date "$release_date" \
     --authors "the Telltale authors"
+  bash scripts/man-pages.sh "$manuals/generated-$exe" "$manuals/$exe"
+  rm -rf "$manuals/generated-$exe"
 done
 # telltale: a page per subcommand (man telltale-report), with FILES, ENVIRONMENT and the real exit codes.
 mkdir -p "$manuals/generated"

@@ -57,26 +57,8 @@ public struct DesktopSink: AlertSink {
     public static func notifySendArguments(_ alert: AlertRecord) -> [String] {
         let urgency = alert.severity == "high" || alert.severity == "critical" ? "critical" : "normal"
         let title = "Telltale: \(Sanitizer.clean(alert.severity)) alert"
-        let body = markupEscaped(Sanitizer.clean(alert.summary) + "\n" + Sanitizer.clean(alert.message))
+        let body = Sanitizer.markup(Sanitizer.clean(alert.summary) + "\n" + Sanitizer.clean(alert.message))
         return ["-a", "Telltale", "-i", "security-high", "-u", urgency, title, body]
-    }
-
-    /// Text as the Desktop Notifications specification's body markup shows it literally: `&`, `<`
-    /// and `>` as entities (quotes too, for servers that parse attributes loosely).
-    public static func markupEscaped(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&apos;"
-            default: out.append(character)
-            }
-        }
-        return out
     }
 
     /// Shows one alert in the session of the caller (its $DBUS_SESSION_BUS_ADDRESS) with

@@ -64,21 +64,9 @@ public struct HTMLReport: Sendable {
         "internet": "#d62728", "lan": "#ff7f0e", "link-local": "#bcbd22", "multicast": "#9467bd", "loopback": "#2ca02c",
     ]
 
-    /// Escapes text for HTML content and attribute values.
+    /// Escapes text for HTML content and attribute values (control characters shown, not obeyed).
     public static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for scalar in Sanitizer.clean(text).unicodeScalars {
-            switch scalar {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out
+        Sanitizer.markup(Sanitizer.clean(text))
     }
 
     /// The page.

@@ -1,6 +1,25 @@
 /// Makes text from the wire or /proc safe to print: control characters (C0, DEL, C1, and the Unicode
 /// bidirectional overrides) become visible escapes, so no escape sequence reaches a terminal.
 public enum Sanitizer {
+    /// Text as markup shows it literally (HTML, XML, the Desktop Notifications body): `&`, `<`, `>`
+    /// and both quotes as entities, so a name from the wire cannot become a tag or a link.
+    public static func markup(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { "&<>\"'".unicodeScalars.contains($0) }) else { return text }
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 16)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
     public static func clean(_ text: String) -> String {
         var needsWork = false
         for scalar in text.unicodeScalars where isUnsafe(scalar) {

@@ -117,7 +117,7 @@ let second: Int64 = 1_000_000_000
         let body = try #require(arguments.last)
         #expect(!body.contains("<") && !body.contains(">"), "\(body)")
         #expect(body.contains("&lt;a href=&quot;http://x.example&quot;&gt;update&lt;/a&gt;&amp;&lt;img src=x&gt;"), "\(body)")
-        #expect(DesktopSink.markupEscaped("plain text, 5 KiB") == "plain text, 5 KiB")
+        #expect(Sanitizer.markup("plain text, 5 KiB") == "plain text, 5 KiB")
     }
 
     @Test func webhookURLsAreParsedOrRefused() throws {
