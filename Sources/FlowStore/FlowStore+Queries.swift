@@ -129,19 +129,36 @@ extension FlowStore {
     /// follows what `body` keeps, not the window.
     public func forEachSpan(by grouping: Grouping, in window: TimeWindow, _ body: (FlowSpan) -> Void) throws(StoreError) {
         let (clause, arguments) = FlowStore.windowClause(window)
-        let sql = """
-            SELECT substr(\(FlowStore.groupKey(grouping)), 1, \(FlowStore.keyLimit)) AS k, f.start, f."end", f.bytes_out, f.bytes_in
-            FROM flows f
-            LEFT JOIN hostnames h ON h.id = f.hostname_id
-            LEFT JOIN processes p ON p.id = f.process_id
-            LEFT JOIN executables e ON e.id = p.executable_id
-            WHERE \(clause)
-            """
         do {
             try pool.read { db in
-                let cursor = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+                // Each process's (or name's) key once, not once a flow: names may be long.
+                var keys: [Int64: String] = [:]
+                if grouping == .destination {
+                    let names = try Row.fetchCursor(db, sql: "SELECT id, substr(name, 1, \(FlowStore.keyLimit)) AS k FROM hostnames")
+                    while let row = try names.next() { keys[row["id"]] = row["k"] }
+                } else {
+                    let processes = try Row.fetchCursor(db, sql: """
+                        SELECT p.id AS id, substr(\(FlowStore.groupKey(grouping)), 1, \(FlowStore.keyLimit)) AS k
+                        FROM processes p LEFT JOIN executables e ON e.id = p.executable_id,
+                            (SELECT NULL AS unattributed_reason, NULL AS remote_addr) f
+                        """)
+                    while let row = try processes.next() { keys[row["id"]] = row["k"] }
+                }
+                let cursor = try Row.fetchCursor(db, sql: """
+                    SELECT f.process_id AS pid, f.hostname_id AS hid, f.unattributed_reason AS reason, f.remote_addr AS addr,
+                        f.start, f."end", f.bytes_out, f.bytes_in
+                    FROM flows f WHERE \(clause)
+                    """, arguments: arguments)
                 while let row = try cursor.next() {
-                    body(FlowSpan(key: row["k"] ?? "?", start: row["start"], end: row["end"], bytesOut: row["bytes_out"], bytesIn: row["bytes_in"]))
+                    let key: String
+                    if grouping == .destination {
+                        key = (row["hid"] as Int64?).flatMap { keys[$0] } ?? row["addr"] ?? "?"
+                    } else if let pid: Int64 = row["pid"], let known = keys[pid] {
+                        key = known
+                    } else {
+                        key = grouping == .role ? "(unattributed)" : "(unattributed: \(row["reason"] as String? ?? "no process"))"
+                    }
+                    body(FlowSpan(key: key, start: row["start"], end: row["end"], bytesOut: row["bytes_out"], bytesIn: row["bytes_in"]))
                 }
             }
         } catch {
@@ -214,19 +231,29 @@ extension FlowStore {
     /// the distinct (group, destination) pairs, never the flows.
     public func groups(by grouping: Grouping, in window: TimeWindow) throws(StoreError) -> [FlowGroup] {
         let keyExpression = FlowStore.groupKey(grouping)
-        let (clause, arguments) = FlowStore.windowClause(window)
+        let (clause, arguments) = FlowStore.windowClause(window, alias: "w")
         // The other side of each group: its destinations, or for a destination its programs.
         let relatedExpression = grouping == .destination ? FlowStore.groupKey(.program) : "coalesce(h.name, f.remote_addr)"
+        // Summed first by process, name and address (integers and short text): the names, which a
+        // hostile program or SNI can make thousands of characters long, are joined to the sums.
         let sql = """
+            WITH f AS (
+                SELECT w.process_id, w.unattributed_reason, w.hostname_id,
+                    CASE WHEN w.hostname_id IS NULL THEN w.remote_addr END AS remote_addr, w.scope,
+                    count(*) AS n, sum(w.bytes_out) AS bo, sum(w.bytes_in) AS bi, sum(w.packets_out) AS po,
+                    sum(w.packets_in) AS pi, min(w.start) AS first, max(w."end") AS last, sum(w.verdict = 'alert') AS alerts
+                FROM flows w
+                WHERE \(clause)
+                GROUP BY w.process_id, w.unattributed_reason, w.hostname_id, 4, w.scope
+            )
             SELECT substr(\(keyExpression), 1, \(FlowStore.keyLimit)) AS k,
                 substr(\(relatedExpression), 1, \(FlowStore.keyLimit)) AS dest, f.scope AS scope,
-                count(*) AS flows, sum(f.bytes_out) AS bo, sum(f.bytes_in) AS bi, sum(f.packets_out) AS po,
-                sum(f.packets_in) AS pi, min(f.start) AS first, max(f."end") AS last, sum(f.verdict = 'alert') AS alerts
-            FROM flows f
+                sum(f.n) AS flows, sum(f.bo) AS bo, sum(f.bi) AS bi, sum(f.po) AS po, sum(f.pi) AS pi,
+                min(f.first) AS first, max(f.last) AS last, sum(f.alerts) AS alerts
+            FROM f
             LEFT JOIN hostnames h ON h.id = f.hostname_id
             LEFT JOIN processes p ON p.id = f.process_id
             LEFT JOIN executables e ON e.id = p.executable_id
-            WHERE \(clause)
             GROUP BY k, dest, scope
             """
         struct Fold {
@@ -275,38 +302,48 @@ extension FlowStore {
     /// The standing verdict of every program and every role in the window: how far their flows
     /// reached, and for those that reached the internet, the last such flow.
     public func standingVerdicts(in window: TimeWindow) throws(StoreError) -> [StandingVerdict] {
-        let (clause, arguments) = FlowStore.windowClause(window)
-        let joins = """
-            FROM flows f
-            LEFT JOIN hostnames h ON h.id = f.hostname_id
-            LEFT JOIN processes p ON p.id = f.process_id
-            LEFT JOIN executables e ON e.id = p.executable_id
-            """
+        let (clause, arguments) = FlowStore.windowClause(window, alias: "w")
         var verdicts: [StandingVerdict] = []
         do {
             try pool.read { db in
                 for grouping in [Grouping.program, .role] {
                     let key = "substr(\(FlowStore.groupKey(grouping)), 1, \(FlowStore.keyLimit))"
+                    // The last internet flow of each process (SQLite gives the bare columns of the
+                    // row with the max), keyed afterwards: names are joined to few rows.
                     var egress: [String: StandingVerdict.Egress] = [:]
                     let last = try Row.fetchCursor(db, sql: """
-                        SELECT k, dest, rule, verdict, t FROM (
-                            SELECT \(key) AS k, substr(coalesce(h.name, f.remote_addr), 1, \(FlowStore.keyLimit)) AS dest,
-                                f.rule AS rule, f.verdict AS verdict, f."end" AS t,
-                                row_number() OVER (PARTITION BY \(key) ORDER BY f."end" DESC, f.uid) AS n
-                            \(joins)
-                            WHERE \(clause) AND f.scope = 'internet'
-                        ) WHERE n = 1
+                        WITH f AS (
+                            SELECT w.process_id, w.unattributed_reason, w.hostname_id, w.remote_addr, w.rule, w.verdict, max(w."end") AS t
+                            FROM flows w WHERE \(clause) AND w.scope = 'internet'
+                            GROUP BY w.process_id, w.unattributed_reason
+                        )
+                        SELECT \(key) AS k, substr(coalesce(h.name, f.remote_addr), 1, \(FlowStore.keyLimit)) AS dest,
+                            f.rule AS rule, f.verdict AS verdict, f.t AS t
+                        FROM f
+                        LEFT JOIN hostnames h ON h.id = f.hostname_id
+                        LEFT JOIN processes p ON p.id = f.process_id
+                        LEFT JOIN executables e ON e.id = p.executable_id
                         """, arguments: arguments)
                     while let row = try last.next() {
-                        egress[row["k"] ?? "?"] = StandingVerdict.Egress(time: row["t"] ?? 0, destination: row["dest"] ?? "?", rule: row["rule"], verdict: row["verdict"])
+                        let k: String = row["k"] ?? "?", t: Int64 = row["t"] ?? 0
+                        if let known = egress[k], known.time >= t { continue }
+                        egress[k] = StandingVerdict.Egress(time: t, destination: row["dest"] ?? "?", rule: row["rule"], verdict: row["verdict"])
                     }
                     let rows = try Row.fetchCursor(db, sql: """
-                        SELECT \(key) AS k, count(*) AS n, min(f.start) AS first, max(f."end") AS last, sum(f.bytes_out) AS bo,
-                            sum(f.scope = 'internet') AS inet, sum(CASE WHEN f.scope = 'internet' THEN f.bytes_out ELSE 0 END) AS inet_bo,
-                            sum(f.scope IN ('lan', 'link-local', 'multicast')) AS near,
+                        WITH f AS (
+                            SELECT w.process_id, w.unattributed_reason, w.scope, count(*) AS n, min(w.start) AS first,
+                                max(w."end") AS last, sum(w.bytes_out) AS bo
+                            FROM flows w WHERE \(clause)
+                            GROUP BY w.process_id, w.unattributed_reason, w.scope
+                        )
+                        SELECT \(key) AS k, sum(f.n) AS n, min(f.first) AS first, max(f.last) AS last, sum(f.bo) AS bo,
+                            sum(CASE WHEN f.scope = 'internet' THEN f.n ELSE 0 END) AS inet,
+                            sum(CASE WHEN f.scope = 'internet' THEN f.bo ELSE 0 END) AS inet_bo,
+                            sum(CASE WHEN f.scope IN ('lan', 'link-local', 'multicast') THEN f.n ELSE 0 END) AS near,
                             group_concat(DISTINCT p.role) AS roles
-                        \(joins)
-                        WHERE \(clause)
+                        FROM f
+                        LEFT JOIN processes p ON p.id = f.process_id
+                        LEFT JOIN executables e ON e.id = p.executable_id
                         GROUP BY k
                         """, arguments: arguments)
                     while let row = try rows.next() {
