@@ -111,6 +111,7 @@ daemon_pid=""
 sent=$(awk '{ n += $7 } END { print n + 0 }' "$dir/load.out")
 not_sent=$(awk -F'[()]' '{ split($2, a, " "); n += a[1] } END { print n + 0 }' "$dir/load.out")
 stored=$(sqlite3 "$dir/soak.db" "SELECT count(*) FROM flows WHERE remote_addr = '$sink_ip' AND proto = 'udp'")
+alerted=$(sqlite3 "$dir/soak.db" "SELECT count(*) FROM flows WHERE verdict = 'alert'")
 alerts=$(sqlite3 "$dir/soak.db" "SELECT count(*) FROM alerts")
 drops=$(sqlite3 "$dir/soak.db" 'SELECT coalesce(sum(dropped), 0) || " kernel, " || coalesce(sum(interface_dropped), 0) || " interface, " || coalesce(sum(queue_dropped), 0) || " queue" FROM capture_stats')
 events=$(sqlite3 "$dir/soak.db" 'SELECT coalesce(event_dropped, 0) FROM daemon_state')
@@ -121,7 +122,7 @@ last=$(awk 'END { printf "%.1f", $2 / 1024 }' "$dir/rss.txt")
 echo
 echo "flows sent:        $sent ($not_sent datagrams not sent by the kernel)"
 echo "flows stored:      $stored$([ "$stored" -ge "$sent" ] && echo " (all)" || echo " — $((sent - stored)) missing")"
-echo "alerts stored:     $alerts (one a second expected: $((seconds)))"
+echo "alert flows:       $alerted of about $seconds expected (one a second); alerts stored: $alerts (repeats of one program, destination and rule are folded)"
 echo "capture drops:     $drops; socket events dropped: $events"
 echo "readers:           $( [ -s "$dir/readers.err" ] && sort "$dir/readers.err" | uniq -c | tr '\n' ' ' || echo "every read answered")"
 echo "resident memory:   $first MB at the start, $last MB at the end; slope over the last half: $slope MB/min (aim < 0.1)"
