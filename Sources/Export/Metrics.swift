@@ -68,11 +68,7 @@ public struct Metrics {
             packetsIn[series, default: 0] += max(0, row.packetsIn - before.packetsIn)
             allBytes += dOut + dIn
             if row.process != nil { attributedBytes += dOut + dIn }
-            let farthest: StandingVerdict.Reach = switch row.scope {
-            case .loopback: .loopbackOnly
-            case .internet: .internet
-            default: .localNetwork
-            }
+            let farthest = StandingVerdict.Reach(row.scope)
             reach[program] = max(reach[program] ?? .loopbackOnly, farthest)
             if farthest == .internet { lastInternet[program] = max(lastInternet[program] ?? 0, row.end) }
             if isOpen {

@@ -76,11 +76,9 @@ public struct BudgetTracker {
     }
 
     static func decision(_ budget: Budget, program: String, role: String?, sent: Int64, from start: Int64) -> Decision {
-        var d = Decision(
+        Decision(
             role: role, verdict: .alert, rule: budget.id, severity: budget.severity, tags: ["budget"],
             message: "\(program) sent \(ByteCount.text(sent)) to \(budget.scopes.map(\.rawValue).sorted().joined(separator: ", ")) "
                 + "since \(Timestamp.local(start)), over its budget of \(budget.summary)")
-        d.roleSource = nil
-        return d
     }
 }

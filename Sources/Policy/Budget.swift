@@ -1,4 +1,5 @@
 public import PacketParsing
+import Reporting
 
 /// An upload budget: how many bytes a role or a program may send to some scopes (the internet by
 /// default) in each window of time. Crossing it raises one alert per window, rule `budget/NAME`.
@@ -29,7 +30,7 @@ public struct Budget: Sendable {
 
     /// The budget as it reads in a rules file: `50 MB per 1h to internet`.
     public var summary: String {
-        "\(Budget.sizeText(bytesOut)) per \(Budget.periodText(period)) to \(scopes.map(\.rawValue).sorted().joined(separator: ", "))"
+        "\(Budget.sizeText(bytesOut)) per \(Quantity.durationText(period)) to \(scopes.map(\.rawValue).sorted().joined(separator: ", "))"
     }
 
     static func sizeText(_ bytes: Int64) -> String {
@@ -40,13 +41,5 @@ public struct Budget: Sendable {
             return "\(bytes / scale) \(unit)"
         }
         return "\(bytes) B"
-    }
-
-    static func periodText(_ ns: Int64) -> String {
-        for (unit, scale) in [("d", Int64(86_400_000_000_000)), ("h", 3_600_000_000_000), ("m", 60_000_000_000), ("s", 1_000_000_000)]
-        where ns >= scale && ns % scale == 0 {
-            return "\(ns / scale)\(unit)"
-        }
-        return "\(ns)ns"
     }
 }

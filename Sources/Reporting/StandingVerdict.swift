@@ -1,3 +1,5 @@
+public import PacketParsing
+
 /// The standing answer for one program or role over a window: did it ever leave this machine?
 /// "ollama: loopback only since 7 Nov, 1,204 flows over 30 days", or "reached the internet: last at
 /// …, to …, rule …".
@@ -12,6 +14,15 @@ public struct StandingVerdict: Sendable, Equatable {
         case internet
 
         public static func < (a: Reach, b: Reach) -> Bool { a.rank < b.rank }
+
+        /// How far a flow to this scope reaches.
+        public init(_ scope: AddressScope) {
+            switch scope {
+            case .loopback: self = .loopbackOnly
+            case .internet: self = .internet
+            case .lan, .linkLocal, .multicast: self = .localNetwork
+            }
+        }
         var rank: Int { self == .loopbackOnly ? 0 : self == .localNetwork ? 1 : 2 }
     }
 
