@@ -15,17 +15,12 @@ public enum PrivateFile {
         guard descriptor >= 0 else { throw SystemError("create \(temporary)") }
         // The umask may have taken bits away, never added them: set exactly `mode`.
         fchmod(descriptor, mode_t(mode))
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else {
-                let failure = SystemError("write \(path)")
-                close(descriptor)
-                unlink(temporary)
-                throw failure
-            }
-            offset += written
+        do {
+            try FileDescriptor.writeAll(descriptor, bytes, what: "write \(path)")
+        } catch {
+            close(descriptor)
+            unlink(temporary)
+            throw error
         }
         close(descriptor)
         guard rename(temporary, path) == 0 else {
