@@ -4,20 +4,19 @@
 # daemon: (a) idle on lo, (b) about 10,000 packets/s, (c) 100,000 concurrent flows. Load goes only
 # into a veth pair to the namespace tt-bench-ns that this script creates (198.18.0.0/24) and removes
 # on exit. Aims: under 1% of a core idle, under 64 MB resident with 100,000 open flows. Needs root.
-# Usage: bench/daemon-cost.sh [SECONDS] [--static]
-#   SECONDS   measured interval per scenario (default 20)
-#   --static  measure the daemon as the Debian package builds it (Swift runtime linked statically,
-#             scripts/package-deb.sh; its build directory .build-deb), not the release build of
-#             scripts/run.sh
+# Usage: bench/daemon-cost.sh [SECONDS] [--packaged]
+#   SECONDS     measured interval per scenario (default 20)
+#   --packaged  measure the daemon as the Debian package builds it (scripts/package-deb.sh's flags and
+#               build directory .build-deb), not the release build of scripts/run.sh
 set -euo pipefail
 . "$(dirname "$0")/veth-lab.sh"
 cd "$(dirname "$0")/.."
-seconds=20 static=""
+seconds=20 packaged=""
 for arg in "$@"; do
   case "$arg" in
-    --static) static=1 ;;
+    --packaged) packaged=1 ;;
     [0-9]*) seconds="$arg" ;;
-    *) echo "daemon-cost: unknown argument $arg (usage: bench/daemon-cost.sh [SECONDS] [--static])" >&2; exit 2 ;;
+    *) echo "daemon-cost: unknown argument $arg (usage: bench/daemon-cost.sh [SECONDS] [--packaged])" >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "daemon-cost: needs root (capture, namespaces)" >&2; exit 1; }
@@ -29,15 +28,15 @@ host_ip=198.18.0.1 ns_ip=198.18.0.2
 # captures) and the host drops them as not its own, so nothing answers and nothing leaves the pair.
 sink_ip=198.18.0.99 sink_mac=02:00:5e:18:00:99
 
-if [ -n "$static" ]; then
+if [ -n "$packaged" ]; then
   # The same flags as scripts/package-deb.sh, in its build directory.
-  build=(-c release --static-swift-stdlib --scratch-path .build-deb -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now)
+  build=(-c release --scratch-path .build-deb -Xlinker -z -Xlinker relro -Xlinker -z -Xlinker now)
 else
   build=(-c release)
 fi
 swift build "${build[@]}" --product telltale >/dev/null
 telltale="$(swift build "${build[@]}" --show-bin-path)/telltale"
-echo "daemon: $telltale ($([ -n "$static" ] && echo "Swift runtime linked statically, as packaged" || echo "release build, shared Swift libraries, as scripts/run.sh runs it"))"
+echo "daemon: $telltale ($([ -n "$packaged" ] && echo "as packaged" || echo "release build, shared Swift libraries, as scripts/run.sh runs it"))"
 dir="$(mktemp -d /tmp/tt-daemon-bench.XXXXXX)"
 veth_lab_build_load "$dir"
 

@@ -23,6 +23,12 @@ fi
 [ -f "$deb" ] || fail "no package at $deb"
 deb=$(readlink -f "$deb")
 
+step "installed size"
+# One Swift runtime for the three programs keeps the installation under 100 MiB (KiB in the control file).
+installed_kib=$(dpkg-deb -f "$deb" Installed-Size)
+echo "check-deb: Installed-Size $installed_kib KiB ($((installed_kib / 1024)) MiB)"
+[ "$installed_kib" -lt $((100 * 1024)) ] || fail "the package installs $((installed_kib / 1024)) MiB, 100 MiB at most"
+
 step "lintian $deb"
 lintian --fail-on error --info --display-experimental "$deb" || fail "lintian reports errors"
 
@@ -94,10 +100,15 @@ in_root getent group telltale >/dev/null || fail "no group telltale"
   || fail "/var/lib/telltale is $(in_root stat -c '%U:%G %a' /var/lib/telltale), not telltale:telltale 2750"
 
 step "libraries of the installed executables (ldd in the root)"
-for exe in /usr/bin/telltale /usr/bin/telltale-llama; do
+# One Swift runtime, in /usr/lib/telltale, for the three programs; llama.cpp for telltale-llama only.
+for exe in /usr/bin/telltale /usr/bin/telltale-chat /usr/bin/telltale-llama; do
   in_root ldd "$exe" >"$work/ldd" || fail "ldd $exe"
   if grep -q 'not found' "$work/ldd"; then cat "$work/ldd" >&2; fail "$exe misses a library"; fi
-  if grep -q 'libswift\|libFoundation' "$work/ldd"; then cat "$work/ldd" >&2; fail "$exe needs the Swift runtime"; fi
+  grep -q 'libswiftCore.so => /usr/lib/telltale/libswiftCore.so' "$work/ldd" \
+    || { cat "$work/ldd" >&2; fail "$exe does not find the Swift runtime in /usr/lib/telltale"; }
+  if [ "$exe" != /usr/bin/telltale-llama ] && grep -q 'libllama\|libggml' "$work/ldd"; then
+    cat "$work/ldd" >&2; fail "$exe loads llama.cpp"
+  fi
 done
 grep -q 'libllama.so.0 => /usr/lib/telltale/libllama.so.0' "$work/ldd" \
   || { cat "$work/ldd" >&2; fail "telltale-llama does not find libllama in /usr/lib/telltale"; }
