@@ -200,7 +200,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ProcessAttributionTests",
-            dependencies: ["ProcessAttribution", "PacketParsing", "Posix", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["ProcessAttribution", "PacketParsing", "Posix", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .testTarget(name: "ContentTests", dependencies: ["Content"], swiftSettings: strict),

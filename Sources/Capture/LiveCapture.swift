@@ -7,7 +7,7 @@ import Posix
 /// Live capture on one or more interfaces from a single thread: polls every handle's descriptor and
 /// the stop signal, and reads whatever is ready. An interface that goes away is reopened once a
 /// second until it returns; the others keep capturing meanwhile.
-public final class LiveCapture {
+public final class LiveCapture: PacketSource {
     /// One interface and its handle while it is up.
     private struct Slot {
         let name: String
@@ -34,6 +34,9 @@ public final class LiveCapture {
         }
         slots = opened
     }
+
+    /// Interfaces do not run out.
+    public var isExhausted: Bool { false }
 
     /// The link type of each interface's handle while it is open (`any` gives Linux cooked v2).
     public var linkTypes: [LinkType] { slots.compactMap { $0.handle?.linkType } }

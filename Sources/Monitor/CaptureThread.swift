@@ -33,7 +33,7 @@ public final class CaptureThread: Sendable {
     /// Starts capturing. The capture object (and the tap, which copies every frame to a file) are
     /// the thread's from here on: the caller must not use them.
     public init(
-        capture: LiveCapture, timeouts: FlowTimeouts, names: Bool = true, attribution: AttributionWorker?,
+        capture: any PacketSource, timeouts: FlowTimeouts, names: Bool = true, attribution: AttributionWorker?,
         reportsStarts: Bool = false,
         limits: LiveSession.Limits = LiveSession.Limits(), intervalLength: Int64 = 10_000_000_000,
         contentTap: ContentTap? = nil, tap: CaptureTap? = nil

@@ -31,15 +31,24 @@ public final class Daemon: Sendable {
     private let running = Mutex<StopSignal?>(nil)
     private let stopRequested = Atomic<Bool>(false)
     private let reloadRequested = Atomic<Bool>(false)
+    private let packets: LivePipeline.Options.Packets
+    private let owners: LivePipeline.Options.Owners
 
     /// - Parameters:
     ///   - configuration: the settings in force (file plus command-line flags).
     ///   - configurationFile: re-read on reload; flags given on the command line are not re-applied.
-    public init(configuration: DaemonConfiguration, configurationFile: String?, logger: Logger, notifier: SystemdNotifier) {
+    ///   - packets: where frames come from; a capture file ends the run at its end.
+    ///   - owners: who owns the sockets; a process table at another root needs no privilege.
+    public init(
+        configuration: DaemonConfiguration, configurationFile: String?, logger: Logger, notifier: SystemdNotifier,
+        packets: LivePipeline.Options.Packets = .interfaces, owners: LivePipeline.Options.Owners = .system
+    ) {
         baseConfiguration = configuration
         self.configurationFile = configurationFile
         self.logger = logger
         self.notifier = notifier
+        self.packets = packets
+        self.owners = owners
     }
 
     /// Asks the daemon to flush every open flow and exit.
@@ -68,6 +77,8 @@ public final class Daemon: Sendable {
 
         var options = LivePipeline.Options()
         options.interfaces = configuration.interfaces
+        options.packets = packets
+        options.owners = owners
         options.capture.snapLength = configuration.snapLength
         options.capture.filter = configuration.filter
         options.timeouts = configuration.timeouts

@@ -21,8 +21,25 @@ public import Reporting
 /// looks sockets up beside it; rows and decisions are made on the thread that calls `next`.
 public final class LivePipeline: Sendable {
     public struct Options: Sendable {
+        /// Where frames come from: the interfaces, or a capture file read as if it were live (see
+        /// `RecordedCapture`).
+        public enum Packets: Sendable, Equatable {
+            case interfaces
+            case file(String)
+        }
+
+        /// Who owns the sockets: this system (the kernel's socket events when `kernelEvents` and they
+        /// load, else polling /proc), or a process table at another root, polled alone (a /proc tree
+        /// written by a test; no netlink, no kernel events).
+        public enum Owners: Sendable, Equatable {
+            case system
+            case processTable(root: String, passwd: String)
+        }
+
         /// Interfaces to capture on; `any` is every interface, loopback included.
         public var interfaces = ["any"]
+        public var packets = Packets.interfaces
+        public var owners = Owners.system
         public var capture = PcapHandle.LiveOptions()
         public var timeouts = FlowTimeouts()
         /// Name destinations from observed DNS, SNI and Host.
@@ -99,9 +116,16 @@ public final class LivePipeline: Sendable {
         if options.attribution {
             var attributorOptions = Attributor.Options()
             attributorOptions.attributeOtherNamespaces = true
+            var procRoot = "/proc"
+            if case .processTable(let root, let passwd) = options.owners {
+                procRoot = root
+                attributorOptions.useProcessEvents = false
+                attributorOptions.useSocketDiagnostics = false
+                attributorOptions.passwdPath = passwd
+            }
             worker = AttributionWorker(
-                attributor: Attributor(logger: logger, options: attributorOptions), local: local,
-                capturesAnotherNamespace: options.namespace != nil, kernelEvents: options.kernelEvents)
+                attributor: Attributor(procRoot: procRoot, logger: logger, options: attributorOptions), local: local,
+                capturesAnotherNamespace: options.namespace != nil, kernelEvents: options.kernelEvents && options.owners == .system)
             // Socket events before capture: every socket used from here on is known from its first use.
             worker?.start(logger: logger, waitForPolling: options.waitForPolling)
         }
@@ -132,9 +156,14 @@ public final class LivePipeline: Sendable {
         // With the socket events, packets may come in blocks: the events name their sockets, so no
         // lookup has to race the socket's end, and the senders pay no wakeup per packet.
         if worker?.usesKernelEvents == true { captureOptions.immediate = false }
-        let capture: LiveCapture
+        let capture: any PacketSource
         do {
-            capture = try LivePipeline.openCapture(interfaces: options.interfaces, options: captureOptions, namespace: options.namespace)
+            switch options.packets {
+            case .interfaces:
+                capture = try LivePipeline.openCapture(interfaces: options.interfaces, options: captureOptions, namespace: options.namespace)
+            case .file(let path):
+                capture = try RecordedCapture(path: path)
+            }
         } catch {
             worker?.stop()
             tls?.stop()

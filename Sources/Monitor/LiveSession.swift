@@ -24,7 +24,7 @@ public struct LiveSession {
     }
 
     public var pipeline: FlowPipeline
-    public let capture: LiveCapture
+    public let capture: any PacketSource
     /// Where every frame is copied after the pipeline has counted it (`run --evidence`), if anywhere.
     public var tap: CaptureTap?
     public private(set) var statistics = CaptureStatistics()
@@ -32,7 +32,7 @@ public struct LiveSession {
     /// - Parameter names: whether destinations are named from observed DNS, SNI and Host.
     /// - Parameter reportsStarts: hand each new flow to `run`'s `started` callback (for attribution).
     public init(
-        capture: LiveCapture, timeouts: FlowTimeouts = FlowTimeouts(), uidSeed: UInt64, names: Bool = true,
+        capture: any PacketSource, timeouts: FlowTimeouts = FlowTimeouts(), uidSeed: UInt64, names: Bool = true,
         reportsStarts: Bool = false, contentTap: ContentTap? = nil
     ) {
         self.capture = capture
@@ -41,7 +41,7 @@ public struct LiveSession {
             names: names ? NameTracker() : nil, contentTap: contentTap)
     }
 
-    /// Captures until `stop` fires or a limit is reached; ended flows (and active-timeout updates)
+    /// Captures until `stop` fires, a limit is reached or the source runs out; ended flows (and active-timeout updates)
     /// reach `sink` at least once a second. Every open flow is ended and handed out before return.
     public mutating func run(
         stop: StopSignal, limits: Limits = Limits(),
@@ -61,7 +61,7 @@ public struct LiveSession {
         }
         while !stop.isTriggered {
             // The first poll returns at once: whoever waits for the capture to drain hears of it now.
-            _ = capture.poll(stop: stop, timeoutMilliseconds: first ? 0 : 200) { linkType, frame, wire, time in
+            _ = capture.poll(stop: stop, timeoutMilliseconds: first ? 0 : 200, batch: 1024) { linkType, frame, wire, time in
                 // Exits before the packets that follow them: a datagram sent after its flow's owner
                 // exited starts a flow of its own (the poll may have slept through the exit).
                 noteExits()
@@ -103,6 +103,7 @@ public struct LiveSession {
             drain(sink)
             if let duration = limits.duration, now - started >= duration { break }
             if let frames = limits.frames, pipeline.counters.frames >= frames { break }
+            if capture.isExhausted { break }
         }
         statistics = capture.statistics()
         pipeline.table.endAll(reason: .shutdown)

@@ -1,3 +1,4 @@
+import TestSupport
 import PacketParsing
 import Testing
 
@@ -5,8 +6,8 @@ import Testing
 
 /// The join of socket events to flows, without a kernel: events as the BPF programs report them.
 struct SocketEventIndexTests {
-    let client = IPAddress("198.18.70.1")!
-    let server = IPAddress("198.18.70.2")!
+    let client = ip("198.18.70.1")
+    let server = ip("198.18.70.2")
     let second: Int64 = 1_000_000_000
 
     func event(
@@ -84,7 +85,7 @@ struct SocketEventIndexTests {
 
     @Test func aSocketBoundToAnotherAddressIsNotTheFlows() {
         var index = SocketEventIndex()
-        index.apply(event(pid: 30, time: second, local: IPAddress("10.0.0.1")!, localPort: 5353, cookie: 5))
+        index.apply(event(pid: 30, time: second, local: ip("10.0.0.1"), localPort: 5353, cookie: 5))
         #expect(index.match(query(localPort: 5353), flowStart: second, horizon: second) == .none)
         index.apply(event(pid: 31, time: second, local: client, localPort: 5353, cookie: 6))
         #expect(pid(index.match(query(localPort: 5353), flowStart: second, horizon: second)) == 31)
@@ -96,7 +97,7 @@ struct SocketEventIndexTests {
         // A DNS server of this machine, bound to every address.
         index.apply(event(pid: 35, comm: "dnsmasq", time: second, localPort: 53, cookie: 12, netns: own))
         // A query to a remote resolver, seen from its far end: not the local DNS server's.
-        let remote = SocketQuery(ipProtocol: 17, localAddress: IPAddress("198.18.9.9")!, localPort: 53, remoteAddress: client, remotePort: 40_000)
+        let remote = SocketQuery(ipProtocol: 17, localAddress: ip("198.18.9.9"), localPort: 53, remoteAddress: client, remotePort: 40_000)
         #expect(index.match(remote, flowStart: second, horizon: second, ownNetns: own) == .none)
         // A query to this machine's own address is.
         var local = remote
@@ -113,8 +114,8 @@ struct SocketEventIndexTests {
     @Test func ipv4MappedAddressesOfDualStackSocketsMatchIPv4Flows() {
         var index = SocketEventIndex()
         index.apply(event(
-            pid: 40, time: second, proto: 6, local: IPAddress("::ffff:198.18.70.1")!, localPort: 41_000,
-            remote: IPAddress("::ffff:198.18.70.2")!, remotePort: 7000, cookie: 7))
+            pid: 40, time: second, proto: 6, local: ip("::ffff:198.18.70.1"), localPort: 41_000,
+            remote: ip("::ffff:198.18.70.2"), remotePort: 7000, cookie: 7))
         #expect(pid(index.match(query(proto: 6, localPort: 41_000, remotePort: 7000), flowStart: second, horizon: second)) == 40)
     }
 

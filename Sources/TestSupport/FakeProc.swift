@@ -1,36 +1,34 @@
-import Foundation
-import PacketParsing
-@testable import ProcessAttribution
+public import Foundation
+public import PacketParsing
 
-/// A fake /proc tree in a temporary directory, removed by `remove()`.
-struct FakeProc {
-    let root: String
+/// A fake /proc tree in a temporary directory, removed by `remove()`: processes, their sockets and
+/// the socket tables, for attribution without the machine's own processes (and without root).
+public struct FakeProc {
+    public let root: String
 
-    init() throws {
+    public init() throws {
         root = NSTemporaryDirectory() + "tt-attr-proc-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
     }
 
-    var fileSystem: ProcFileSystem { ProcFileSystem(root: root) }
-
-    func write(_ relative: String, _ text: String) throws {
+    public func write(_ relative: String, _ text: String) throws {
         try write(relative, Data(text.utf8))
     }
 
-    func write(_ relative: String, _ data: Data) throws {
+    public func write(_ relative: String, _ data: Data) throws {
         let path = root + "/" + relative
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try data.write(to: URL(fileURLWithPath: path))
     }
 
-    func link(_ relative: String, to target: String) throws {
+    public func link(_ relative: String, to target: String) throws {
         let path = root + "/" + relative
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: target)
     }
 
     /// A process directory with stat, status, cmdline, cgroup, exe and its socket fds.
-    func process(
+    public func process(
         pid: Int32, ppid: Int32, comm: String, startTime: UInt64, uid: UInt32 = 1000, arguments: [String],
         exe: String, cgroup: String = "0::/user.slice/user-1000.slice/session-2.scope", sockets: [UInt64] = [], netns: UInt64 = 4026531840
     ) throws {
@@ -46,11 +44,11 @@ struct FakeProc {
         for (i, inode) in sockets.enumerated() { try link(p + "/fd/\(i + 3)", to: "socket:[\(inode)]") }
     }
 
-    func remove() { try? FileManager.default.removeItem(atPath: root) }
+    public func remove() { try? FileManager.default.removeItem(atPath: root) }
 }
 
 /// Formats an IPv4 address the way /proc/net/tcp prints it on a little-endian machine.
-func procHex(_ address: IPAddress, port: UInt16) -> String {
+public func procHex(_ address: IPAddress, port: UInt16) -> String {
     let hexWords: [String]
     let bytes = address.bytes
     hexWords = stride(from: 0, to: bytes.count, by: 4).map { i in
@@ -62,11 +60,11 @@ func procHex(_ address: IPAddress, port: UInt16) -> String {
 }
 
 /// One /proc/net table line.
-func procLine(_ slot: Int, local: IPAddress, _ lport: UInt16, remote: IPAddress, _ rport: UInt16, state: UInt8, uid: UInt32 = 1000, inode: UInt64) -> String {
+public func procLine(_ slot: Int, local: IPAddress, _ lport: UInt16, remote: IPAddress, _ rport: UInt16, state: UInt8, uid: UInt32 = 1000, inode: UInt64) -> String {
     "  \(slot): \(procHex(local, port: lport)) \(procHex(remote, port: rport)) \(String(format: "%02X", state)) 00000000:00000000 00:00000000 00000000  \(uid)        0 \(inode) 2 0000000000000000 0"
 }
 
-let tcpHeader = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode"
-let udpHeader = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops"
+public let tcpHeader = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode"
+public let udpHeader = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops"
 
-func ip(_ text: String) -> IPAddress { IPAddress(text) ?? IPAddress(v4: 0) }
+public func ip(_ text: String) -> IPAddress { IPAddress(text) ?? IPAddress(v4: 0) }
