@@ -83,7 +83,7 @@ for exe in telltale telltale-llama telltale-chat; do
   strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/bin/$exe"
 done
 for exe in telltale telltale-chat; do
-  if patchelf --print-needed "$root/usr/bin/$exe" | grep -q 'libllama\|libggml'; then
+  if patchelf --print-needed "$root/usr/bin/$exe" | grep 'libllama\|libggml' >/dev/null; then
     echo "package-deb: $exe links llama.cpp; only telltale-llama may" >&2
     exit 1
   fi
@@ -100,7 +100,8 @@ mapfile -t libraries < <(ldd "$bin/telltale" "$bin/telltale-llama" "$bin/telltal
   | awk -v swift="$swift_libdir/" -v llama="$llama_libdir/" '$2 == "=>" && (index($3, swift) == 1 || index($3, llama) == 1) { print $3 }' \
   | sort -u)
 [ "${#libraries[@]}" -gt 0 ] || { echo "package-deb: the executables link no library from $swift_libdir or $llama_libdir" >&2; exit 1; }
-ldd "$bin/telltale-llama" | grep -q "$llama_libdir/libllama" \
+# (grep -q would close the pipe early, which pipefail counts as ldd failing.)
+ldd "$bin/telltale-llama" | grep "$llama_libdir/libllama" >/dev/null \
   || { echo "package-deb: telltale-llama links no libllama from $llama_libdir" >&2; exit 1; }
 for library in "${libraries[@]}"; do
   soname=$(basename "$library")
@@ -134,10 +135,11 @@ for exe in telltale telltale-llama telltale-chat; do
   [ -e "$root/usr/share/man/man1/$exe.1.gz" ] || { echo "package-deb: no man page for $exe in $manuals" >&2; exit 1; }
   install -d -m 0755 "$root/usr/share/bash-completion/completions" "$root/usr/share/zsh/vendor-completions" \
     "$root/usr/share/fish/vendor_completions.d"
-  # bash-completion sources the file: no #! line.
-  "$root/usr/bin/$exe" --generate-completion-script bash | sed '1{/^#!/d}' >"$root/usr/share/bash-completion/completions/$exe"
-  "$root/usr/bin/$exe" --generate-completion-script zsh >"$root/usr/share/zsh/vendor-completions/_$exe"
-  "$root/usr/bin/$exe" --generate-completion-script fish >"$root/usr/share/fish/vendor_completions.d/$exe.fish"
+  # bash-completion sources the file: no #! line. The executables find their libraries in
+  # /usr/lib/telltale once installed; here, in the package tree.
+  LD_LIBRARY_PATH="$root/usr/lib/telltale" "$root/usr/bin/$exe" --generate-completion-script bash | sed '1{/^#!/d}' >"$root/usr/share/bash-completion/completions/$exe"
+  LD_LIBRARY_PATH="$root/usr/lib/telltale" "$root/usr/bin/$exe" --generate-completion-script zsh >"$root/usr/share/zsh/vendor-completions/_$exe"
+  LD_LIBRARY_PATH="$root/usr/lib/telltale" "$root/usr/bin/$exe" --generate-completion-script fish >"$root/usr/share/fish/vendor_completions.d/$exe.fish"
 done
 chmod 0644 "$root"/usr/share/*-completion*/completions/* "$root"/usr/share/zsh/vendor-completions/* \
   "$root"/usr/share/fish/vendor_completions.d/*

@@ -1,8 +1,8 @@
 public import PacketParsing
 
 /// Where the live pipeline's frames come from: the interfaces (`LiveCapture`) or a capture file read
-/// as if it were live (`RecordedCapture`, for the daemon's in-process tests and for trying a
-/// configuration on traffic recorded elsewhere). The capture thread owns its source.
+/// as if it were live (`RecordedCapture`: the daemon's whole loop in a test, without root or an
+/// interface). The capture thread owns its source. `replay` reads files without the live pipeline.
 public protocol PacketSource: AnyObject {
     /// Waits up to `timeoutMilliseconds` for frames or the stop signal, then reads what is ready and
     /// hands each frame to `body` with its link type, wire length and time. Returns the frames read.

@@ -99,8 +99,14 @@ public final class Daemon: Sendable {
         let exporting = try Daemon.exportStage(configuration, logger: logger)
         defer { exporting?.finish() }
         let started = SystemClock.wallNanoseconds()
+        // What `status` and the log say is captured: the interfaces, or the file read in their place.
+        let capturing: [String]
+        switch packets {
+        case .interfaces: capturing = configuration.interfaces
+        case .file(let path): capturing = ["file:\(path)"]
+        }
         var housekeeping = Housekeeping(
-            store: store, notifier: notifier, logger: logger, started: started, interfaces: configuration.interfaces,
+            store: store, notifier: notifier, logger: logger, started: started, interfaces: capturing,
             attribution: attribution)
         // The state is in the database before anyone is told the daemon is ready: `status` or `top`
         // started at READY sees a running daemon, not none.
@@ -108,10 +114,10 @@ public final class Daemon: Sendable {
             now: started, force: true, counters: PipelineCounters(), statistics: CaptureStatistics(), written: 0,
             storeState: "ok", eventDropped: 0, retention: configuration, retentionAllowed: false)
         logger.info("capturing", metadata: [
-            "interfaces": "\(configuration.interfaces.joined(separator: ","))", "database": "\(store.path)",
+            "interfaces": "\(capturing.joined(separator: ","))", "database": "\(store.path)",
             "pcap": "\(PcapHandle.libraryVersion)", "attribution": "\(attribution)",
         ])
-        notifier.notify("READY=1\nSTATUS=capturing on \(configuration.interfaces.joined(separator: ", ")); attribution: \(attribution)")
+        notifier.notify("READY=1\nSTATUS=capturing on \(capturing.joined(separator: ", ")); attribution: \(attribution)")
 
         var storing = StoreStage(writer: FlowWriter(store: store), flushInterval: configuration.flushInterval)
         var lastWrite: Int64 = 0

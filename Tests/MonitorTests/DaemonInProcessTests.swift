@@ -102,6 +102,7 @@ import TestSupport
         let store = try FlowStore(path: configuration.database)
         let rows = try store.flows(in: TimeWindow())
         #expect(rows.count == 2)
+        #expect(try store.daemonState()?.interfaces == "file:\(file)")
         let upload = try #require(rows.first { $0.remotePort == 80 })
         #expect(upload.process?.pid == 4242)
         #expect(upload.process?.exe == "/usr/local/bin/llama-server")
