@@ -2,7 +2,7 @@
 import Glibc
 #endif
 public import PacketParsing
-import Posix
+public import Posix
 
 /// Live capture on one or more interfaces from a single thread: polls every handle's descriptor and
 /// the stop signal, and reads whatever is ready. An interface that goes away is reopened once a

@@ -1,4 +1,5 @@
 public import PacketParsing
+public import Posix
 
 /// Where the live pipeline's frames come from: the interfaces (`LiveCapture`) or a capture file read
 /// as if it were live (`RecordedCapture`: the daemon's whole loop in a test, without root or an

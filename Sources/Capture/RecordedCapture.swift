@@ -1,5 +1,5 @@
 public import PacketParsing
-import Posix
+public import Posix
 
 /// A capture file read through the live pipeline as if its frames arrived now: the first frame's
 /// time becomes the moment of the first read, and the rest keep their distance from it, so the

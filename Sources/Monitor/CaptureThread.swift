@@ -2,7 +2,7 @@ public import Capture
 import Foundation
 public import Flows
 public import Reporting
-import Posix
+public import Posix
 import ProcessAttribution
 import Synchronization
 

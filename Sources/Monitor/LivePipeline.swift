@@ -1,5 +1,6 @@
 import CLinux
 public import Capture
+public import Posix
 import Foundation
 #if canImport(Glibc)
 import Glibc

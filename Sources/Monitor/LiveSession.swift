@@ -5,7 +5,7 @@ public import Capture
 public import Flows
 import Names
 public import PacketParsing
-import Posix
+public import Posix
 import ProcessAttribution
 
 /// A live capture through the pipeline until stopped, a duration passes, or a packet count is reached.

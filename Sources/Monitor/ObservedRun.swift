@@ -216,3 +216,27 @@ public final class ObservedRun {
         return child.wait()
     }
 }
+
+extension ObservedRun {
+    /// The policies a run may be judged by: `loopback-only` (the default) and one per built-in role.
+    public static var policyNames: [String] { RunPolicy.names }
+
+    /// A policy said for the audit: what it allows, and its rule set.
+    public static func describePolicy(_ name: String) -> String {
+        switch name {
+        case "loopback-only": "loopback only, rule set \(RunPolicy.rulePrefix)loopback-only"
+        case "chatbot-ui": "role chatbot-ui: loopback and LAN, rule set \(RunPolicy.rulePrefix)chatbot-ui"
+        default: "role \(name): loopback only, rule set \(RunPolicy.rulePrefix)\(name)"
+        }
+    }
+}
+
+extension ObservedRun.Options {
+    /// Judges the run by the policy `name` (one of `ObservedRun.policyNames`), with the programs'
+    /// roles from the rules at `rulesPath` loaded as the daemon loads them (nil: the installed
+    /// directory, else the built-in pack). Throws the problems of rules that do not load.
+    public mutating func judge(policy name: String, rules rulesPath: String?) throws(RulesError) {
+        rules = try RulesCommand.engine(rulesPath)
+        policy = RunPolicy.engine(name)
+    }
+}

@@ -1,6 +1,7 @@
 public import Capture
 public import Flows
 import Names
+public import Reporting
 public import PacketParsing
 
 /// Reads capture files through the pipeline, one after another into one flow table (flows may span
@@ -55,4 +56,22 @@ public struct Replay {
         sink(pipeline.table.ended)
         pipeline.table.ended.removeAll(keepingCapacity: true)
     }
+}
+
+extension Replay {
+    /// Reads every file as `run(files:sink:)` does, handing out rows: flows facing this machine
+    /// (its interfaces' addresses and the `localNetworks` given, as text: `10.0.0.0/8`).
+    public mutating func rows(files: [String], localNetworks: [String], sink: ([FlowRow]) -> Void) {
+        let local = LocalNetwork.thisMachine(extra: localNetworks.compactMap { IPNetwork($0) })
+        run(files: files) { records in sink(records.map { FlowRow($0, local: local) }) }
+    }
+}
+
+extension LivePipeline.Options {
+    /// The first of `texts` that is neither an address nor a network, or nil.
+    public static func invalidNetwork(in texts: [String]) -> String? { texts.first { IPNetwork($0) == nil } }
+
+    /// Adds networks that count as this machine's, given as text (those that do not parse are skipped:
+    /// `invalidNetwork(in:)` finds them first).
+    public mutating func addLocalNetworks(_ texts: [String]) { localNetworks += texts.compactMap { IPNetwork($0) } }
 }

@@ -184,3 +184,8 @@ public struct FlowRow: Sendable, Equatable {
         verdict = "unrated"
     }
 }
+
+extension FlowRow {
+    /// Whether `text` is a flow uid as rows carry them (like `C0dNmbB6GHRa`).
+    public static func isUID(_ text: String) -> Bool { FlowRecord.uid(fromText: text) != nil }
+}

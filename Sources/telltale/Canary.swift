@@ -1,6 +1,6 @@
 import ArgumentParser
-import Content
 import FlowStore
+import Monitor
 import Foundation
 import Posix
 import Reporting
@@ -44,9 +44,7 @@ extension Telltale {
             var label: String?
 
             func run() throws {
-                var generator = SystemRandomNumberGenerator()
-                let random = (0..<Content.Canary.randomByteCount).map { _ in UInt8.random(in: 0...255, using: &generator) }
-                guard let token = try? Content.Canary.generate(randomBytes: random) else { throw ExitCode(1) }
+                guard let token = AlertNotice.newCanaryToken() else { throw ExitCode(1) }
                 let store = try Canary.openForWriting(database.db)
                 do {
                     let record = try store.insertCanary(token: token, label: label, created: SystemClock.wallNanoseconds())

@@ -1,8 +1,6 @@
 import Posix
 import Foundation
 import ArgumentParser
-import Capture
-import Flows
 import Monitor
 import Reporting
 #if canImport(Glibc)
@@ -64,14 +62,14 @@ extension Telltale {
             ProcessMemory.returnLargeBuffersWhenFreed()
             var options = LivePipeline.Options()
             options.interfaces = interfaces.isEmpty ? ["any"] : interfaces
-            options.capture.snapLength = snaplen
-            options.capture.filter = filter
+            options.snapLength = snaplen
+            options.filter = filter
             options.names = !noNames
             options.attribution = !noAttribution
             options.kernelEvents = !noKernelEvents
-            options.localNetworks = output.parsedLocalNetworks
+            options.addLocalNetworks(output.localNetworks)
             // validate() checked both fit.
-            options.timeouts.active = (try? Quantity.nanoseconds(seconds: activeTimeout)) ?? 0
+            options.activeTimeout = (try? Quantity.nanoseconds(seconds: activeTimeout)) ?? 0
             options.limits = LiveSession.Limits(duration: duration.flatMap { try? Quantity.nanoseconds(seconds: $0) }, frames: count)
             var logger = Logger(label: "telltale")
             logger.logLevel = ProcessInfo.processInfo.environment["TELLTALE_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
@@ -99,7 +97,7 @@ extension Telltale {
                 "telltale: \(c.frames) frames, \(c.ipPackets) IP packets"
                     + (c.copies > 0 ? " (and \(c.copies) copies of them routed through this machine, counted once)" : "")
                     + ", \(c.notIP) not IP, \(c.damaged) damaged;"
-                    + " kernel: \(s.received) received, \(s.dropped) dropped, \(s.interfaceDropped) dropped by the interface")
+                    + " kernel: \(s.text)")
             if let state = pipeline.attributionState {
                 let share = printer.bytes == 0 ? 100 : (Double(printer.attributedBytes) / Double(printer.bytes) * 1000).rounded() / 10
                 Output.error(

@@ -1,12 +1,9 @@
 import Posix
 import ArgumentParser
-import Capture
 import Dispatch
-import Export
 import Foundation
 import Logging
 import Monitor
-import PacketParsing
 import Reporting
 #if canImport(Glibc)
 import Glibc
@@ -75,31 +72,29 @@ extension Telltale {
         @Option(name: .customLong("ipfix-transport"), help: "IPFIX over udp (default) or tcp.")
         var ipfixTransport: String?
 
+        /// The command line's settings, for `DaemonConfiguration` to check and apply.
+        var overrides: DaemonConfiguration.Overrides {
+            var o = DaemonConfiguration.Overrides()
+            o.interfaces = interfaces
+            o.database = db
+            o.filter = filter
+            o.flushInterval = flushInterval
+            o.logLevel = logLevel
+            o.logFormat = logFormat
+            o.rules = rules
+            o.baseline = baseline
+            o.noKernelEvents = noKernelEvents
+            o.inspectContent = inspectContent
+            o.metricsTextfile = metricsTextfile
+            o.metricsListen = metricsListen
+            o.ipfixCollector = ipfixCollector
+            o.ipfixTransport = ipfixTransport
+            o.ipfixGroup = ipfixGroup
+            return o
+        }
+
         func validate() throws {
-            if let logFormat, PriorityLogHandler.Format(rawValue: logFormat) == nil {
-                throw ValidationError("--log-format: expected auto, journal or plain")
-            }
-            if let metricsTextfile, !(metricsTextfile.hasPrefix("/") && metricsTextfile.hasSuffix(".prom")) {
-                throw ValidationError("--metrics-textfile: expected an absolute path ending in .prom (node-exporter reads only those)")
-            }
-            if let metricsListen {
-                let address: SocketAddress
-                do { address = try SocketAddress.parse(metricsListen) } catch { throw ValidationError("--metrics-listen: \(error.message)") }
-                if !address.isLocal { throw ValidationError("--metrics-listen: only a loopback address or unix:/path is served") }
-            }
-            if let ipfixCollector {
-                let address: SocketAddress
-                do { address = try SocketAddress.parse(ipfixCollector) } catch { throw ValidationError("--ipfix: \(error.message)") }
-                if let problem = address.collectorProblem(allowGroup: ipfixGroup) { throw ValidationError("--ipfix: \(problem)") }
-            }
-            if let ipfixTransport, IPFIXExporter.Transport(rawValue: ipfixTransport) == nil {
-                throw ValidationError("--ipfix-transport: expected udp or tcp")
-            }
-            if let flushInterval {
-                do {
-                    _ = try Quantity.duration(flushInterval, within: DaemonConfiguration.Range.flushInterval)
-                } catch { throw ValidationError("--flush-interval: \(error)") }
-            }
+            if let problem = overrides.problem() { throw ValidationError(problem) }
         }
 
         func run() throws {
@@ -114,23 +109,7 @@ extension Telltale {
                     throw ExitCode(1)
                 }
             }
-            if !interfaces.isEmpty { settings.interfaces = interfaces }
-            if let db { settings.database = db }
-            if let filter { settings.filter = filter }
-            if let flushInterval, let d = try? Quantity.duration(flushInterval, within: DaemonConfiguration.Range.flushInterval) {
-                settings.flushInterval = d
-            }
-            if let logLevel { settings.logLevel = logLevel }
-            if let logFormat, let format = PriorityLogHandler.Format(rawValue: logFormat) { settings.logFormat = format }
-            if let rules { settings.rules = rules }
-            if let baseline { settings.baseline = baseline }
-            if noKernelEvents { settings.kernelEvents = false }
-            if inspectContent { settings.content.enabled = true }
-            if let metricsTextfile { settings.export.metricsTextfile = metricsTextfile }
-            if let metricsListen { settings.export.metricsListen = try? SocketAddress.parse(metricsListen) }
-            if let ipfixCollector { settings.export.ipfixCollector = try? SocketAddress.parse(ipfixCollector) }
-            if let ipfixTransport, let t = IPFIXExporter.Transport(rawValue: ipfixTransport) { settings.export.ipfixTransport = t }
-            if ipfixGroup { settings.export.ipfixAllowGroup = true }
+            settings.apply(overrides)
             let level = Logger.Level(rawValue: settings.logLevel) ?? .info
             let format = settings.logFormat
             LoggingSystem.bootstrap { _ in PriorityLogHandler(level: level, format: format) }

@@ -1,4 +1,3 @@
-import Flows
 import Posix
 import Reporting
 

@@ -1,5 +1,5 @@
 public import ArgumentParser
-import PacketParsing
+import Monitor
 import Posix
 public import Reporting
 
@@ -29,12 +29,10 @@ struct FormatOptions: ParsableArguments {
     var localNetworks: [String] = []
 
     func validate() throws {
-        for text in localNetworks where IPNetwork(text) == nil {
+        if let text = LivePipeline.Options.invalidNetwork(in: localNetworks) {
             throw ValidationError("--local-net: '\(text)' is not an address or network (like 10.0.0.0/8 or fd00::/8)")
         }
     }
-
-    var parsedLocalNetworks: [IPNetwork] { localNetworks.compactMap { IPNetwork($0) } }
 
     func renderer() -> FlowRenderer {
         var renderer = FlowRenderer(format: format, terminal: Output.isTerminal, terminalWidth: Output.terminalWidth)

@@ -1,6 +1,4 @@
-import Alerting
 import ArgumentParser
-import Capture
 import FlowStore
 import Foundation
 import Monitor
@@ -116,10 +114,10 @@ extension Telltale {
 
         func show(_ alert: AlertRecord) {
             if print {
-                Output.write(Sanitizer.clean("\(Timestamp.local(alert.time)) \(alert.summary): \(alert.message)") + "\n")
+                Output.write(Sanitizer.clean("\(Timestamp.local(alert.time)) \(AlertNotice.summary(alert)): \(alert.message)") + "\n")
                 Output.flush()
             }
-            if !noDesktop && !DesktopSink.notifyCurrentSession(alert) {
+            if !noDesktop && !AlertNotice.showOnDesktop(alert) {
                 Output.error("telltale notify: notify-send could not show alert \(alert.id ?? 0) (is there a desktop session? $DBUS_SESSION_BUS_ADDRESS)")
             }
         }

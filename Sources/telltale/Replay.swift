@@ -1,5 +1,4 @@
 import ArgumentParser
-import Flows
 import Monitor
 import Reporting
 
@@ -27,10 +26,9 @@ extension Telltale {
         var quiet = false
 
         func run() throws {
-            let local = LocalNetwork.thisMachine(extra: output.parsedLocalNetworks)
             var printer = FlowPrinter(renderer: output.renderer())
             var replay = Monitor.Replay(names: !noNames)
-            replay.run(files: files) { records in printer.add(records.map { FlowRow($0, local: local) }) }
+            replay.rows(files: files, localNetworks: output.localNetworks) { printer.add($0) }
             printer.finish()
             let c = replay.pipeline.counters
             if !quiet {

@@ -2,7 +2,6 @@ import Foundation
 import Glibc
 public import ArgumentParser
 public import FlowStore
-import Flows
 import Monitor
 import Posix
 import Reporting
@@ -65,27 +64,13 @@ struct WindowOptions: ParsableArguments {
         }
         if since != nil && from != nil { throw ValidationError("--since and --from both set the start; give one") }
         for (name, value) in [("--from", from), ("--to", to)] {
-            if let value, WindowOptions.time(value, now: 0) == nil {
+            if let value, TimeWindow.time(value, now: 0) == nil {
                 throw ValidationError("\(name): '\(value)' is not a time from 1678 to 2262 (2026-11-29T10:00:00Z, 2026-11-29, or a duration ago like 2h)")
             }
         }
     }
 
-    static func time(_ text: String, now: Int64) -> Int64? {
-        if let exact = Timestamp.parse(text) { return exact }
-        if text.count == 10, let midnight = Timestamp.parse(text + "T00:00:00Z") { return midnight }
-        // Both are at least zero, so the difference cannot overflow.
-        if let ago = try? Quantity.duration(text) { return now.subtractingSaturating(ago) }
-        return nil
-    }
-
-    func window(now: Int64) -> TimeWindow {
-        var w = TimeWindow()
-        if let since, let d = try? Quantity.duration(since) { w.from = now.subtractingSaturating(d) }
-        if let from { w.from = WindowOptions.time(from, now: now) }
-        if let to { w.to = WindowOptions.time(to, now: now) }
-        return w
-    }
+    func window(now: Int64) -> TimeWindow { TimeWindow(since: since, from: from, to: to, now: now) }
 }
 
 extension Telltale {
@@ -152,8 +137,7 @@ extension Telltale {
 
         func validate() throws {
             if let every {
-                let width: Int64
-                do { width = try Quantity.duration(every, within: Self.bucketWidths) } catch { throw ValidationError("--every: \(error)") }
+                do { _ = try Quantity.duration(every, within: Self.bucketWidths) } catch { throw ValidationError("--every: \(error)") }
                 if by == .flow { throw ValidationError("--every groups by process, role or destination, not flow") }
             }
             if html != nil && by == .flow { throw ValidationError("--html draws its own charts; give --by process, role or destination, or leave --by out") }
@@ -169,7 +153,7 @@ extension Telltale {
             }
             if window.to != nil { throw ValidationError("--to ends the window; --follow and --after read flows as they finish") }
             if let afterSequence, afterSequence < 0 { throw ValidationError("--after-seq: expected a number of zero or more") }
-            if let after, FlowRecord.uid(fromText: after) == nil {
+            if let after, !FlowRow.isUID(after) {
                 throw ValidationError("--after: '\(after)' is not a flow uid (like C0dNmbB6GHRa)")
             }
             let interval: Int64
@@ -179,10 +163,10 @@ extension Telltale {
 
         /// The window, and for buckets its default: the last 24 buckets.
         func resolvedWindow(now: Int64, bucket: Int64?) -> TimeWindow {
-            var w = window.window(now: now)
+            let w = window.window(now: now)
             // The last 24 buckets, the current one among them.
-            if let bucket, w.from == nil, window.since == nil { w.from = now.subtractingSaturating(bucket.multipliedSaturating(by: 23)) }
-            return w
+            guard let bucket else { return w }
+            return w.startingAtLeast(24, bucketsOf: bucket, now: now)
         }
 
         func run() throws {
@@ -344,7 +328,7 @@ extension Telltale {
                 let state = try store.daemonState()
                 let coverage = try store.coverage(in: TimeWindow(from: now - 3_600_000_000_000))
                 let flowCount = try store.flowCount()
-                let standing = try store.standingVerdicts(in: TimeWindow(from: now.subtractingSaturating(30 * 86_400_000_000_000)))
+                let standing = try store.standingVerdicts(in: .last(30 * 86_400_000_000_000, now: now))
                 let running = state.map { kill(pid_t($0.pid), 0) == 0 && now - $0.heartbeat < 30_000_000_000 } ?? false
                 isRunning = running
                 if format == .json {
@@ -443,26 +427,14 @@ extension Telltale.Report {
     /// What `--every` takes: a second to a year.
     static let bucketWidths: ClosedRange<Int64> = 1_000_000_000...(366 * 86_400_000_000_000)
 
-    /// The buckets of `from`…`to`. A window of more buckets than a report draws is narrowed to the
-    /// flows in it (memory follows the data, not the window's length); if the flows themselves
-    /// need more, the report is refused with what to change.
+    /// The buckets of `from`…`to`, or the report refused with what to change.
     static func buckets(store: FlowStore, window: TimeWindow, from: Int64, to: Int64, width: Int64) throws -> TimeBuckets {
-        if let buckets = TimeBuckets(from: from, to: to, width: width) { return buckets }
-        var first = from, last = to
-        if let extent = try store.extent(in: window) {
-            first = max(from, extent.first)
-            last = min(to, max(extent.first, extent.last))
-        } else {
-            first = max(from, to.subtractingSaturating(width))
+        do {
+            return try store.buckets(in: window, from: from, to: to, width: width)
+        } catch let problem as TooManyBuckets {
+            Output.error("telltale: \(problem)")
+            throw ExitCode(1)
         }
-        if let buckets = TimeBuckets(from: first, to: last, width: width) { return buckets }
-        let wanted = TimeBuckets.count(from: first, to: last, width: width)
-        let span = last.subtractingSaturating(first)
-        let spanText = span >= 86_400_000_000_000 ? Count.text(span / 86_400_000_000_000, "day") : Count.text(span / 3_600_000_000_000, "hour")
-        Output.error("telltale: --every \(Quantity.durationText(width)) over the \(spanText) "
-            + "of flows in this window makes \(wanted) buckets, more than the \(TimeBuckets.maximumCount) a report draws: "
-            + "give a longer --every, or a shorter --since or --from")
-        throw ExitCode(1)
     }
 
     /// Flows shown in the HTML report's table at most (the newest).
@@ -470,14 +442,9 @@ extension Telltale.Report {
 
     func writeHTML(store: FlowStore, window w: TimeWindow, bucket: Int64?, now: Int64, path: String) throws {
         do {
-            let extent = try store.extent(in: w)
-            var from = w.from ?? extent?.first ?? now.subtractingSaturating(3_600_000_000_000)
-            // A window longer than the chart's longest round bucket can show (48 weeks) starts with
-            // its first flow: one reaching back centuries draws the time that holds flows.
-            if let first = extent?.first, now.subtractingSaturating(from) > 48 * 7 * 86_400_000_000_000 { from = max(from, first) }
-            let to = w.to ?? max(from.addingSaturating(1), min(now, extent?.last ?? now))
+            let (from, to) = try store.chartSpan(of: w, now: now)
             // About 48 bars unless --every says otherwise, on a round length.
-            let width = bucket ?? HTMLReportBuckets.roundWidth(for: to.subtractingSaturating(from))
+            let width = bucket ?? FlowStore.chartWidth(from: from, to: to)
             let buckets = try Self.buckets(store: store, window: w, from: from, to: to, width: width)
             let coverage = try store.coverage(in: w)
             var accumulator = TimeBuckets.Accumulator(buckets)

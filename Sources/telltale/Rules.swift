@@ -2,8 +2,6 @@ import ArgumentParser
 import FlowStore
 import Foundation
 import Monitor
-import PacketParsing
-import Policy
 import Posix
 import Reporting
 
@@ -15,22 +13,12 @@ extension Telltale {
             subcommands: [Check.self, Explain.self, Learn.self]
         )
 
-        static let defaultDirectory = RuleEngine.installedDirectory
+        static let defaultDirectory = RulesCommand.installedDirectory
 
-        /// The rules at `path` (nil or the installed directory: the installed pack, else the built-in
-        /// one, as the daemon chooses). Prints every problem and exits 1 when broken.
-        static func engine(_ path: String?) throws -> RuleEngine {
-            do {
-                return try RuleEngine.load(configured: path == defaultDirectory ? nil : path).engine
-            } catch {
-                for problem in error.problems { Output.error(Sanitizer.clean(problem.description)) }
-                throw ExitCode(1)
-            }
-        }
-
-        /// How `path` is named in output: the built-in pack when `engine(path)` chose it.
-        static func name(_ path: String, _ engine: RuleEngine) -> String {
-            engine.path == nil ? DefaultRulePack.location : path
+        /// Prints every problem of rules that do not load, and exits 1.
+        static func refuse(_ error: any Error) -> ExitCode {
+            for problem in "\(error)".split(separator: "\n") { Output.error(Sanitizer.clean(String(problem))) }
+            return ExitCode(1)
         }
 
         struct Check: ParsableCommand {
@@ -47,10 +35,7 @@ extension Telltale {
             var path: String = Rules.defaultDirectory
 
             func run() throws {
-                let engine = try Rules.engine(path)
-                let set = engine.ruleSet
-                Output.write("\(Rules.name(path, engine)): ok: \(set.files.count) files, \(set.roles.count) roles, "
-                    + "\(set.classes.filter { !$0.name.isEmpty }.count) classes, \(set.rules.count) rules\n")
+                do { Output.write(try RulesCommand.check(path)) } catch { throw Rules.refuse(error) }
                 Output.flush()
             }
         }
@@ -95,56 +80,7 @@ extension Telltale {
                     Output.error("telltale: \(error)")
                     throw ExitCode(1)
                 }
-                let engine: RuleEngine
-                let runPolicy = RunPolicy.name(ofRule: row.rule)
-                if let runPolicy, let policy = RunPolicy.engine(runPolicy) {
-                    engine = policy
-                } else {
-                    engine = try Rules.engine(rules)
-                }
-                let facts = Rules.facts(row)
-                let e = engine.explain(facts)
-                // A run policy gives no roles; the programs' roles come from the rules as in the daemon.
-                var role = (e.role, e.roleMatcher)
-                if runPolicy != nil {
-                    let r = try Rules.engine(nil).explain(facts)
-                    role = (r.role, r.roleMatcher)
-                }
-                if format == .json {
-                    Output.write(Self.json(row: row, explanation: e, role: role, runPolicy: runPolicy) + "\n")
-                    Output.flush()
-                    return
-                }
-                var out = "flow \(row.uid): \(row.proto) \(row.localAddress):\(row.localPort) → \(row.remoteAddress):\(row.remotePort)"
-                if let host = row.hostname { out += " (\(Sanitizer.clean(host)))" }
-                out += "\n"
-                if let p = row.process {
-                    out += "process: pid \(p.pid) \(Sanitizer.clean(p.exe ?? p.comm ?? "?"))\(p.cmdline.map { " — \(Sanitizer.clean($0))" } ?? "")\n"
-                } else {
-                    out += "process: none (\(row.unattributedReason ?? "unattributed"))\n"
-                }
-                if let runPolicy { out += "judged by: the policy of an observed run, rule set \(RunPolicy.rulePrefix)\(runPolicy)\n" }
-                out += "role: \(role.0.map { "\($0) (matched at \(role.1 ?? "?"))" } ?? "none")\n"
-                out += "scope: \(e.scope.rawValue)\n"
-                out += "classes: \(e.classes.isEmpty ? "none" : e.classes.joined(separator: ", "))\n"
-                out += "matching rules, in precedence order (the first decides):\n"
-                if e.matches.isEmpty { out += "  none\n" }
-                for (i, m) in e.matches.enumerated() {
-                    out += "  \(i + 1). \(m.action) \(m.rule) — \(m.tier) at \(m.location)\n"
-                }
-                let d = e.decision
-                out += "decision: \(d.verdict.rawValue)"
-                if let rule = d.rule { out += " by \(rule)" }
-                if let severity = d.severity { out += ", severity \(severity.rawValue)" }
-                if !d.tags.isEmpty { out += ", tags \(d.tags.joined(separator: ","))" }
-                out += "\n"
-                if let message = d.message { out += "message: \(Sanitizer.clean(message))\n" }
-                if row.verdict != d.verdict.rawValue || row.rule != d.rule {
-                    out += "stored verdict: \(row.verdict)\(row.rule.map { " by \($0)" } ?? "") (rules may have changed since)\n"
-                }
-                // Each line is cleaned on its own: a name or command line from the wire or /proc cannot
-                // forge a line, and the report's own line breaks stay.
-                Output.write(out.split(separator: "\n", omittingEmptySubsequences: false).map { Sanitizer.clean(String($0)) }.joined(separator: "\n"))
+                do { Output.write(try RulesCommand.explain(row, rules: rules, json: format == .json)) } catch { throw Rules.refuse(error) }
                 Output.flush()
             }
         }
@@ -183,89 +119,28 @@ extension Telltale {
             var by: String = "path"
 
             func validate() throws {
-                if Baseline.Key(rawValue: by) == nil { throw ValidationError("--by: expected path or hash") }
+                if !RulesCommand.isBaselineKey(by) { throw ValidationError("--by: expected path or hash") }
             }
 
             func run() throws {
                 let store = try database.open()
-                var baseline = Baseline(key: Baseline.Key(rawValue: by) ?? .path)
-                var flows = 0
+                let learnt: (text: String, pairs: Int, flows: Int)
                 do {
-                    // One flow at a time: a learning period of millions of flows holds only the pairs.
-                    try store.forEachFlow(in: window.window(now: SystemClock.wallNanoseconds())) { row in
-                        guard row.process != nil else { return }
-                        baseline.record(Rules.facts(row), start: row.start, end: row.end)
-                        flows += 1
-                    }
+                    learnt = try RulesCommand.learn(
+                        from: store, in: window.window(now: SystemClock.wallNanoseconds()), key: by, now: SystemClock.wallNanoseconds())
                 } catch {
                     Output.error("telltale: \(error)")
                     throw ExitCode(1)
                 }
-                let now = SystemClock.wallNanoseconds()
-                let notes = ["learnt on \(Timestamp.rfc3339(now)) from \(Count.text(flows, "attributed flow")) in \(store.path)"]
                 do {
-                    try PrivateFile.write(Array(baseline.text(notes: notes, time: Timestamp.rfc3339).utf8), to: out, mode: 0o640)
+                    try PrivateFile.write(Array(learnt.text.utf8), to: out, mode: 0o640)
                 } catch {
                     Output.error("telltale: cannot write \(out): \(error)")
                     throw ExitCode(1)
                 }
-                Output.write("\(out): \(baseline.entries.count) (program, destination) pairs from \(Count.text(flows, "attributed flow")), keyed by \(baseline.key.rawValue)\n")
+                Output.write("\(out): \(learnt.pairs) (program, destination) pairs from \(Count.text(learnt.flows, "attributed flow")), keyed by \(by)\n")
                 Output.flush()
             }
         }
-
-        /// The policy facts of a stored flow.
-        static func facts(_ row: FlowRow) -> FlowFacts {
-            let process = row.process.map { p in
-                ProcessFacts(
-                    pid: Int32(clamping: p.pid), startTime: p.startTime.map { UInt64(clamping: $0) }, exe: p.exe, sha256: p.sha256,
-                    cmdline: p.cmdline, comm: p.comm, user: p.user, uid: p.uid.map { UInt32(clamping: $0) }, unit: p.unit,
-                    container: p.container, parentExe: p.parentExe, program: p.program, programKind: p.programKind)
-            }
-            var facts = FlowFacts(
-                process: process, remoteAddress: IPAddress(row.remoteAddress) ?? IPAddress(v4: 0),
-                remotePort: UInt16(clamping: row.remotePort), ipProtocol: row.ipProtocol, scope: row.scope, hostname: row.hostname)
-            facts.peerRole = row.peerProcess?.role
-            return facts
-        }
-    }
-}
-
-extension Telltale.Rules.Explain {
-    /// The explanation as one JSON object: the flow (the contract's shape), the role, the
-    /// scope, the classes, the matching rules in precedence order, the decision, and the stored verdict.
-    static func json(row: FlowRow, explanation e: RuleEngine.Explanation, role: (String?, String?), runPolicy: String?) -> String {
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("flow"); row.writeJSON(to: &w)
-        w.key("judged_by"); w.string(runPolicy.map { RunPolicy.rulePrefix + $0 } ?? "rules")
-        w.key("role"); w.string(role.0)
-        w.key("role_matcher"); w.string(role.1)
-        w.key("scope"); w.string(e.scope.rawValue)
-        w.key("classes"); w.beginArray(); for c in e.classes { w.string(c) }; w.endArray()
-        w.key("matches"); w.beginArray()
-        for m in e.matches {
-            w.beginObject()
-            w.key("action"); w.string(m.action)
-            w.key("rule"); w.string(m.rule)
-            w.key("tier"); w.string(m.tier)
-            w.key("location"); w.string(m.location)
-            w.endObject()
-        }
-        w.endArray()
-        let d = e.decision
-        w.key("decision"); w.beginObject()
-        w.key("verdict"); w.string(d.verdict.rawValue)
-        w.key("rule"); w.string(d.rule)
-        w.key("severity"); w.string(d.severity?.rawValue)
-        w.key("tags"); w.beginArray(); for t in d.tags { w.string(t) }; w.endArray()
-        w.key("message"); w.string(d.message)
-        w.endObject()
-        w.key("stored"); w.beginObject()
-        w.key("verdict"); w.string(row.verdict)
-        w.key("rule"); w.string(row.rule)
-        w.endObject()
-        w.endObject()
-        return w.text
     }
 }

@@ -3,26 +3,13 @@ import ArgumentParser
 import Foundation
 import Logging
 import Monitor
-import PacketParsing
-import Policy
 import Reporting
 import FlowStore
-import Capture
 
 /// How a run's policy is described in the audit.
-enum RunPolicyDescription {
-    static func of(_ name: String) -> String {
-        switch name {
-        case "loopback-only": "loopback only, rule set run/loopback-only"
-        case "chatbot-ui": "role chatbot-ui: loopback and LAN, rule set run/chatbot-ui"
-        default: "role \(name): loopback only, rule set run/\(name)"
-        }
-    }
-}
-
 /// Options shared by `run` and `infer`.
 struct ObservationOptions: ParsableArguments {
-    @Option(help: "Judge the command's traffic by this role's policy (\(RunPolicy.names.dropFirst().joined(separator: ", "))) instead of 'loopback only'; `telltale rules explain UID` shows how a flow was judged.")
+    @Option(help: "Judge the command's traffic by this role's policy (\(ObservedRun.policyNames.dropFirst().joined(separator: ", "))) instead of 'loopback only'; `telltale rules explain UID` shows how a flow was judged.")
     var policy: String?
 
     @Flag(help: "Run the command in a network namespace with loopback only: it cannot leak.")
@@ -57,8 +44,8 @@ struct ObservationOptions: ParsableArguments {
                 }
             }
         }
-        if let policy, RunPolicy.engine(policy) == nil {
-            throw ValidationError("--policy: unknown role '\(policy)' (known: \(RunPolicy.names.dropFirst().joined(separator: ", ")))")
+        if let policy, !ObservedRun.policyNames.contains(policy) {
+            throw ValidationError("--policy: unknown role '\(policy)' (known: \(ObservedRun.policyNames.dropFirst().joined(separator: ", ")))")
         }
     }
 
@@ -74,8 +61,7 @@ struct ObservationOptions: ParsableArguments {
         options.kernelEvents = !noKernelEvents
         options.captureOutput = captureOutput
         // The daemon's rules give the programs their roles; the run's policy gives the verdicts.
-        options.rules = try Telltale.Rules.engine(nil)
-        options.policy = RunPolicy.engine(policyName)
+        do { try options.judge(policy: policyName, rules: nil) } catch { throw Telltale.Rules.refuse(error) }
         if noInspectContent { options.content = nil }
         if let evidence {
             // Made before the capture opens: the capture thread writes the frames into it as they come.
@@ -180,10 +166,10 @@ struct ObservationOptions: ParsableArguments {
     func audit(kind: String, command: [String], _ outcome: ObservedRun.Outcome) -> AuditReport {
         var report = AuditReport(
             kind: kind, command: command, start: outcome.start, end: outcome.end, exitStatus: outcome.exitStatus,
-            interfaces: outcome.interfaces, isolated: outcome.isolated, policy: RunPolicyDescription.of(policyName),
+            interfaces: outcome.interfaces, isolated: outcome.isolated, policy: ObservedRun.describePolicy(policyName),
             treeFlows: outcome.treeFlows, otherFlows: outcome.otherFlows.count,
             unattributedFlows: outcome.unattributedFlows, packets: outcome.counters.frames,
-            dropped: Int64(outcome.statistics.dropped + outcome.statistics.interfaceDropped) + outcome.attributionDropped,
+            dropped: outcome.statistics.lost + outcome.attributionDropped,
             damaged: outcome.counters.damaged)
         report.attribution = outcome.attribution
         report.eventDropped = outcome.eventDropped

@@ -1,5 +1,5 @@
-import Capture
 import Dispatch
+import Posix
 #if canImport(Glibc)
 import Glibc
 #endif

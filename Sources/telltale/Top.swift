@@ -1,6 +1,4 @@
 public import ArgumentParser
-import Capture
-import Flows
 import Dispatch
 import FlowStore
 import Foundation
@@ -238,7 +236,7 @@ final class TopFeed {
         options.interfaces = interfaces
         // Open flows are handed out every 2 seconds: rates move within a refresh or two, and a
         // machine with 10,000 open flows makes 5,000 rows a second rather than 10,000.
-        options.timeouts.active = 2_000_000_000
+        options.activeTimeout = 2_000_000_000
         var logger = Logger(label: "telltale")
         logger.logLevel = .error
         let pipeline: LivePipeline
@@ -304,8 +302,8 @@ final class TopFeed {
             s.eventDropped = losses.eventDropped
         case .capture(let pipeline):
             let (_, statistics) = pipeline.snapshot
-            s.dropped = Int64(clamping: statistics.dropped)
-            s.interfaceDropped = Int64(clamping: statistics.interfaceDropped)
+            s.dropped = statistics.kernelDropped
+            s.interfaceDropped = statistics.droppedByInterface
             s.queueDropped = pipeline.queueDropped
             s.eventDropped = pipeline.eventsDropped
         }

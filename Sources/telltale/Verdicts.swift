@@ -1,6 +1,5 @@
 import ArgumentParser
 import FlowStore
-import Flows
 import Posix
 import Reporting
 
@@ -39,7 +38,7 @@ extension Telltale {
             let now = SystemClock.wallNanoseconds()
             let span = (try? Quantity.duration(since)) ?? 0
             do {
-                let verdicts = try store.standingVerdicts(in: TimeWindow(from: now.subtractingSaturating(span)))
+                let verdicts = try store.standingVerdicts(in: .last(span, now: now))
                 Output.write(VerdictRenderer(format: format.output, terminal: Output.isTerminal).render(verdicts, window: "last \(since)"))
                 Output.flush()
             } catch {
