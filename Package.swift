@@ -157,7 +157,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "rules-bench",
-            dependencies: ["Policy", "PacketParsing"],
+            dependencies: ["Policy", "Monitor", "PacketParsing"],
             path: "bench/RulesBench",
             swiftSettings: strict
         ),
