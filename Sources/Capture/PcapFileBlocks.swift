@@ -122,11 +122,14 @@ struct PcapFileBlocks {
             end = unread
         }
         while !atEndOfFile && end < buffer.count {
-            let got = pread(descriptor, buffer.baseAddress! + end, buffer.count - end, off_t(nextReadOffset))
-            if got < 0 {
-                if errno == EINTR { continue }
+            let got: Int
+            do {
+                got = try FileDescriptor.read(
+                    descriptor, into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]), at: nextReadOffset,
+                    what: "error reading dump file")
+            } catch {
                 // libpcap's own words for a failed read, as its reader would have said them.
-                return SystemError("error reading dump file").description
+                return error.description
             }
             if got == 0 { atEndOfFile = true; break }
             end += got

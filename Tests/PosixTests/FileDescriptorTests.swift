@@ -91,6 +91,26 @@ import Testing
         #expect(waited >= 200_000_000 && waited < 5_000_000_000, "\(waited) ns")
     }
 
+    @Test func aReadAtAnOffsetLeavesTheFilePositionWhereItWas() throws {
+        let path = NSTemporaryDirectory() + "tt-pread-\(getpid())"
+        defer { unlink(path) }
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(Self.pattern(1000))))
+        let descriptor = open(path, O_RDONLY)
+        #expect(descriptor >= 0)
+        defer { close(descriptor) }
+        let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: 100, alignment: 1)
+        defer { raw.deallocate() }
+        #expect(try FileDescriptor.read(descriptor, into: raw, at: 950, what: "read") == 50)
+        #expect(Array(raw.prefix(50)) == Array(Self.pattern(1000)[950...]))
+        #expect(try FileDescriptor.read(descriptor, into: raw, at: 1000, what: "read") == 0)
+        #expect(try FileDescriptor.read(descriptor, into: raw, what: "read") == 100)
+        #expect(Array(raw) == Array(Self.pattern(1000)[0..<100]))
+        #expect(throws: SystemError("read a pipe", code: ESPIPE)) {
+            let pipe = try Pipe()
+            _ = try FileDescriptor.read(pipe.read, into: raw, at: 0, what: "read a pipe")
+        }
+    }
+
     @Test func aFailedReadSaysWhatWasRead() {
         let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: 1, alignment: 1)
         defer { raw.deallocate() }
