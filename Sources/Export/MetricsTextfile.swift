@@ -1,8 +1,8 @@
 import Posix
 
 /// Writes the metrics for node-exporter's textfile collector: to a temporary file beside the
-/// target, then renamed over it (`PrivateFile.write`), so a scrape never reads half a file. The file is world-readable
-/// (0644): node-exporter runs as its own user.
+/// target, then renamed over it (`PrivateFile.write`), so a scrape never reads half a file. The
+/// file is world-readable (0644): node-exporter runs as its own user.
 public struct MetricsTextfile: Sendable {
     public let path: String
 

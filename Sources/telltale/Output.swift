@@ -14,7 +14,8 @@ enum Output {
 
     static func flush() {
         guard !pending.isEmpty else { return }
-        // A reader that went away (`| head`) ends the output; there is no one left to tell.
+        // Standard output that cannot take the text (a full disk behind a redirection) has no
+        // one left to tell; what follows is dropped with it, as it always was.
         try? FileDescriptor.writeAll(1, pending, what: "write standard output")
         pending.removeAll(keepingCapacity: true)
     }
