@@ -64,7 +64,7 @@ public final class KernelSocketEvents: Sendable {
         }
         guard status == 0, let pointer else {
             let message = failure.text
-            throw LoadError(reason: message.isEmpty ? "loading the BPF programs failed (error \(-status))" : message)
+            throw LoadError(reason: message.isEmpty ? SystemError("loading the BPF programs failed", code: -status).description : message)
         }
         handle = Mutex(Handle(pointer))
         let ticks = sysconf(Int32(_SC_CLK_TCK))

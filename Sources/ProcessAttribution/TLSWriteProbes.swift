@@ -93,7 +93,7 @@ public final class TLSWriteProbes: Sendable {
                 let detail = message.contains("CAP_SYS_ADMIN") ? message : "\(message) (uprobes need CAP_SYS_ADMIN)"
                 throw LoadError(reason: detail, code: code)
             }
-            throw LoadError(reason: message.isEmpty ? "loading the TLS probes failed (error \(code))" : message, code: code)
+            throw LoadError(reason: message.isEmpty ? SystemError("loading the TLS probes failed", code: code).description : message, code: code)
         }
         return TLSWriteProbes(pointer)
     }
@@ -124,7 +124,7 @@ public final class TLSWriteProbes: Sendable {
                 return .noFunctions
             }
             let message = failure.text
-            return .failed(message.isEmpty ? "cannot probe \(path) (error \(-status))" : message)
+            return .failed(message.isEmpty ? SystemError("cannot probe \(path)", code: -status).description : message)
         }
     }
 
