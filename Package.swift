@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "FlowStore",
             dependencies: [
-                "Reporting", "Flows", "PacketParsing",
+                "Reporting", "Flows", "PacketParsing", "Posix",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -93,8 +93,7 @@ let package = Package(
         .target(
             name: "Monitor",
             dependencies: [
-                "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution", "CLinux",
-                "Policy", "Alerting", "Posix", "Export", "Content", "NameParsing",
+                "Capture", "Flows", "Names", "PacketParsing", "Reporting", "FlowStore", "ProcessAttribution", "Policy", "Alerting", "Posix", "Export", "Content", "NameParsing",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -158,7 +157,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "rules-bench",
-            dependencies: ["Policy", "PacketParsing"],
+            dependencies: ["Policy", "Monitor", "PacketParsing"],
             path: "bench/RulesBench",
             swiftSettings: strict
         ),

@@ -17,6 +17,8 @@
 
 #include <bpf/libbpf.h>
 
+#include "telltale_failure.h"
+
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
 
@@ -169,25 +171,61 @@ static void tail_lines(const char *text, const char *end, int lines, char *out, 
     }
 }
 
-static void set_error(char *error, size_t size, const char *format, ...) __attribute__((format(printf, 3, 4)));
-static void set_error(char *error, size_t size, const char *format, ...)
+/* Nothing failed (yet). `failure` may be NULL. */
+static void clear_failure(struct telltale_failure *failure)
 {
-    if (!error || size == 0)
+    if (!failure)
+        return;
+    failure->what[0] = 0;
+    failure->code = 0;
+    failure->detail[0] = 0;
+}
+
+/* Says what failed, with no errno behind it; clears the rest. `failure` may be NULL. */
+static void set_error(struct telltale_failure *failure, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(struct telltale_failure *failure, const char *format, ...)
+{
+    if (!failure)
         return;
     va_list args;
     va_start(args, format);
-    vsnprintf(error, size, format, args);
+    vsnprintf(failure->what, sizeof(failure->what), format, args);
     va_end(args);
+    failure->code = 0;
+    failure->detail[0] = 0;
 }
 
-/* libbpf's own error codes (-4000...) are not errnos: describe them, return -EINVAL. */
-static const char *describe_errno(int err, char *buffer, size_t size)
+/*
+ * The reason `err` (negative or positive) gives, after what set_error said: an errno, left to the
+ * caller to word; libbpf's own codes (-4000...) are not errnos, so libbpf's words for them go
+ * after `what` instead.
+ */
+static void set_reason(struct telltale_failure *failure, int err)
 {
+    if (!failure)
+        return;
     if (err <= -4000 && err > -4100) {
-        libbpf_strerror(err, buffer, size);
-        return buffer;
+        size_t used = strlen(failure->what);
+        if (used + 3 < sizeof(failure->what)) {
+            memcpy(failure->what + used, ": ", 3);
+            libbpf_strerror(err, failure->what + used + 2, sizeof(failure->what) - used - 2);
+        }
+        failure->code = 0;
+        return;
     }
-    return strerror(-err);
+    failure->code = err < 0 ? -err : err;
+}
+
+/* What follows the reason (a hint, libbpf's last line). */
+static void set_detail(struct telltale_failure *failure, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static void set_detail(struct telltale_failure *failure, const char *format, ...)
+{
+    if (!failure)
+        return;
+    va_list args;
+    va_start(args, format);
+    vsnprintf(failure->detail, sizeof(failure->detail), format, args);
+    va_end(args);
 }
 
 static int as_errno(int err)
@@ -247,8 +285,8 @@ static void verifier_reason(const char *text, const char *end, char *out, size_t
 }
 
 /* `permission_hint` says what an EPERM at load most likely means for this object. */
-static void describe_load_failure(int err, const struct message_log *log, const char *permission_hint, char *error,
-                                 size_t size)
+static void describe_load_failure(int err, const struct message_log *log, const char *permission_hint,
+                                  struct telltale_failure *failure)
 {
     char program_buffer[128];
     const char *program = failing_program(log, program_buffer, sizeof(program_buffer));
@@ -258,32 +296,34 @@ static void describe_load_failure(int err, const struct message_log *log, const 
     else
         where[0] = 0;
     char detail[1024];
-    char reason[128];
 
     if (err == -EPERM) {
-        set_error(error, size, "BPF programs cannot be loaded: %s (%s)%s", strerror(EPERM), permission_hint,
-                  where);
+        set_error(failure, "BPF programs cannot be loaded");
+        set_reason(failure, err);
+        set_detail(failure, " (%s)%s", permission_hint, where);
         return;
     }
     const char *verifier_end = strstr(log->text, "-- END PROG LOAD LOG --");
     if (verifier_end) {
         verifier_reason(log->text, verifier_end, detail, sizeof(detail));
-        set_error(error, size, "the kernel's verifier rejected BPF program '%s': %s (%s)",
-                  program ? program : "?", detail, describe_errno(err, reason, sizeof(reason)));
+        set_error(failure, "the kernel's verifier rejected BPF program '%s'", program ? program : "?");
+        set_reason(failure, err);
+        set_detail(failure, "; verifier: %s", detail);
         return;
     }
     if (find_line(log, "failed to find kernel BTF type ID", detail, sizeof(detail))) {
-        set_error(error, size, "this kernel lacks a tracepoint a BPF program attaches to%s: %s", where, detail);
+        set_error(failure, "this kernel lacks a tracepoint a BPF program attaches to%s: %s", where, detail);
         return;
     }
     if (find_line(log, "failed to find BTF for extern", detail, sizeof(detail)) ||
         find_line(log, "relo #", detail, sizeof(detail))) {
-        set_error(error, size, "this kernel's structures do not match the BPF program%s: %s", where, detail);
+        set_error(failure, "this kernel's structures do not match the BPF program%s: %s", where, detail);
         return;
     }
     tail_lines(log->text, NULL, 2, detail, sizeof(detail));
-    set_error(error, size, "loading the BPF programs failed%s: %s%s%s", where,
-              describe_errno(err, reason, sizeof(reason)), detail[0] ? "; libbpf: " : "", detail);
+    set_error(failure, "loading the BPF programs failed%s", where);
+    set_reason(failure, err);
+    set_detail(failure, "%s%s", detail[0] ? "; libbpf: " : "", detail);
 }
 
 /*
@@ -291,15 +331,16 @@ static void describe_load_failure(int err, const struct message_log *log, const 
  * `permission_hint` (may be NULL) says what an EPERM most likely means for this object.
  */
 static void describe_attach_failure(int err, const char *program, const struct message_log *log,
-                                    const char *permission_hint, char *error, size_t size)
+                                    const char *permission_hint, struct telltale_failure *failure)
 {
-    char detail[512], reason[128];
+    char detail[512];
     tail_lines(log->text, NULL, 1, detail, sizeof(detail));
+    set_error(failure, "BPF program '%s' cannot be attached", program);
+    set_reason(failure, err);
     if (err == -EPERM && permission_hint)
-        set_error(error, size, "BPF program '%s' cannot be attached: %s (%s)", program, strerror(EPERM), permission_hint);
+        set_detail(failure, " (%s)", permission_hint);
     else
-        set_error(error, size, "BPF program '%s' cannot be attached: %s%s%s", program,
-                  describe_errno(err, reason, sizeof(reason)), detail[0] ? "; libbpf: " : "", detail);
+        set_detail(failure, "%s%s", detail[0] ? "; libbpf: " : "", detail);
 }
 
 /* The sum over every CPU of entry `key` of a per-CPU array of counters (0 when it cannot be read). */

@@ -61,26 +61,27 @@ static int take_event(void *context, void *data, size_t size)
     return b->count >= b->capacity ? -ENOSPC : 0;
 }
 
-int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out, char *error, size_t error_size)
+int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out, struct telltale_failure *failure)
 {
     if (out)
         *out = NULL;
-    if (error && error_size)
-        error[0] = 0;
+    clear_failure(failure);
     if (!object || size == 0 || !out) {
-        set_error(error, error_size, "telltale_bpf_open: no BPF object given");
+        set_error(failure, "telltale_bpf_open: no BPF object given");
         return -EINVAL;
     }
     if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
         int e = errno;
         if (e == ENOENT) {
-            set_error(error, error_size,
+            set_error(failure,
                       "this kernel has no BTF (/sys/kernel/btf/vmlinux): it needs CONFIG_DEBUG_INFO_BTF for "
                       "BPF socket events");
             return -EOPNOTSUPP;
         }
-        set_error(error, error_size, "cannot read /sys/kernel/btf/vmlinux: %s (%s)", strerror(e),
-                  e == EACCES ? "needs root or CAP_BPF+CAP_PERFMON" : "kernel BTF is needed for BPF socket events");
+        set_error(failure, "cannot read /sys/kernel/btf/vmlinux");
+        set_reason(failure, e);
+        set_detail(failure, " (%s)",
+                   e == EACCES ? "needs root or CAP_BPF+CAP_PERFMON" : "kernel BTF is needed for BPF socket events");
         return -e;
     }
 
@@ -89,7 +90,7 @@ int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out
     if (!log || !b) {
         free(log);
         free(b);
-        set_error(error, error_size, "out of memory");
+        set_error(failure, "out of memory");
         return -ENOMEM;
     }
     libbpf_set_print(collect_message);
@@ -102,10 +103,11 @@ int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out
         err = -errno;
         if (err == 0)
             err = -EINVAL;
-        char detail[512], reason[128];
+        char detail[512];
         tail_lines(log->text, NULL, 1, detail, sizeof(detail));
-        set_error(error, error_size, "cannot open the BPF object: %s%s%s", describe_errno(err, reason, sizeof(reason)),
-                  detail[0] ? "; libbpf: " : "", detail);
+        set_error(failure, "cannot open the BPF object");
+        set_reason(failure, err);
+        set_detail(failure, "%s%s", detail[0] ? "; libbpf: " : "", detail);
         err = as_errno(err);
         goto fail;
     }
@@ -114,7 +116,7 @@ int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out
     if (err) {
         if (err > 0)
             err = -err;
-        describe_load_failure(err, log, permission_hint(), error, error_size);
+        describe_load_failure(err, log, permission_hint(), failure);
         err = as_errno(err);
         goto fail;
     }
@@ -123,7 +125,7 @@ int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out
     bpf_object__for_each_program(program, b->object) {
         if (b->link_count == MAX_LINKS) {
             err = -E2BIG;
-            set_error(error, error_size, "too many BPF programs in the object");
+            set_error(failure, "too many BPF programs in the object");
             goto fail;
         }
         struct bpf_link *link = bpf_program__attach(program);
@@ -131,7 +133,7 @@ int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out
             err = -errno;
             if (err == 0)
                 err = -EINVAL;
-            describe_attach_failure(err, bpf_program__name(program), log, permission_hint(), error, error_size);
+            describe_attach_failure(err, bpf_program__name(program), log, permission_hint(), failure);
             err = as_errno(err);
             goto fail;
         }
@@ -142,13 +144,14 @@ int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out
     b->dropped = bpf_object__find_map_by_name(b->object, "dropped");
     if (!events || !b->dropped) {
         err = -ENOENT;
-        set_error(error, error_size, "the BPF object has no '%s' map", events ? "dropped" : "events");
+        set_error(failure, "the BPF object has no '%s' map", events ? "dropped" : "events");
         goto fail;
     }
     b->cpus = libbpf_num_possible_cpus();
     if (b->cpus <= 0) {
         err = b->cpus < 0 ? b->cpus : -EINVAL;
-        set_error(error, error_size, "cannot count the possible CPUs: %s", strerror(-err));
+        set_error(failure, "cannot count the possible CPUs");
+        set_reason(failure, err);
         goto fail;
     }
     b->ring = ring_buffer__new(bpf_map__fd(events), take_event, b, NULL);
@@ -156,7 +159,8 @@ int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out
         err = -errno;
         if (err == 0)
             err = -EINVAL;
-        set_error(error, error_size, "cannot map the BPF ring buffer: %s", strerror(-err));
+        set_error(failure, "cannot map the BPF ring buffer");
+        set_reason(failure, err);
         goto fail;
     }
 

@@ -89,18 +89,17 @@ static int take_record(void *context, void *data, size_t size)
     return t->count >= t->capacity ? -ENOSPC : 0;
 }
 
-int telltale_tls_open(const void *object, size_t size, struct telltale_tls **out, char *error, size_t error_size)
+int telltale_tls_open(const void *object, size_t size, struct telltale_tls **out, struct telltale_failure *failure)
 {
     if (out)
         *out = NULL;
-    if (error && error_size)
-        error[0] = 0;
+    clear_failure(failure);
     if (!object || size == 0 || !out) {
-        set_error(error, error_size, "telltale_tls_open: no BPF object given");
+        set_error(failure, "telltale_tls_open: no BPF object given");
         return -EINVAL;
     }
     if (!has_sys_admin()) {
-        set_error(error, error_size, "TLS write probes cannot be used: %s", uprobe_permission);
+        set_error(failure, "TLS write probes cannot be used: %s", uprobe_permission);
         return -EPERM;
     }
 
@@ -109,7 +108,7 @@ int telltale_tls_open(const void *object, size_t size, struct telltale_tls **out
     if (!log || !t) {
         free(log);
         free(t);
-        set_error(error, error_size, "out of memory");
+        set_error(failure, "out of memory");
         return -ENOMEM;
     }
     libbpf_set_print(collect_message);
@@ -122,10 +121,11 @@ int telltale_tls_open(const void *object, size_t size, struct telltale_tls **out
         err = -errno;
         if (err == 0)
             err = -EINVAL;
-        char detail[512], reason[128];
+        char detail[512];
         tail_lines(log->text, NULL, 1, detail, sizeof(detail));
-        set_error(error, error_size, "cannot open the TLS probe object: %s%s%s",
-                  describe_errno(err, reason, sizeof(reason)), detail[0] ? "; libbpf: " : "", detail);
+        set_error(failure, "cannot open the TLS probe object");
+        set_reason(failure, err);
+        set_detail(failure, "%s%s", detail[0] ? "; libbpf: " : "", detail);
         err = as_errno(err);
         goto fail;
     }
@@ -134,8 +134,7 @@ int telltale_tls_open(const void *object, size_t size, struct telltale_tls **out
     if (err) {
         if (err > 0)
             err = -err;
-        describe_load_failure(err, log, "needs CAP_BPF+CAP_PERFMON, and CAP_SYS_ADMIN for uprobes", error,
-                              error_size);
+        describe_load_failure(err, log, "needs CAP_BPF+CAP_PERFMON, and CAP_SYS_ADMIN for uprobes", failure);
         err = as_errno(err);
         goto fail;
     }
@@ -144,14 +143,14 @@ int telltale_tls_open(const void *object, size_t size, struct telltale_tls **out
         t->programs[i] = bpf_object__find_program_by_name(t->object, probes[i].program);
         if (!t->programs[i]) {
             err = -ENOENT;
-            set_error(error, error_size, "the TLS probe object has no program '%s'", probes[i].program);
+            set_error(failure, "the TLS probe object has no program '%s'", probes[i].program);
             goto fail;
         }
     }
     struct bpf_program *socket_program = bpf_object__find_program_by_name(t->object, "telltale_tls_socket");
     if (!socket_program) {
         err = -ENOENT;
-        set_error(error, error_size, "the TLS probe object has no program 'telltale_tls_socket'");
+        set_error(failure, "the TLS probe object has no program 'telltale_tls_socket'");
         goto fail;
     }
     t->socket_link = bpf_program__attach(socket_program);
@@ -159,7 +158,7 @@ int telltale_tls_open(const void *object, size_t size, struct telltale_tls **out
         err = -errno;
         if (err == 0)
             err = -EINVAL;
-        describe_attach_failure(err, "telltale_tls_socket", log, NULL, error, error_size);
+        describe_attach_failure(err, "telltale_tls_socket", log, NULL, failure);
         err = as_errno(err);
         goto fail;
     }
@@ -168,13 +167,14 @@ int telltale_tls_open(const void *object, size_t size, struct telltale_tls **out
     t->counters = bpf_object__find_map_by_name(t->object, "counters");
     if (!records || !t->counters) {
         err = -ENOENT;
-        set_error(error, error_size, "the TLS probe object has no '%s' map", records ? "counters" : "tls_records");
+        set_error(failure, "the TLS probe object has no '%s' map", records ? "counters" : "tls_records");
         goto fail;
     }
     t->cpus = libbpf_num_possible_cpus();
     if (t->cpus <= 0) {
         err = t->cpus < 0 ? t->cpus : -EINVAL;
-        set_error(error, error_size, "cannot count the possible CPUs: %s", strerror(-err));
+        set_error(failure, "cannot count the possible CPUs");
+        set_reason(failure, err);
         goto fail;
     }
     t->ring = ring_buffer__new(bpf_map__fd(records), take_record, t, NULL);
@@ -182,7 +182,8 @@ int telltale_tls_open(const void *object, size_t size, struct telltale_tls **out
         err = -errno;
         if (err == 0)
             err = -EINVAL;
-        set_error(error, error_size, "cannot map the TLS probes' ring buffer: %s", strerror(-err));
+        set_error(failure, "cannot map the TLS probes' ring buffer");
+        set_reason(failure, err);
         goto fail;
     }
 
@@ -212,17 +213,16 @@ static int keep_link(struct telltale_tls *t, struct bpf_link *link)
     return 0;
 }
 
-int telltale_tls_attach(struct telltale_tls *t, const char *path, char *error, size_t error_size)
+int telltale_tls_attach(struct telltale_tls *t, const char *path, struct telltale_failure *failure)
 {
-    if (error && error_size)
-        error[0] = 0;
+    clear_failure(failure);
     if (!t || !path || !path[0]) {
-        set_error(error, error_size, "telltale_tls_attach: no file given");
+        set_error(failure, "telltale_tls_attach: no file given");
         return -EINVAL;
     }
     struct message_log *log = calloc(1, sizeof(*log));
     if (!log) {
-        set_error(error, error_size, "out of memory");
+        set_error(failure, "out of memory");
         return -ENOMEM;
     }
     libbpf_set_print(collect_message);
@@ -246,14 +246,14 @@ int telltale_tls_attach(struct telltale_tls *t, const char *path, char *error, s
                 missing++;
             else if (!first_error) {
                 first_error = err;
-                char detail[512], reason[128];
+                char detail[512];
                 tail_lines(log->text, NULL, 1, detail, sizeof(detail));
+                set_error(failure, "cannot probe %s in %s", probes[i].function, path);
+                set_reason(failure, err);
                 if (err == -EACCES || err == -EPERM)
-                    set_error(error, error_size, "cannot probe %s in %s: %s (%s)", probes[i].function, path,
-                              strerror(-err), uprobe_permission);
+                    set_detail(failure, " (%s)", uprobe_permission);
                 else
-                    set_error(error, error_size, "cannot probe %s in %s: %s%s%s", probes[i].function, path,
-                              describe_errno(err, reason, sizeof(reason)), detail[0] ? "; libbpf: " : "", detail);
+                    set_detail(failure, "%s%s", detail[0] ? "; libbpf: " : "", detail);
             }
             continue;
         }
@@ -261,7 +261,7 @@ int telltale_tls_attach(struct telltale_tls *t, const char *path, char *error, s
             bpf_link__destroy(link);
             if (!first_error) {
                 first_error = -ENOMEM;
-                set_error(error, error_size, "out of memory");
+                set_error(failure, "out of memory");
             }
             continue;
         }
@@ -271,14 +271,13 @@ int telltale_tls_attach(struct telltale_tls *t, const char *path, char *error, s
     free(log);
 
     if (attached > 0) {
-        if (error && error_size)
-            error[0] = 0;
+        clear_failure(failure);
         return attached;
     }
     if (first_error)
         return first_error;
     if (missing > 0) {
-        set_error(error, error_size, "%s has neither SSL_write nor SSL_write_ex", path);
+        set_error(failure, "%s has neither SSL_write nor SSL_write_ex", path);
         return -ENOENT;
     }
     return -EINVAL;

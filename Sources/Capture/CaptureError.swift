@@ -1,4 +1,7 @@
-/// A libpcap failure: what was being done, on what, and libpcap's own message.
+public import Posix
+
+/// A libpcap failure: what was being done, on what, and libpcap's own message (or the system
+/// call's, kept in `cause`).
 public struct CaptureError: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
         case open, activate, filter, read, noSuchDevice, permissionDenied, truncated
@@ -10,11 +13,19 @@ public struct CaptureError: Error, Equatable, Sendable, CustomStringConvertible 
     /// The file or interface concerned.
     public var source: String
     public var message: String
+    /// The system call that failed, when one did rather than libpcap.
+    public var cause: SystemError?
 
     public init(_ kind: Kind, source: String, message: String) {
         self.kind = kind
         self.source = source
         self.message = message
+    }
+
+    /// A failed system call on `source`; `context` goes before the system's message ("write failed").
+    public init(_ kind: Kind, source: String, cause: SystemError, context: String? = nil) {
+        self.init(kind, source: source, message: context.map { "\($0): \(cause.message)" } ?? cause.message)
+        self.cause = cause
     }
 
     public var description: String {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 public import PacketParsing
+import Posix
 
 /// Writes capture files in the classic pcap format (microsecond or nanosecond) or pcapng, so tests
 /// and benchmarks make their own fixtures and `run --evidence` keeps its frames. Buffered (up to
@@ -34,7 +35,7 @@ public final class CaptureFileWriter {
         self.snapLength = snapLength
         descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode_t(mode))
         guard descriptor >= 0 else {
-            throw CaptureError(.open, source: path, message: String(cString: strerror(errno)))
+            throw CaptureError(.open, source: path, cause: SystemError("open \(path)"))
         }
         // The umask may have narrowed a new file's mode, and an existing file keeps its own: set it.
         fchmod(descriptor, mode_t(mode))
@@ -119,14 +120,10 @@ public final class CaptureFileWriter {
     }
 
     private func flush() throws(CaptureError) {
-        var offset = 0
-        while offset < buffer.count {
-            let written = buffer[offset...].withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw CaptureError(.read, source: path, message: "write failed: " + String(cString: strerror(errno)))
-            }
-            offset += written
+        do {
+            try FileDescriptor.writeAll(descriptor, buffer, what: "write \(path)")
+        } catch {
+            throw CaptureError(.read, source: path, cause: error, context: "write failed")
         }
         buffer.removeAll(keepingCapacity: true)
     }

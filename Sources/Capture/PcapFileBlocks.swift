@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 
 /// Reads the records of a classic pcap file in this machine's byte order (format version 2.4, with
 /// microsecond or nanosecond timestamps) from blocks of a few megabytes, rather than with two `fread`
@@ -121,10 +122,14 @@ struct PcapFileBlocks {
             end = unread
         }
         while !atEndOfFile && end < buffer.count {
-            let got = pread(descriptor, buffer.baseAddress! + end, buffer.count - end, off_t(nextReadOffset))
-            if got < 0 {
-                if errno == EINTR { continue }
-                return "error reading dump file: \(String(cString: strerror(errno)))"
+            let got: Int
+            do {
+                got = try FileDescriptor.read(
+                    descriptor, into: UnsafeMutableRawBufferPointer(rebasing: buffer[end...]), at: nextReadOffset,
+                    what: "error reading dump file")
+            } catch {
+                // libpcap's own words for a failed read, as its reader would have said them.
+                return error.description
             }
             if got == 0 { atEndOfFile = true; break }
             end += got

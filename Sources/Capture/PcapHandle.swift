@@ -1,5 +1,6 @@
 import CPcap
 public import PacketParsing
+import Posix
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -59,13 +60,13 @@ public final class PcapHandle {
         // O_NONBLOCK so that opening a FIFO returns at once; fstat then says what was opened.
         let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard descriptor >= 0 else {
-            throw CaptureError(.open, source: path, message: String(cString: strerror(errno)))
+            throw CaptureError(.open, source: path, cause: SystemError("open \(path)"))
         }
         var info = stat()
         guard fstat(descriptor, &info) == 0 else {
-            let message = String(cString: strerror(errno))
+            let failure = SystemError("fstat \(path)")
             close(descriptor)
-            throw CaptureError(.open, source: path, message: message)
+            throw CaptureError(.open, source: path, cause: failure)
         }
         guard info.st_mode & S_IFMT == S_IFREG else {
             close(descriptor)
@@ -80,9 +81,9 @@ public final class PcapHandle {
         }
         _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) & ~O_NONBLOCK)
         guard let stream = fdopen(descriptor, "rb") else {
-            let message = String(cString: strerror(errno))
+            let failure = SystemError("fdopen \(path)")
             close(descriptor)
-            throw CaptureError(.open, source: path, message: message)
+            throw CaptureError(.open, source: path, cause: failure)
         }
         var errorBuffer = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         // On success libpcap owns the stream and closes it in pcap_close; on failure it is ours.
@@ -186,7 +187,9 @@ public final class PcapHandle {
                               socklen_t(MemoryLayout<sock_fprog>.size))
         }
         guard status == 0 else {
-            throw CaptureError(.filter, source: source, message: "cannot attach the snap program: " + String(cString: strerror(errno)))
+            throw CaptureError(
+                .filter, source: source, cause: SystemError("attach the snap program to \(source)"),
+                context: "cannot attach the snap program")
         }
     }
 

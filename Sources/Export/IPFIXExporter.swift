@@ -78,20 +78,26 @@ public final class IPFIXExporter {
         guard now >= nextConnect else { return false }
         nextConnect = now + 5_000_000_000
         let kind = transport == .udp ? SOCK_DGRAM : SOCK_STREAM
+        let operation = "cannot connect to \(collector) over \(transport.rawValue)"
+        var failure = SystemError(operation, code: EINVAL)
         let fd = collector.withSockaddr { address, length, family -> Int32 in
             let fd = socket(family, Int32(kind.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard fd >= 0 else { return -1 }
+            guard fd >= 0 else {
+                failure = SystemError(operation)
+                return -1
+            }
             var timeout = timeval(tv_sec: 1, tv_usec: 0)
             setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
             if connect(fd, address, length) != 0 {
+                failure = SystemError(operation)
                 close(fd)
                 return -1
             }
             return fd
         }
         guard fd >= 0 else {
-            lastError = "cannot connect to \(collector) over \(transport.rawValue): \(String(cString: strerror(errno)))"
+            lastError = failure.description
             return false
         }
         descriptor = fd
@@ -102,23 +108,23 @@ public final class IPFIXExporter {
 
     /// Writes one message whole; on failure a TCP connection is dropped (to be retried).
     private func write(_ message: [UInt8]) -> Bool {
-        var offset = 0
-        while offset < message.count {
-            let n = message.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 {
-                lastError = "sending to \(collector) over \(transport.rawValue): \(String(cString: strerror(errno)))"
-                if transport == .tcp {
-                    close(descriptor)
-                    descriptor = -1
-                } else {
-                    // A refused datagram means the collector was not there (or restarted): it has lost
-                    // the templates, so the next message carries them again.
-                    lastTemplates = nil
-                }
-                return false
+        do {
+            // The socket's one-second send timeout ends a blocked send with EAGAIN; the deadline
+            // then ends the wait there instead of polling on.
+            try FileDescriptor.writeAll(
+                descriptor, message, to: .socket, what: "sending to \(collector) over \(transport.rawValue)",
+                deadline: SystemClock.monotonicNanoseconds() + 1_000_000_000)
+        } catch {
+            lastError = error.description
+            if transport == .tcp {
+                close(descriptor)
+                descriptor = -1
+            } else {
+                // A refused datagram means the collector was not there (or restarted): it has lost
+                // the templates, so the next message carries them again.
+                lastTemplates = nil
             }
-            offset += n
+            return false
         }
         messagesSent += 1
         lastError = nil

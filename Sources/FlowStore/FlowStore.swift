@@ -1,5 +1,6 @@
 import GRDB
 import GRDBSQLite
+import Posix
 public import Reporting
 #if canImport(Glibc)
 import Glibc
@@ -43,7 +44,7 @@ public final class FlowStore: Sendable {
             // O_EXCL and O_NOFOLLOW so a link put in its place since the check is not followed.
             let descriptor = open(path, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0o640)
             guard descriptor >= 0 else {
-                throw StoreError(.unavailable, operation: "create", path: path, message: String(cString: strerror(errno)))
+                throw StoreError(.unavailable, operation: "create", path: path, cause: SystemError("create \(path)"))
             }
             close(descriptor)
         }
@@ -68,7 +69,7 @@ public final class FlowStore: Sendable {
         var info = stat()
         guard lstat(path, &info) == 0 else {
             if errno == ENOENT { return false }
-            throw StoreError(.unavailable, operation: "open", path: path, message: String(cString: strerror(errno)))
+            throw StoreError(.unavailable, operation: "open", path: path, cause: SystemError("open \(path)"))
         }
         switch info.st_mode & S_IFMT {
         case S_IFREG:
@@ -98,7 +99,7 @@ public final class FlowStore: Sendable {
         // O_NONBLOCK and O_NOFOLLOW: a FIFO or link swapped in since checkFileType must not block or be followed.
         let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)
         guard descriptor >= 0 else {
-            throw StoreError(.unavailable, operation: "open", path: path, message: String(cString: strerror(errno)))
+            throw StoreError(.unavailable, operation: "open", path: path, cause: SystemError("open \(path)"))
         }
         defer { close(descriptor) }
         var info = stat()

@@ -1,3 +1,5 @@
+public import Posix
+
 /// A database failure: what was being done, on which file, and SQLite's own message.
 public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
@@ -19,12 +21,20 @@ public struct StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     public var operation: String
     public var path: String
     public var message: String
+    /// The system call that failed, when one did rather than SQLite.
+    public var cause: SystemError?
 
     public init(_ kind: Kind, operation: String, path: String, message: String) {
         self.kind = kind
         self.operation = operation
         self.path = path
         self.message = message
+    }
+
+    /// A system call that failed on `path`: the message is the system's.
+    public init(_ kind: Kind, operation: String, path: String, cause: SystemError) {
+        self.init(kind, operation: operation, path: path, message: cause.message)
+        self.cause = cause
     }
 
     public var description: String {

@@ -30,7 +30,7 @@ public struct ModelFile: Sendable, Equatable {
         // Opening a FIFO or a device would block (or read forever): only regular files are models.
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw LlamaError(.modelFileUnreadable, operation: operation, message: String(cString: strerror(errno)))
+            throw LlamaError(.modelFileUnreadable, operation: operation, cause: SystemError("stat \(path)"))
         }
         guard info.st_mode & S_IFMT == S_IFREG else {
             let kind = switch info.st_mode & S_IFMT {

@@ -2,7 +2,6 @@ public import Capture
 public import FlowStore
 public import Flows
 public import Logging
-import CLinux
 import Export
 import Foundation
 #if canImport(Glibc)
@@ -160,7 +159,7 @@ public final class Daemon: Sendable {
                 notifier.notify("STATUS=capturing; \(state): flows wait in memory")
             case .written(let count) where count >= storing.batchLimit / 2:
                 // A burst (open flows checkpointed together) is over: hand its freed memory back.
-                _ = malloc_trim(0)
+                ProcessMemory.returnFreedMemory()
             case .nothingDue, .written, .stillFailing:
                 break
             }

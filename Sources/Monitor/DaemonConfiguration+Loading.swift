@@ -1,4 +1,5 @@
 import Policy
+import Posix
 
 extension DaemonConfiguration {
     /// Reads and parses a configuration file, trusted only as the rules are (see `TrustedFile`): it
@@ -7,7 +8,7 @@ extension DaemonConfiguration {
     public static func load(file: String, checkTrust: Bool = true) throws(Problem) -> DaemonConfiguration {
         let text: String
         do {
-            text = try TrustedFile.read(file, checkTrust: checkTrust)
+            text = try TrustedFile.read(file, checkTrust: checkTrust, maximumSize: YAMLBounds.maximumSize)
         } catch {
             throw Problem(file: error.path, line: nil, message: error.message)
         }

@@ -1,7 +1,7 @@
-import CLinux
 public import Capture
 public import Posix
 import Foundation
+import Posix
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -281,19 +281,15 @@ public final class LivePipeline: Sendable {
             return try LiveCapture(interfaces: interfaces, options: options)
         }
         // Open the packet socket inside the namespace (a socket stays in the namespace it was made
-        // in), then return this thread to its own.
-        let home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)
-        let target = open("/run/netns/\(namespace)", O_RDONLY | O_CLOEXEC)
-        guard home >= 0, target >= 0, telltale_enter_network_namespace(target) == 0 else {
-            let message = String(cString: strerror(errno))
-            if home >= 0 { Glibc.close(home) }
-            if target >= 0 { Glibc.close(target) }
-            throw CaptureError(.open, source: "network namespace \(namespace)", message: "cannot enter it: \(message)")
+        // in); the thread is back in its own before the capture is used.
+        let result: Result<LiveCapture, CaptureError>
+        do {
+            result = try NetworkNamespace.run(in: "/run/netns/\(namespace)") {
+                Result { () throws(CaptureError) -> LiveCapture in try LiveCapture(interfaces: ["lo"], options: options) }
+            }
+        } catch {
+            throw CaptureError(.open, source: "network namespace \(namespace)", cause: error, context: "cannot enter it")
         }
-        let result = Result { () throws(CaptureError) -> LiveCapture in try LiveCapture(interfaces: ["lo"], options: options) }
-        _ = telltale_enter_network_namespace(home)
-        Glibc.close(home)
-        Glibc.close(target)
         return try result.get()
     }
 }

@@ -104,13 +104,6 @@ public struct PriorityLogHandler: LogHandler {
 
     /// Writes to file descriptor 2 in one call per message, so lines of two threads never interleave.
     public static let standardError: @Sendable (String) -> Void = { text in
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return }
-            offset += written
-        }
+        try? FileDescriptor.writeAll(2, text.utf8, what: "write standard error")
     }
 }

@@ -57,11 +57,6 @@ public final class RuleEngine: Sendable {
     private let cache = Mutex<[ProcessFacts: Plan]>([:])
     private static let cacheLimit = 65_536
 
-    /// Loads the rules at `path` (a directory of YAML files, or one file).
-    public convenience init(directory path: String, checkPermissions: Bool = true) throws(RulesError) {
-        self.init(rules: try RuleSet.load(path: path, checkPermissions: checkPermissions), path: path)
-    }
-
     public init(rules: RuleSet, path: String? = nil) {
         ruleSet = rules
         self.path = path
@@ -123,12 +118,6 @@ public final class RuleEngine: Sendable {
         stepsByClass = byClass
         classBound = bound
         unattributedPlan = Plan(role: nil, roleMatcher: nil, unbound: everyoneSteps, programRules: [])
-    }
-
-    /// A new engine from the same path; on any problem, throws and the caller keeps this one.
-    public func reloaded(checkPermissions: Bool = true) throws(RulesError) -> RuleEngine {
-        guard let path else { return self }
-        return try RuleEngine(directory: path, checkPermissions: checkPermissions)
     }
 
     // MARK: Processes

@@ -98,20 +98,7 @@ public final class ChildProcess {
         _ = fcntl(inputDescriptor, F_SETFL, fcntl(inputDescriptor, F_GETFL) | O_NONBLOCK)
         // A child that exits without reading would otherwise kill this whole process with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
-        var offset = 0
-        while offset < bytes.count && SystemClock.monotonicNanoseconds() < deadline {
-            let count = bytes.withUnsafeBytes { raw -> Int in
-                guard let base = raw.baseAddress else { return -1 }
-                return write(inputDescriptor, base + offset, raw.count - offset)
-            }
-            if count > 0 {
-                offset += count
-            } else if errno == EAGAIN || errno == EINTR {
-                usleep(5_000)
-            } else {
-                break
-            }
-        }
+        try? FileDescriptor.writeAll(inputDescriptor, bytes, what: "write to process \(pid)", deadline: deadline)
     }
 
     /// Reads one line of the child's standard output (with `output: .pipe`), without its line break;
@@ -138,14 +125,7 @@ public final class ChildProcess {
     /// Reads the child's standard output to its end (with `output: .pipe`).
     public func readOutput() -> [UInt8] {
         guard outputDescriptor >= 0 else { return [] }
-        var data: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = read(outputDescriptor, &buffer, buffer.count)
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            data += buffer[0..<count]
-        }
+        let data = (try? FileDescriptor.readAll(outputDescriptor, what: "read from process \(pid)")) ?? []
         close(outputDescriptor)
         outputDescriptor = -1
         return data

@@ -78,6 +78,22 @@ public enum FileDescriptor {
         }
     }
 
+    /// Reads once into `buffer` from `offset` in the file, retrying `EINTR`, without moving the
+    /// file's position: the count read, 0 at the end. `what` names the source in the error.
+    ///
+    /// The corresponding C function is `pread`.
+    public static func read(
+        _ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int64, what: @autoclosure () -> String
+    ) throws(SystemError) -> Int {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        while true {
+            let count = pread(descriptor, base, buffer.count, off_t(offset))
+            if count >= 0 { return count }
+            if errno == EINTR { continue }
+            throw SystemError(what())
+        }
+    }
+
     /// Reads `descriptor` to its end, at most `limit` bytes (more fails with `EFBIG`).
     ///
     /// The corresponding C function is `read`.

@@ -2,7 +2,9 @@
 import Glibc
 #endif
 
-/// Files for their owner and group only (an audit, an evidence bundle), written whole.
+/// Files written whole with an exact mode: for their owner and group only (an audit, an evidence
+/// bundle), or readable by all where another service's user reads them (node-exporter's textfile).
+/// The one place a file is replaced through a temporary one.
 public enum PrivateFile {
     /// Writes `bytes` to `path` with exactly `mode` (default 0640): through a new file renamed over
     /// the old one, so a reader sees the old content or the new and never a wider mode, and never

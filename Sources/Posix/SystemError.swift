@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// A system call that failed: what was being done, and the `errno` it failed with.
-public struct SystemError: Error, Equatable, CustomStringConvertible {
+public struct SystemError: Error, Equatable, Sendable, CustomStringConvertible {
     /// What was being done, said for a person: `"cannot start notify-send"`, `"read /usr/bin/curl"`.
     public var operation: String
     /// The `errno` value the call failed with.

@@ -57,14 +57,14 @@ public final class KernelSocketEvents: Sendable {
         guard let object = Data(base64Encoded: socketEventsObject) else {
             throw LoadError(reason: "the built-in BPF object is damaged")
         }
-        var error = [CChar](repeating: 0, count: 512)
+        var failure = telltale_failure()
         var pointer: OpaquePointer?
         let status = object.withUnsafeBytes { bytes in
-            telltale_bpf_open(bytes.baseAddress, bytes.count, &pointer, &error, error.count)
+            telltale_bpf_open(bytes.baseAddress, bytes.count, &pointer, &failure)
         }
         guard status == 0, let pointer else {
-            let message = String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            throw LoadError(reason: message.isEmpty ? "loading the BPF programs failed (error \(-status))" : message)
+            let message = failure.text
+            throw LoadError(reason: message.isEmpty ? SystemError("loading the BPF programs failed", code: -status).description : message)
         }
         handle = Mutex(Handle(pointer))
         let ticks = sysconf(Int32(_SC_CLK_TCK))

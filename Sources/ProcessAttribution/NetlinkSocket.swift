@@ -1,10 +1,11 @@
 import Glibc
+import Posix
 
 /// An error from a netlink system call: which operation, and the errno text.
 public struct NetlinkError: Error, Sendable, Equatable, CustomStringConvertible {
     public var operation: String
     public var code: Int32
-    public var description: String { "\(operation): \(String(cString: strerror(code))) (errno \(code))" }
+    public var description: String { "\(SystemError(operation, code: code)) (errno \(code))" }
 
     /// ENOENT from sock_diag: no socket matches the exact request.
     var isNoSuchSocket: Bool { code == ENOENT }

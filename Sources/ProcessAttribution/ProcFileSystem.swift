@@ -1,4 +1,5 @@
 import Glibc
+import Posix
 
 /// Reads a /proc tree (the real one, or a fake one in a temporary directory for tests).
 ///
@@ -74,13 +75,9 @@ public struct ProcFileSystem: Sendable {
         while out.count < limit {
             let want = min(scratch.count, limit - out.count)
             let got = scratch.withUnsafeMutableBytes { buffer -> Int in
-                guard let base = buffer.baseAddress else { return -1 }
-                return Glibc.read(fd, base, want)
+                (try? FileDescriptor.read(fd, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), what: path)) ?? -1
             }
-            if got < 0 {
-                if errno == EINTR { continue }
-                return nil
-            }
+            if got < 0 { return nil }
             if got == 0 { break }
             out.append(contentsOf: scratch[0..<got])
             if got == scratch.count && scratch.count < 1 << 20 && out.count < limit {

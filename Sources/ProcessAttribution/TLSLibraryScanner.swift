@@ -1,4 +1,5 @@
 import Glibc
+import Posix
 import Synchronization
 
 /// Finds the files a process maps that carry OpenSSL's `SSL_write` or `SSL_write_ex`: the system
@@ -184,15 +185,19 @@ final class FileByteSource: ELFByteSource {
         var bytes = [UInt8](repeating: 0, count: count)
         var filled = 0
         while filled < count {
+            var failure: SystemError?
             let got = bytes.withUnsafeMutableBytes { buffer -> Int in
                 // `filled < count == buffer.count`, so the destination lies inside the buffer.
-                guard let base = buffer.baseAddress else { return -1 }
-                return pread(descriptor, base + filled, count - filled, off_t(offset) &+ off_t(filled))
+                do throws(SystemError) {
+                    return try FileDescriptor.read(
+                        descriptor, into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]),
+                        at: Int64(offset) &+ Int64(filled), what: "read")
+                } catch {
+                    failure = error
+                    return 0
+                }
             }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw .unreadable(errno)
-            }
+            if let failure { throw .unreadable(failure.code) }
             if got == 0 { break }
             filled += got
         }

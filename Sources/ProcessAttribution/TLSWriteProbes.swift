@@ -81,19 +81,19 @@ public final class TLSWriteProbes: Sendable {
         guard let object = Data(base64Encoded: tlsWritesObject) else {
             throw LoadError(reason: "the built-in TLS probe object is damaged", code: EINVAL)
         }
-        var error = [CChar](repeating: 0, count: 512)
+        var failure = telltale_failure()
         var pointer: OpaquePointer?
         let status = object.withUnsafeBytes { bytes in
-            telltale_tls_open(bytes.baseAddress, bytes.count, &pointer, &error, error.count)
+            telltale_tls_open(bytes.baseAddress, bytes.count, &pointer, &failure)
         }
         guard status == 0, let pointer else {
-            let message = TLSWriteProbes.text(error)
+            let message = failure.text
             let code = status < 0 ? -status : EINVAL
             if code == EPERM || code == EACCES {
                 let detail = message.contains("CAP_SYS_ADMIN") ? message : "\(message) (uprobes need CAP_SYS_ADMIN)"
                 throw LoadError(reason: detail, code: code)
             }
-            throw LoadError(reason: message.isEmpty ? "loading the TLS probes failed (error \(code))" : message, code: code)
+            throw LoadError(reason: message.isEmpty ? SystemError("loading the TLS probes failed", code: code).description : message, code: code)
         }
         return TLSWriteProbes(pointer)
     }
@@ -112,8 +112,8 @@ public final class TLSWriteProbes: Sendable {
         return handle.withLock { handle -> AttachResult in
             guard let pointer = handle.pointer else { return .failed("the TLS probes are closed") }
             if handle.attached.contains(key) { return .alreadyAttached }
-            var error = [CChar](repeating: 0, count: 512)
-            let status = telltale_tls_attach(pointer, path, &error, error.count)
+            var failure = telltale_failure()
+            let status = telltale_tls_attach(pointer, path, &failure)
             if status > 0 {
                 handle.attached.insert(key)
                 return .attached(probes: Int(status))
@@ -123,8 +123,8 @@ public final class TLSWriteProbes: Sendable {
                 handle.attached.insert(key)
                 return .noFunctions
             }
-            let message = TLSWriteProbes.text(error)
-            return .failed(message.isEmpty ? "cannot probe \(path) (error \(-status))" : message)
+            let message = failure.text
+            return .failed(message.isEmpty ? SystemError("cannot probe \(path)", code: -status).description : message)
         }
     }
 
@@ -205,9 +205,5 @@ public final class TLSWriteProbes: Sendable {
         withUnsafeBytes(of: bytes) { raw in
             IPAddress(bytes: v6 ? Array(raw) : Array(raw.prefix(4))) ?? IPAddress(v4: 0)
         }
-    }
-
-    private static func text(_ buffer: [CChar]) -> String {
-        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -131,10 +131,10 @@ extension Telltale {
             let path = statePath
             let directory = (path as NSString).deletingLastPathComponent
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let temporary = path + ".tmp"
-            guard FileManager.default.createFile(atPath: temporary, contents: Data("\(id)\n".utf8)), rename(temporary, path) == 0 else {
-                Output.error("telltale notify: cannot remember the last alert in \(path)")
-                return
+            do {
+                try PrivateFile.write(Array("\(id)\n".utf8), to: path, mode: 0o600)
+            } catch {
+                Output.error("telltale notify: cannot remember the last alert in \(path) (\(error))")
             }
         }
     }

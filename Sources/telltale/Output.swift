@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Posix
 
 /// Buffered writing to standard output and error, and what the terminal can do.
 enum Output {
@@ -13,24 +14,16 @@ enum Output {
 
     static func flush() {
         guard !pending.isEmpty else { return }
-        pending.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let written = Glibc.write(1, bytes.baseAddress! + offset, bytes.count - offset)
-                if written <= 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += written
-            }
-        }
+        // Standard output that cannot take the text (a full disk behind a redirection) has no
+        // one left to tell; what follows is dropped with it, as it always was.
+        try? FileDescriptor.writeAll(1, pending, what: "write standard output")
         pending.removeAll(keepingCapacity: true)
     }
 
     static func error(_ text: String) {
         flush()
         let line = text.hasSuffix("\n") ? text : text + "\n"
-        _ = line.withCString { Glibc.write(2, $0, strlen($0)) }
+        try? FileDescriptor.writeAll(2, line.utf8, what: "write standard error")
     }
 
     static var isTerminal: Bool { isatty(1) == 1 && getenv("NO_COLOR") == nil }

@@ -1,4 +1,5 @@
 import Dispatch
+import Posix
 import Reporting
 #if canImport(Glibc)
 import Glibc
@@ -32,7 +33,7 @@ final class Terminal {
 
     init() throws(TerminalError) {
         var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw TerminalError("cannot make a pipe: \(String(cString: strerror(errno)))") }
+        guard pipe(&fds) == 0 else { throw TerminalError(SystemError("cannot make a pipe")) }
         for fd in fds {
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             _ = fcntl(fd, F_SETFL, O_NONBLOCK)
@@ -49,7 +50,7 @@ final class Terminal {
     /// Raw keys, alternate screen, hidden cursor. The corresponding C function is `tcsetattr`.
     func enter() throws(TerminalError) {
         guard isatty(0) == 1, isatty(1) == 1 else { throw TerminalError("top needs a terminal; use --once for scripts") }
-        guard tcgetattr(0, &saved) == 0 else { throw TerminalError("cannot read the terminal's settings: \(String(cString: strerror(errno)))") }
+        guard tcgetattr(0, &saved) == 0 else { throw TerminalError(SystemError("cannot read the terminal's settings")) }
         var raw = saved
         raw.c_lflag &= ~tcflag_t(ICANON | ECHO | IEXTEN)
         raw.c_iflag &= ~tcflag_t(IXON | ICRNL)
@@ -60,7 +61,7 @@ final class Terminal {
         }
         Terminal.savedForExit = saved
         Terminal.restoreText = Array("\u{1b}[0m\u{1b}[?25h\u{1b}[?1049l".utf8)
-        guard tcsetattr(0, TCSAFLUSH, &raw) == 0 else { throw TerminalError("cannot set the terminal's mode: \(String(cString: strerror(errno)))") }
+        guard tcsetattr(0, TCSAFLUSH, &raw) == 0 else { throw TerminalError(SystemError("cannot set the terminal's mode")) }
         active = true
         // Should anything call exit() while the screen is ours, the terminal still comes back.
         atexit { Terminal.restoreAtExit() }
@@ -104,15 +105,7 @@ final class Terminal {
 
     /// Writes all of `text` to standard output.
     func write(_ text: String) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(1, $0.baseAddress! + offset, $0.count - offset) }  // non-empty here
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
-        }
-        bytes.removeAll()
+        try? FileDescriptor.writeAll(1, text.utf8, what: "write the terminal")
     }
 
     /// Waits up to `milliseconds` for a key, a resize or a stop. The corresponding C function is `poll`.
@@ -156,4 +149,5 @@ extension Terminal {
 struct TerminalError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+    init(_ failure: SystemError) { self.description = failure.description }
 }

@@ -100,7 +100,7 @@ import TestSupport
         try file.write("a 1\n")
         try file.write("b 2\n")
         #expect(TestProcess.contents(directory + "/telltale.prom") == "b 2\n")
-        #expect(!FileManager.default.fileExists(atPath: directory + "/telltale.prom.tmp"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["telltale.prom"])
         let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/telltale.prom")
         #expect((attributes[.posixPermissions] as? Int) == 0o644)
 

@@ -21,7 +21,7 @@ import Testing
 
     @Test func theBuiltInPackDecidesAsTheDirectoryDoes() throws {
         let builtIn = RuleEngine(rules: try DefaultRulePack.ruleSet())
-        let directory = try RuleEngine(directory: defaultPack)
+        let directory = try RuleEngine(fixtureDirectory: defaultPack)
         #expect(builtIn.ruleSet.rules.count == directory.ruleSet.rules.count)
         #expect(builtIn.ruleSet.roles.map(\.name) == directory.ruleSet.roles.map(\.name))
         let programs = [

@@ -92,12 +92,4 @@ import Testing
         let module = Self.python("/usr/bin/python3 -m gradio_chat.py", program: "gradio_chat.py", kind: "module")
         #expect(engine.evaluate(flow(module, to: "198.18.0.9")).rule == nil)
     }
-
-    @Test func theOneLoaderRefusesABrokenInstalledPackAndFallsBackOnlyWhenNoneIsInstalled() throws {
-        let missing = "/nonexistent-telltale-rules-\(UInt32.random(in: 0...UInt32.max))"
-        let (builtIn, origin) = try RuleEngine.load(configured: nil, installed: missing)
-        #expect(origin == .builtIn)
-        #expect(builtIn.ruleSet.roles.contains { $0.name == "installer" })
-        #expect(throws: RulesError.self) { _ = try RuleEngine.load(configured: missing) }
-    }
 }

@@ -43,21 +43,4 @@ import Testing
         #expect(RunPolicy.name(ofRule: "run/unknown") == nil)
         #expect(RunPolicy.name(ofRule: nil) == nil)
     }
-
-    @Test func aBaselineWrittenToAFileReadsBackWhole() throws {
-        var baseline = Baseline()
-        baseline.record(flow(program, to: "198.18.0.7", host: "api.example"))
-        baseline.record(flow(program, to: "198.18.0.8"))
-        let directory = NSTemporaryDirectory() + "tt-baseline-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let path = directory + "/baseline.tsv"
-        try Data(baseline.text(time: { String($0) }).utf8).write(to: URL(fileURLWithPath: path))
-        let read = try Baseline.load(path: path, checkTrust: false, time: { Int64($0) })
-        #expect(read == baseline)
-        // Outside the baseline: an alert by the learning rule; inside: the rules' own decision.
-        let fresh = read.check(flow(program, to: "198.18.0.9"), Decision(verdict: .allowed))
-        #expect(fresh.verdict == .alert && fresh.rule == Baseline.ruleID)
-        #expect(read.check(flow(program, to: "198.18.0.7", host: "api.example"), Decision(verdict: .allowed)).verdict == .allowed)
-    }
 }

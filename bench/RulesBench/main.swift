@@ -7,6 +7,7 @@
 // per-process cache); "cold" gives every flow a process never seen before (role matching included).
 import Foundation
 import PacketParsing
+import Monitor
 import Policy
 
 struct Generator {

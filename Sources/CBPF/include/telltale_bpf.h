@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "telltale_bpf_event.h"
+#include "telltale_failure.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,11 +26,11 @@ struct telltale_bpf;
  * Opens the BPF ELF object in `object` (`size` bytes; copied, the caller may free it), loads
  * every program, attaches every program, and prepares the ring-buffer reader.
  * On success stores the handle in *out and returns 0. On failure returns a negative errno,
- * stores NULL in *out and writes a one-line human-readable reason (naming the failing program
- * where there is one) into `error` (NUL-terminated, cut to error_size; may be NULL).
- * libbpf's own printing to stderr is silenced; its last messages go into `error` instead.
+ * stores NULL in *out and says why in *failure (naming the failing program where there is one;
+ * may be NULL). libbpf's own printing to stderr is silenced; its last messages go into the
+ * failure's detail instead.
  */
-int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out, char *error, size_t error_size);
+int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out, struct telltale_failure *failure);
 
 /*
  * Copies up to `capacity` events into `events`, oldest first. If none is waiting, waits up to

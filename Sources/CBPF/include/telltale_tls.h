@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "telltale_failure.h"
 #include "telltale_tls_event.h"
 
 #ifdef __cplusplus
@@ -37,21 +38,21 @@ struct telltale_tls_record {
  * Opens the BPF ELF object in `object` (`size` bytes; copied, the caller may free it), loads its
  * programs, attaches the socket tracepoint, and prepares the ring-buffer reader. No uprobe is
  * attached yet. On success stores the handle in *out and returns 0. On failure returns a negative
- * errno (-EPERM when the process lacks CAP_SYS_ADMIN), stores NULL in *out and writes a one-line
- * reason into `error` (NUL-terminated, cut to error_size; may be NULL).
+ * errno (-EPERM when the process lacks CAP_SYS_ADMIN), stores NULL in *out and says why in
+ * *failure (may be NULL).
  */
-int telltale_tls_open(const void *object, size_t size, struct telltale_tls **out, char *error, size_t error_size);
+int telltale_tls_open(const void *object, size_t size, struct telltale_tls **out, struct telltale_failure *failure);
 
 /*
  * Attaches the entry and return probes of SSL_write and SSL_write_ex to the file at `path` (found
  * by name in .dynsym or .symtab; a path through /proc/PID/root/... or /proc/PID/map_files/... is
  * fine: the probe lands on the file's inode and fires in every process mapping it). Returns how
  * many of the 4 probes attached (2 for a file with only SSL_write), or, when none did, a negative
- * errno (-ENOENT: neither function is in the file; -EACCES/-EPERM: no CAP_SYS_ADMIN) with a
- * one-line reason in `error`. Attaching the same file twice attaches it twice: the caller keeps
- * track of the files it attached.
+ * errno (-ENOENT: neither function is in the file; -EACCES/-EPERM: no CAP_SYS_ADMIN) with the
+ * reason in *failure (may be NULL). Attaching the same file twice attaches it twice: the caller
+ * keeps track of the files it attached.
  */
-int telltale_tls_attach(struct telltale_tls *t, const char *path, char *error, size_t error_size);
+int telltale_tls_attach(struct telltale_tls *t, const char *path, struct telltale_failure *failure);
 
 /*
  * Copies up to `capacity` records into `records`, oldest first. If none is waiting, waits up to

@@ -1,26 +1,11 @@
 import Foundation
+public import Policy
 
 extension RuleEngine {
-    /// Where the rules in force come from.
-    public enum Origin: Sendable, Equatable {
-        /// A directory or file the person named (`--rules`, `rules:` in the configuration).
-        case configured(String)
-        /// The installed pack, `/etc/telltale/rules.d`.
-        case installed(String)
-        /// The pack built into Telltale, when nothing is installed.
-        case builtIn
-
-        /// How the origin is named in output and logs.
-        public var description: String {
-            switch self {
-            case .configured(let path), .installed(let path): path
-            case .builtIn: DefaultRulePack.location
-            }
-        }
+    /// Loads the rules at `path` (a directory of YAML files, or one file); see `RuleSet.load(path:)`.
+    public convenience init(directory path: String, checkPermissions: Bool = true) throws(RulesError) {
+        self.init(rules: try RuleSet.load(path: path, checkPermissions: checkPermissions), path: path)
     }
-
-    /// The directory the package installs the rules in.
-    public static let installedDirectory = "/etc/telltale/rules.d"
 
     /// The one way every command chooses its rules: the configured path, else the installed
     /// directory when it exists, else the built-in pack. A configured or installed pack that is
@@ -35,5 +20,11 @@ extension RuleEngine {
             return (try RuleEngine(directory: installed, checkPermissions: checkPermissions), .installed(installed))
         }
         return (RuleEngine(rules: try DefaultRulePack.ruleSet()), .builtIn)
+    }
+
+    /// A new engine from the same path; on any problem, throws and the caller keeps this one.
+    public func reloaded(checkPermissions: Bool = true) throws(RulesError) -> RuleEngine {
+        guard let path else { return self }
+        return try RuleEngine(directory: path, checkPermissions: checkPermissions)
     }
 }

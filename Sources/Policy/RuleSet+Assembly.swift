@@ -1,61 +1,12 @@
-import Foundation
 import PacketParsing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 extension RuleSet {
-    /// Loads a rules directory (every `*.yaml` and `*.yml` in name order) or one rules file.
-    ///
-    /// Refuses, as OpenSSH refuses a loose key, a directory or file that group or others may write,
-    /// that neither root nor this user owns, under a directory like that, or reached through a
-    /// symbolic link (see `TrustedFile`); nothing inside a refused directory is read. Throws every
-    /// problem found, each with its file and line.
-    public static func load(path: String, checkPermissions: Bool = true) throws(RulesError) -> RuleSet {
-        func refuse(_ file: String, _ message: String) -> RulesError {
-            RulesError(problems: [RulesProblem(file: file, line: nil, message: message)])
-        }
-        var info = stat()
-        guard lstat(path, &info) == 0 else { throw refuse(path, "cannot read: \(String(cString: strerror(errno)))") }
-        let type = info.st_mode & S_IFMT
-        if type == S_IFLNK { throw refuse(path, "is a symbolic link: refused; give the path of the rules themselves") }
-        let isDirectory = type == S_IFDIR
-        if checkPermissions {
-            if let p = TrustedFile.permissionProblem(info, isDirectory: isDirectory) { throw refuse(path, p) }
-            if let refusal = TrustedFile.directoriesAboveProblem(path) { throw refuse(refusal.path, refusal.message) }
-        }
-        var files: [String] = []
-        if isDirectory {
-            do {
-                let names = try FileManager.default.contentsOfDirectory(atPath: path)
-                files = names.filter { ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasPrefix(".") }.sorted()
-                    .map { path.hasSuffix("/") ? path + $0 : path + "/" + $0 }
-            } catch {
-                throw refuse(path, "cannot list the directory: \(error.localizedDescription)")
-            }
-            guard !files.isEmpty else { throw refuse(path, "no rules files in \(path) (*.yaml or *.yml)") }
-        } else {
-            files = [path]
-        }
-        var problems: [RulesProblem] = []
-        var texts: [(file: String, text: String)] = []
-        for file in files {
-            do {
-                texts.append((file, try TrustedFile.read(file, checkTrust: checkPermissions)))
-            } catch {
-                problems.append(RulesProblem(file: error.path, line: nil, message: error.message))
-            }
-        }
-        return try assemble(texts, problems: problems) { file, name in
-            let directory = file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-            let full = name.hasPrefix("/") ? name : (directory.isEmpty ? name : directory + "/" + name)
-            return readList(full, checkPermissions: checkPermissions)
-        }
-    }
-
     /// Builds one rule set from rules texts in load order; `list(file, name)` reads a list file a
     /// text names. Throws every problem found (with `problems` found before), each with file and line.
-    static func assemble(
+    ///
+    /// The files are read by whoever loads the rules (with the trust checks a root daemon needs);
+    /// the policy engine only ever sees their text.
+    public static func assemble(
         _ texts: [(file: String, text: String)], problems earlier: [RulesProblem] = [],
         list: @escaping (_ file: String, _ name: String) -> Result<(name: String, text: String), RulesProblem>
     ) throws(RulesError) -> RuleSet {
@@ -76,11 +27,15 @@ extension RuleSet {
         return set
     }
 
-    /// Parses one rules text (list files are resolved against the current directory). For tests and tools.
-    public static func parse(_ text: String, file: String = "rules.yaml") throws(RulesError) -> RuleSet {
+    /// Parses one rules text; `list(name)` gives the list files it names (none by default: a text
+    /// that names one has a problem for it). For tests and tools.
+    public static func parse(
+        _ text: String, file: String = "rules.yaml",
+        list: @escaping (_ name: String) -> Result<(name: String, text: String), RulesProblem> = RuleSet.noListFiles
+    ) throws(RulesError) -> RuleSet {
         var problems: [RulesProblem] = []
         var set = RuleSet()
-        var parser = RuleFileParser(file: file) { name in readList(name, checkPermissions: false) }
+        var parser = RuleFileParser(file: file, readList: list)
         parser.parse(text, into: &set)
         problems += parser.problems
         set.files = [file]
@@ -89,12 +44,9 @@ extension RuleSet {
         return set
     }
 
-    static func readList(_ path: String, checkPermissions: Bool) -> Result<(name: String, text: String), RulesProblem> {
-        do {
-            return .success((path, try TrustedFile.read(path, checkTrust: checkPermissions)))
-        } catch {
-            return .failure(RulesProblem(file: error.path, line: nil, message: error.message))
-        }
+    /// The list reader of a text parsed on its own: every list file it names is a problem.
+    public static func noListFiles(_ name: String) -> Result<(name: String, text: String), RulesProblem> {
+        .failure(RulesProblem(file: name, line: nil, message: "cannot read: list files are read only with rules loaded from a file"))
     }
 
     /// Resolves names across files, gives inline destinations their anonymous classes, and orders

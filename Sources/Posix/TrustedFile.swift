@@ -15,9 +15,18 @@ public enum TrustedFile {
         public var path: String
         public var message: String
 
+        /// The system call that failed, when one did rather than a check.
+        public var cause: SystemError?
+
         public init(path: String, message: String) {
             self.path = path
             self.message = message
+        }
+
+        /// `path` could not be read: "cannot read: " and the system's message.
+        public init(path: String, cannotRead cause: SystemError) {
+            self.init(path: path, message: "cannot read: \(cause.message)")
+            self.cause = cause
         }
 
         public var description: String { "\(path): \(message)" }
@@ -25,17 +34,19 @@ public enum TrustedFile {
 
     /// Reads a regular file as UTF-8 text, refusing symbolic links, FIFOs and devices (which would
     /// block), files larger than `maximumSize`, and (when `checkTrust`) untrusted files or directories.
-    public static func read(_ path: String, checkTrust: Bool, maximumSize: Int = YAMLBounds.maximumSize) throws(Refusal) -> String {
+    ///
+    /// The corresponding C functions are `lstat`, `open`, `fstat` and `read`.
+    public static func read(_ path: String, checkTrust: Bool, maximumSize: Int) throws(Refusal) -> String {
         var info = stat()
-        guard lstat(path, &info) == 0 else { throw Refusal(path: path, message: "cannot read: \(lastError())") }
+        guard lstat(path, &info) == 0 else { throw Refusal(path: path, cannotRead: SystemError("lstat \(path)")) }
         if info.st_mode & S_IFMT == S_IFLNK {
             throw Refusal(path: path, message: "is a symbolic link: refused; give the path of the file itself")
         }
         // O_NONBLOCK so a FIFO swapped in after lstat cannot block the open; fstat then decides.
         let descriptor = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
-        guard descriptor >= 0 else { throw Refusal(path: path, message: "cannot read: \(lastError())") }
+        guard descriptor >= 0 else { throw Refusal(path: path, cannotRead: SystemError("open \(path)")) }
         defer { close(descriptor) }
-        guard fstat(descriptor, &info) == 0 else { throw Refusal(path: path, message: "cannot read: \(lastError())") }
+        guard fstat(descriptor, &info) == 0 else { throw Refusal(path: path, cannotRead: SystemError("fstat \(path)")) }
         guard info.st_mode & S_IFMT == S_IFREG else {
             throw Refusal(path: path, message: "is \(kind(info)), not a regular file: refused")
         }
@@ -46,15 +57,20 @@ public enum TrustedFile {
         guard info.st_size <= maximumSize else {
             throw Refusal(path: path, message: "is \(info.st_size) bytes, larger than the \(maximumSize >> 20) MiB accepted")
         }
+        // The size fstat gave bounds the read: a file that grew since is cut there, as before.
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var count = 0
         while count < bytes.count {
+            var failure: SystemError?
             let got = bytes.withUnsafeMutableBytes { buffer -> Int in
-                guard let base = buffer.baseAddress else { return 0 }
-                return Glibc.read(descriptor, base + count, buffer.count - count)
+                do throws(SystemError) {
+                    return try FileDescriptor.read(descriptor, into: UnsafeMutableRawBufferPointer(rebasing: buffer[count...]), what: "read \(path)")
+                } catch {
+                    failure = error
+                    return 0
+                }
             }
-            if got < 0 && errno == EINTR { continue }
-            guard got >= 0 else { throw Refusal(path: path, message: "cannot read: \(lastError())") }
+            if let failure { throw Refusal(path: path, cannotRead: failure) }
             if got == 0 { break }
             count += got
         }
@@ -64,18 +80,36 @@ public enum TrustedFile {
         return text
     }
 
+    /// Whether `path` is a directory (else a file of another kind), refusing a symbolic link (with
+    /// `linkAdvice` after the refusal) and, when `checkTrust`, a file or directory that is not safe
+    /// to trust or lies under a directory that is not. Nothing is opened.
+    ///
+    /// The corresponding C function is `lstat`.
+    public static func isDirectory(_ path: String, checkTrust: Bool, linkAdvice: String) throws(Refusal) -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { throw Refusal(path: path, cannotRead: SystemError("lstat \(path)")) }
+        let type = info.st_mode & S_IFMT
+        if type == S_IFLNK { throw Refusal(path: path, message: "is a symbolic link: refused; \(linkAdvice)") }
+        let isDirectory = type == S_IFDIR
+        if checkTrust {
+            if let problem = permissionProblem(info, isDirectory: isDirectory) { throw Refusal(path: path, message: problem) }
+            if let refusal = directoriesAboveProblem(path) { throw refusal }
+        }
+        return isDirectory
+    }
+
     /// Why a program is not safe to run with the daemon's privileges, or nil: the same test as for
     /// a configuration file, applied to the executable a path resolves to and to every directory
     /// above it and above the path (a link in /usr/bin to a file elsewhere is followed and checked).
     public static func programProblem(_ path: String) -> Refusal? {
         if let refusal = directoriesAboveProblem(path) { return refusal }
         guard let resolvedPointer = realpath(path, nil) else {
-            return Refusal(path: path, message: "cannot find the program: \(lastError())")
+            return Refusal(path: path, message: "cannot find the program: \(SystemError("realpath \(path)").message)")
         }
         let resolved = String(cString: resolvedPointer)
         free(resolvedPointer)
         var info = stat()
-        guard stat(resolved, &info) == 0 else { return Refusal(path: resolved, message: "cannot read: \(lastError())") }
+        guard stat(resolved, &info) == 0 else { return Refusal(path: resolved, cannotRead: SystemError("stat \(resolved)")) }
         guard info.st_mode & S_IFMT == S_IFREG else {
             return Refusal(path: resolved, message: "is \(kind(info)), not a program: refused")
         }
@@ -105,14 +139,14 @@ public enum TrustedFile {
         let absolute = path.hasPrefix("/") ? path : currentDirectory() + "/" + path
         let parent = String(absolute[..<(absolute.lastIndex(of: "/") ?? absolute.startIndex)])
         guard let resolved = realpath(parent.isEmpty ? "/" : parent, nil) else {
-            return Refusal(path: parent, message: "cannot resolve the directory: \(lastError())")
+            return Refusal(path: parent, message: "cannot resolve the directory: \(SystemError("realpath \(parent)").message)")
         }
         var directory = String(cString: resolved)
         free(resolved)
         while true {
             var info = stat()
             guard stat(directory, &info) == 0 else {
-                return Refusal(path: directory, message: "cannot read the directory: \(lastError())")
+                return Refusal(path: directory, message: "cannot read the directory: \(SystemError("stat \(directory)").message)")
             }
             let sticky = info.st_mode & S_ISVTX != 0
             if info.st_uid != 0 && info.st_uid != geteuid() {
@@ -144,6 +178,4 @@ public enum TrustedFile {
         defer { free(cwd) }
         return String(cString: cwd)
     }
-
-    static func lastError() -> String { String(cString: strerror(errno)) }
 }
