@@ -130,9 +130,9 @@ let package = Package(
         .executableTarget(
             name: "telltale",
             dependencies: [
-                // What the commands print and read; the pipeline itself comes composed from Monitor.
-                "Monitor", "Capture", "Flows", "PacketParsing", "Reporting", "FlowStore", "Policy", "Posix", "Alerting", "Export",
-                "Content",
+                // Arguments and printing only: the commands' work comes from Monitor (the pipeline, rules,
+                // runs, the daemon), FlowStore (what is stored), Reporting (renderers) and Posix.
+                "Monitor", "FlowStore", "Reporting", "Posix",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Writes the default rule pack as Swift: each file's name relative to rules/ and its bytes in base64.
+# Writes the default rule pack and the run policies as Swift: each file's name relative to rules/
+# and its bytes in base64.
 #   embed-rules.sh RULES_DIR OUTPUT.swift
 set -eu
 rules=$1
@@ -9,7 +10,7 @@ output=$2
     echo ""
     echo "/// The default rule pack: (file name relative to rules/, its text in base64), in load order."
     echo "let defaultRulePackFiles: [(name: String, base64: String)] = ["
-    for file in "$rules"/*.yaml "$rules"/*.yml "$rules"/lists/*; do
+    for file in "$rules"/*.yaml "$rules"/*.yml "$rules"/lists/* "$rules"/run/*.yaml; do
         [ -f "$file" ] || continue
         name=${file#"$rules"/}
         printf '    ("%s", "' "$name"

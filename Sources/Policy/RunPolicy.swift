@@ -9,28 +9,15 @@ public enum RunPolicy {
     /// The prefix of every rule a run policy names.
     public static let rulePrefix = "run/"
 
-    /// The rule-set text of a policy, nil for an unknown name.
+    /// The rule-set text of a policy (`rules/run/NAME.yaml`, built in), nil for an unknown name.
     public static func text(_ name: String) -> String? {
-        let scopes: String
-        switch name {
-        case "loopback-only", "model-runtime": scopes = "loopback"
-        case "chatbot-ui": scopes = "[loopback, lan]"
-        default: return nil
-        }
-        return """
-            rules:
-              - name: \(rulePrefix)\(name)
-                to: {scope: \(scopes)}
-                action: allow
-              - name: \(rulePrefix)\(name)/outside
-                action: alert
-                severity: high
-            """
+        guard names.contains(name) else { return nil }
+        return DefaultRulePack.files.first { $0.name == "run/\(name).yaml" }?.text
     }
 
     /// The engine for a policy; nil for an unknown name.
     public static func engine(_ name: String) -> RuleEngine? {
-        guard let text = text(name), let rules = try? RuleSet.parse(text, file: "run policy \(name)") else { return nil }
+        guard let text = text(name), let rules = try? RuleSet.parse(text, file: "built-in:run/\(name).yaml") else { return nil }
         return RuleEngine(rules: rules, path: nil)
     }
 

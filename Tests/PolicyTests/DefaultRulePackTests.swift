@@ -14,6 +14,10 @@ import Testing
         for name in try manager.contentsOfDirectory(atPath: defaultPack + "/lists") {
             onDisk["lists/" + name] = try String(contentsOfFile: defaultPack + "/lists/" + name, encoding: .utf8)
         }
+        // The run policies ride along, under run/.
+        for name in try manager.contentsOfDirectory(atPath: defaultPack + "/run") where name.hasSuffix(".yaml") {
+            onDisk["run/" + name] = try String(contentsOfFile: defaultPack + "/run/" + name, encoding: .utf8)
+        }
         let builtIn = Dictionary(DefaultRulePack.files.map { ($0.name, $0.text) }, uniquingKeysWith: { a, _ in a })
         #expect(onDisk.count >= 4)
         #expect(builtIn == onDisk)

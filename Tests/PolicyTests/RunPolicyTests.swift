@@ -14,6 +14,11 @@ import Testing
             #expect(RunPolicy.engine(name) != nil)
         }
         #expect(RunPolicy.engine("no-such-role") == nil)
+        // Each built-in policy is a file of rules/run/, and each file there is a policy.
+        let files = DefaultRulePack.files.map(\.name).filter { $0.hasPrefix("run/") }.sorted()
+        #expect(files == RunPolicy.names.map { "run/\($0).yaml" }.sorted())
+        // The pack itself holds none of them.
+        #expect(try DefaultRulePack.ruleSet().rules.allSatisfy { !($0.name ?? "").hasPrefix(RunPolicy.rulePrefix) })
     }
 
     @Test func loopbackOnlyAllowsLoopbackAndAlertsOnEverythingElse() throws {
