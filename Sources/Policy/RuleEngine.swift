@@ -277,7 +277,7 @@ public final class RuleEngine: Sendable {
             return exe.map { $0.hasSuffix("/" + program) ? $0 : "\(program) (\($0))" } ?? program
         } ?? "an unattributed flow"
         let destination: String
-        if facts.remotePort == 53 && (facts.ipProtocol == 17 || facts.ipProtocol == 6) {
+        if facts.remotePort == 53 && (facts.ipProtocol == IPProtocolNumber.udp || facts.ipProtocol == IPProtocolNumber.tcp) {
             destination = (facts.hostname.map { "a DNS query for \($0)" } ?? "a DNS server") + " at \(facts.remoteAddress) port 53"
         } else {
             destination = (facts.hostname.map { "\($0) (\(facts.remoteAddress))" } ?? "\(facts.remoteAddress)") + " port \(facts.remotePort)"

@@ -74,7 +74,7 @@ extension Attributor {
         switch query.hint {
         case .icmpError, .tcpResetFromLocal:
             return .unattributed(.kernel)
-        case .initiatedRemotely where query.ipProtocol == 1 || query.ipProtocol == 58:
+        case .initiatedRemotely where query.ipProtocol == IPProtocolNumber.icmp || query.ipProtocol == IPProtocolNumber.icmpv6:
             return .unattributed(.kernel)  // the kernel answers echo requests itself
         default:
             break
@@ -88,7 +88,9 @@ extension Attributor {
             return .unattributed(.otherNetns)
         }
         switch query.ipProtocol {
-        case 1, 6, 17, 58, 132, 136: break
+        case IPProtocolNumber.icmp, IPProtocolNumber.tcp, IPProtocolNumber.udp, IPProtocolNumber.icmpv6, IPProtocolNumber.sctp,
+            IPProtocolNumber.udpLite:
+            break
         default: return .unattributed(.rawFrame)
         }
         // No socket now; if a process ended since the flow began, its socket most likely went with it.
@@ -104,7 +106,7 @@ extension Attributor {
     /// The best-matching sockets in this machine's own network namespace.
     private func sockets(for query: SocketQuery, state: inout LookupState) -> [SocketEntry] {
         let proto = query.ipProtocol
-        if let diagnostics = state.diagnostics, proto == 6 || proto == 17 {
+        if let diagnostics = state.diagnostics, proto == IPProtocolNumber.tcp || proto == IPProtocolNumber.udp {
             do {
                 if let entry = try diagnostics.exact(
                     ipProtocol: proto, local: query.localAddress, localPort: query.localPort,
@@ -117,19 +119,19 @@ extension Attributor {
             }
         }
         var entries: [SocketEntry] = []
-        if proto == 132 {
+        if proto == IPProtocolNumber.sctp {
             if let diagnostics = state.diagnostics, !diagnostics.unsupported.contains(132) {
-                for v6 in [false, true] { entries += (try? diagnostics.dump(ipProtocol: 132, v6: v6)) ?? [] }
+                for v6 in [false, true] { entries += (try? diagnostics.dump(ipProtocol: IPProtocolNumber.sctp, v6: v6)) ?? [] }
             }
             return SocketMatcher.best(for: query, in: entries + rawSockets(proc: proc, prefix: "net"))
         }
         for kind in SocketTableKind.tables(for: proto) {
             if let text = proc.readText("net/" + kind.rawValue) { entries += SocketTable.parse(text, kind: kind).entries }
         }
-        if proto != 1 && proto != 58 && proto != 6 && proto != 17 {
+        if proto != IPProtocolNumber.icmp && proto != IPProtocolNumber.icmpv6 && proto != IPProtocolNumber.tcp && proto != IPProtocolNumber.udp {
             return SocketMatcher.best(for: query, in: entries)
         }
-        if proto == 1 || proto == 58 {
+        if proto == IPProtocolNumber.icmp || proto == IPProtocolNumber.icmpv6 {
             // Ping sockets (exact identifier) beat raw sockets, which see every ICMP packet.
             let ping = SocketMatcher.best(for: query, in: entries.filter { $0.ipProtocol != 255 })
             if !ping.isEmpty { return ping }

@@ -19,9 +19,9 @@ final class SocketDiagnostics: @unchecked Sendable {
     func exact(ipProtocol: UInt8, local: IPAddress, localPort: UInt16, remote: IPAddress, remotePort: UInt16) throws(NetlinkError) -> SocketEntry? {
         let v6 = local.family == .v6 && local.unmappedV4 == nil
         var families: [UInt8] = v6 ? [NetlinkMessages.familyIPv6] : [NetlinkMessages.familyIPv4, NetlinkMessages.familyIPv6]
-        if ipProtocol == 17 && !v6 { families = [NetlinkMessages.familyIPv4] }  // the v4 lookup also finds dual-stack sockets
+        if ipProtocol == IPProtocolNumber.udp && !v6 { families = [NetlinkMessages.familyIPv4] }  // the v4 lookup also finds dual-stack sockets
         for family in families {
-            let useLocalFirst = ipProtocol != 17
+            let useLocalFirst = ipProtocol != IPProtocolNumber.udp
             // udp_dump_one swaps source and destination "for historical reasons".
             let source = useLocalFirst ? (local, localPort) : (remote, remotePort)
             let destination = useLocalFirst ? (remote, remotePort) : (local, localPort)

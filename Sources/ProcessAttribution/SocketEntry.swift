@@ -42,11 +42,12 @@ public enum SocketTableKind: String, Sendable, CaseIterable {
     /// The protocol number the table's sockets speak (raw tables: 255; their `localPort` holds the protocol).
     public var ipProtocol: UInt8 {
         switch self {
-        case .tcp, .tcp6: 6
-        case .udp, .udp6: 17
-        case .udplite, .udplite6: 136
-        case .icmp: 1
-        case .icmp6: 58
+        case .tcp, .tcp6: IPProtocolNumber.tcp
+        case .udp, .udp6: IPProtocolNumber.udp
+        case .udplite, .udplite6: IPProtocolNumber.udpLite
+        case .icmp: IPProtocolNumber.icmp
+        case .icmp6: IPProtocolNumber.icmpv6
+        // IPPROTO_RAW: what the kernel's raw tables answer for any protocol.
         case .raw, .raw6: 255
         }
     }
@@ -61,11 +62,11 @@ public enum SocketTableKind: String, Sendable, CaseIterable {
     /// The tables to search for a flow of protocol `ipProtocol`.
     public static func tables(for ipProtocol: UInt8) -> [SocketTableKind] {
         switch ipProtocol {
-        case 6: [.tcp, .tcp6]
-        case 17: [.udp, .udp6]
-        case 136: [.udplite, .udplite6]
-        case 1: [.icmp, .raw]
-        case 58: [.icmp6, .raw6]
+        case IPProtocolNumber.tcp: [.tcp, .tcp6]
+        case IPProtocolNumber.udp: [.udp, .udp6]
+        case IPProtocolNumber.udpLite: [.udplite, .udplite6]
+        case IPProtocolNumber.icmp: [.icmp, .raw]
+        case IPProtocolNumber.icmpv6: [.icmp6, .raw6]
         default: [.raw, .raw6]
         }
     }

@@ -28,7 +28,7 @@ public enum SocketMatcher {
             return 1 + (localMatches ? 1 : 0) + (remoteMatches ? 1 : 0)
         }
         guard entry.ipProtocol == query.ipProtocol, entry.localPort == query.localPort else { return nil }
-        let isTCP = query.ipProtocol == 6
+        let isTCP = query.ipProtocol == IPProtocolNumber.tcp
         if isTCP && entry.state == SocketEntry.tcpListen {
             return (localMatches || localWildcard) ? (localMatches ? 2 : 1) : nil
         }
@@ -38,7 +38,7 @@ public enum SocketMatcher {
         }
         if isTCP { return nil }  // a TCP socket that is not the listener must match exactly
         if remoteMatches && remotePortMatches && localWildcard { return 8 }
-        if remoteWildcard && (entry.remotePort == 0 || query.ipProtocol == 1 || query.ipProtocol == 58) {
+        if remoteWildcard && (entry.remotePort == 0 || query.ipProtocol == IPProtocolNumber.icmp || query.ipProtocol == IPProtocolNumber.icmpv6) {
             if localMatches { return entry.localAddress.family == query.localAddress.family ? 7 : 6 }
             if localWildcard { return entry.localAddress.family == query.localAddress.family ? 5 : 4 }
         }
