@@ -203,7 +203,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "ContentTests", dependencies: ["Content"], swiftSettings: strict),
-        .testTarget(name: "PolicyTests", dependencies: ["Policy", "PacketParsing"], swiftSettings: strict),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "Flows", "PacketParsing", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "AlertingTests",
             dependencies: ["Alerting", "FlowStore", "Reporting", .product(name: "Logging", package: "swift-log")],

@@ -74,7 +74,7 @@ extension FlowStore {
         r.hostname = row["hostname"]
         r.nameSource = row["name_source"]
         r.unattributedReason = row["unattributed_reason"]
-        r.verdict = row["verdict"]
+        r.verdict = Verdict(rawValue: row["verdict"] ?? "") ?? .unrated
         r.rule = row["rule"]
         r.attributionSource = row["attribution_source"]
         r.sequence = row["seq"]

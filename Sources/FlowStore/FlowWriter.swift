@@ -110,7 +110,7 @@ public final class FlowWriter {
                         r.localPort, r.remoteAddress, r.remotePort, r.direction.rawValue, r.scope.rawValue,
                         r.bytesOut, r.bytesIn, r.packetsOut, r.packetsIn, r.connState, r.history,
                         r.communityID, r.icmpIdentifier, hostnameID, r.nameSource, processID,
-                        r.unattributedReason, r.verdict, r.rule, entry.isOpen ? 1 : 0, entry.sessionID, peerID,
+                        r.unattributedReason, r.verdict.rawValue, r.rule, entry.isOpen ? 1 : 0, entry.sessionID, peerID,
                         r.attributionSource, sequence, r.content?.visibility, r.content?.promptMatches,
                     ]
                     upsert.setUncheckedArguments(StatementArguments(values))

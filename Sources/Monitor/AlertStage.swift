@@ -1,3 +1,4 @@
+import Flows
 public import Alerting
 public import FlowStore
 import PacketParsing

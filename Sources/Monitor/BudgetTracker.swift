@@ -67,7 +67,7 @@ public struct BudgetTracker {
             }
             if let decision = crossed[uid] {
                 flows[index].decision = decision
-                flows[index].row.verdict = decision.verdict.rawValue
+                flows[index].row.verdict = decision.verdict
                 flows[index].row.rule = decision.rule
                 if !flows[index].isOpen { crossed[uid] = nil }
             }

@@ -78,7 +78,7 @@ public final class FlowEnricher: Sendable {
         let found = content.content(of: record.key, ended: ended)
         row.content = FlowRow.Content(visibility: found.visibility, promptMatches: found.promptMatches)
         if found.promptMatches > 0 && row.scope != .loopback {
-            row.verdict = Verdict.alert.rawValue
+            row.verdict = .alert
             row.rule = ContentInspector.leakRule
         }
         return (row, decision, found.newFindings)
@@ -133,7 +133,7 @@ public final class FlowEnricher: Sendable {
         }
         // Learning mode on top of the rules: a (program, destination) pair never seen while learning alerts.
         if let baseline, identity != nil { decision = baseline.check(facts, decision) }
-        row.verdict = decision.verdict.rawValue
+        row.verdict = decision.verdict
         row.rule = decision.rule
         if decision.role != nil {
             row.process?.role = decision.role

@@ -1,3 +1,4 @@
+import Flows
 public import FlowStore
 import PacketParsing
 public import Policy
@@ -67,7 +68,7 @@ public enum RulesCommand {
         if !d.tags.isEmpty { out += ", tags \(d.tags.joined(separator: ","))" }
         out += "\n"
         if let message = d.message { out += "message: \(Sanitizer.clean(message))\n" }
-        if row.verdict != d.verdict.rawValue || row.rule != d.rule {
+        if row.verdict != d.verdict || row.rule != d.rule {
             out += "stored verdict: \(row.verdict)\(row.rule.map { " by \($0)" } ?? "") (rules may have changed since)\n"
         }
         // Each line is cleaned on its own: a name or command line from the wire or /proc cannot
@@ -138,7 +139,7 @@ public enum RulesCommand {
         w.key("message"); w.string(d.message)
         w.endObject()
         w.key("stored"); w.beginObject()
-        w.key("verdict"); w.string(row.verdict)
+        w.key("verdict"); w.string(row.verdict.rawValue)
         w.key("rule"); w.string(row.rule)
         w.endObject()
         w.endObject()

@@ -1,3 +1,4 @@
+import Flows
 /// Learning mode: the (program, destination) pairs seen during a learning period; afterwards a
 /// flow whose pair is not in the baseline raises an alert.
 ///

@@ -1,3 +1,4 @@
+public import Flows
 public import PacketParsing
 import Reporting
 

@@ -1,3 +1,4 @@
+import Flows
 public import PacketParsing
 import Synchronization
 

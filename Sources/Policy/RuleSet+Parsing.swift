@@ -1,3 +1,4 @@
+import Flows
 import PacketParsing
 import Reporting
 import Yams

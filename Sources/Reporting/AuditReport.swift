@@ -1,3 +1,4 @@
+import Flows
 public import PacketParsing
 
 /// The evidence of an observed run (`telltale run` and `infer`): the window, the command's flows with
@@ -157,7 +158,7 @@ public struct AuditReport: Sendable {
         self.damaged = damaged
     }
 
-    public var violations: [FlowRow] { treeFlows.filter { $0.verdict == "alert" } }
+    public var violations: [FlowRow] { treeFlows.filter { $0.verdict == .alert } }
 
     /// Flows during the run that left loopback and that no process could be found for: they may be
     /// the command's (a socket closed before it could be looked up), so they count against a clean

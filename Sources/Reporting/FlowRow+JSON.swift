@@ -32,7 +32,7 @@ extension FlowRow {
         w.key("peer_process"); FlowRow.write(peerProcess, to: &w)
         w.key("attribution_source"); w.string(attributionSource)
         w.key("unattributed_reason"); w.string(unattributedReason)
-        w.key("verdict"); w.string(verdict)
+        w.key("verdict"); w.string(verdict.rawValue)
         w.key("rule"); w.string(rule)
         w.key("content")
         if let content {
@@ -85,7 +85,7 @@ extension FlowRow {
             String(bytesOut), String(bytesIn), String(packetsOut), String(packetsIn), connState, history,
             communityID, hostname ?? "", nameSource ?? "", process.map { String($0.pid) } ?? "",
             process?.exe ?? "", process?.cmdline ?? "", process?.user ?? "", process.map { $0.role ?? FlowRow.noRole } ?? "",
-            unattributedReason ?? "", verdict, rule ?? "", attributionSource ?? "",
+            unattributedReason ?? "", verdict.rawValue, rule ?? "", attributionSource ?? "",
             peerProcess.map { String($0.pid) } ?? "", peerProcess?.exe ?? "", peerProcess?.role ?? "",
             process?.program ?? "", process?.programKind ?? "", peerProcess?.program ?? "",
             content?.visibility ?? "", content.map { String($0.promptMatches) } ?? "",

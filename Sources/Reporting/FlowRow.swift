@@ -90,7 +90,7 @@ public struct FlowRow: Sendable, Equatable {
     /// Which source named `process`: `kernel-events` or `polling` (nil when there is none).
     public var attributionSource: String?
     public var unattributedReason: String?
-    public var verdict: String
+    public var verdict: Verdict
     public var rule: String?
     /// What inspection could see of the flow (nil when content inspection was off).
     public var content: Content?
@@ -135,7 +135,7 @@ public struct FlowRow: Sendable, Equatable {
         self.connState = connState
         self.history = history
         self.communityID = communityID
-        self.verdict = "unrated"
+        self.verdict = .unrated
     }
 
     /// Turns a flow record to face this machine.
@@ -181,7 +181,7 @@ public struct FlowRow: Sendable, Equatable {
         hostname = r.hostname
         nameSource = r.nameSource
         encryptedClientHello = r.encryptedClientHello
-        verdict = "unrated"
+        verdict = .unrated
     }
 }
 

@@ -1,3 +1,4 @@
+import Flows
 import PacketParsing
 
 /// `report --html FILE`: one self-contained page with charts drawn here as inline SVG.
@@ -313,14 +314,15 @@ public struct HTMLReport: Sendable {
         for r in flows {
             let program = r.process.map { p in "\(p.displayName) [\(p.pid)]" }
                 ?? "(unattributed: \(r.unattributedReason ?? "no process"))"
-            t += "<tr\(r.verdict == "alert" ? " class=\"alert\"" : "")><td>\(HTMLReport.escape(Timestamp.local(r.start)))</td>"
+            let rowClass = r.verdict == .alert ? " class=\"alert\"" : ""
+            t += "<tr\(rowClass)><td>\(HTMLReport.escape(Timestamp.local(r.start)))</td>"
                 + "<td>\(HTMLReport.escape(r.proto))</td>"
                 + "<td>\(HTMLReport.escape(FlowRenderer.endpoint(r.localAddress, r.localPort, r.proto)))</td>"
                 + "<td>\(HTMLReport.escape(FlowRenderer.endpoint(r.remoteAddress, r.remotePort, r.proto)))</td>"
                 + "<td>\(HTMLReport.escape(r.scope.rawValue))</td><td>\(HTMLReport.escape(r.hostname ?? ""))</td>"
                 + "<td class=\"n\">\(ByteCount.text(r.bytesOut))</td><td class=\"n\">\(ByteCount.text(r.bytesIn))</td>"
                 + "<td>\(HTMLReport.escape(program))</td><td>\(HTMLReport.escape(r.process.map { $0.role ?? FlowRow.noRole } ?? ""))</td>"
-                + "<td>\(HTMLReport.escape(r.verdict))\(r.rule.map { " (" + HTMLReport.escape($0) + ")" } ?? "")</td></tr>\n"
+                + "<td>\(HTMLReport.escape(r.verdict.rawValue))\(r.rule.map { " (" + HTMLReport.escape($0) + ")" } ?? "")</td></tr>\n"
         }
         return t + "</table>\n"
     }

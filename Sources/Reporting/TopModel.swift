@@ -1,3 +1,4 @@
+import Flows
 import PacketParsing
 
 /// How `top` groups what it shows: per program, per process, per role, or per destination.
@@ -217,7 +218,7 @@ public struct TopModel: Sendable {
         for (row, isOpen) in rows {
             let c = FlowCounters(
                 uid: row.uid, start: row.start, end: row.end, bytesOut: row.bytesOut, bytesIn: row.bytesIn, isOpen: isOpen,
-                alert: row.verdict == "alert")
+                alert: row.verdict == .alert)
             items.append((c, flowStates[row.uid]?.identity ?? Identity(row)))
         }
         for c in counters {

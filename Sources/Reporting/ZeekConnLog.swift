@@ -91,7 +91,7 @@ public enum ZeekConnLog {
             count(r.process?.pid), text(r.process?.exe), text(r.process?.sha256), text(r.process?.comm),
             text(r.process?.user), text(r.process?.role), text(r.process?.unit), text(r.process?.container),
             count(r.peerProcess?.pid), text(r.peerProcess?.exe), text(r.peerProcess?.role), text(r.attributionSource),
-            text(r.unattributedReason), .text(r.verdict), text(r.rule), text(r.process?.program),
+            text(r.unattributedReason), .text(r.verdict.rawValue), text(r.rule), text(r.process?.program),
             text(r.process?.programKind), text(r.peerProcess?.program), text(r.content?.visibility),
             r.content.map { .count(Int64($0.promptMatches)) } ?? .unset,
         ]

@@ -32,7 +32,7 @@ import TestSupport
             p.comm = "curl"
             r.process = p
             r.hostname = "api.example"
-            r.verdict = "allowed"
+            r.verdict = .allowed
             rows.append(r)
         }
         try FlowWriter(store: store).write(rows.map { FlowWriter.Entry(row: $0) })

@@ -24,7 +24,7 @@ import TestSupport
     static let browserOwnHosts = ["google.com", "googleapis.com", "gvt1.com", "gstatic.com"]
 
     static func row(_ uid: String, exe: String?, start: Int64, end: Int64, out: Int64, remote: String, scope: AddressScope,
-        host: String? = nil, verdict: String = "allowed") -> FlowRow
+        host: String? = nil, verdict: Verdict = .allowed) -> FlowRow
     {
         var r = FlowRow(
             uid: uid, start: start, end: end, proto: "tcp", ipProtocol: 6, ipVersion: 4, localAddress: "10.0.0.1",
@@ -40,7 +40,7 @@ import TestSupport
         }
         r.hostname = host
         r.verdict = verdict
-        if verdict == "alert" { r.rule = "model-runtime/loopback-only" }
+        if verdict == .alert { r.rule = "model-runtime/loopback-only" }
         return r
     }
 
@@ -100,7 +100,7 @@ import TestSupport
         rows.append(Self.row("B1", exe: "/usr/bin/beta", start: origin + 3 * hour + 60_000_000_000, end: origin + 3 * hour + 120_000_000_000,
             out: 9_000_000, remote: "192.168.1.20", scope: .lan, host: "nas.lan"))
         rows.append(Self.row("E1", exe: "/usr/bin/llama-server", start: origin + 4 * hour, end: origin + 4 * hour + 1_000_000_000,
-            out: 1_500_000, remote: "198.18.0.7", scope: .internet, host: "<script>alert(1)</script>.example", verdict: "alert"))
+            out: 1_500_000, remote: "198.18.0.7", scope: .internet, host: "<script>alert(1)</script>.example", verdict: .alert))
         rows.append(Self.row("U1", exe: nil, start: origin + 2 * hour, end: origin + 2 * hour + 1, out: 200_000, remote: "198.18.0.8", scope: .internet))
         try FlowWriter(store: store).write(rows.map { FlowWriter.Entry(row: $0) })
         try store.insertAlert(AlertRecord(

@@ -76,7 +76,7 @@ import Testing
         batch = [Self.flow("A", program: "llama-server", role: "model-runtime", out: 1_100_000, end: base + 20, open: true)]
         tracker.account(&batch)
         #expect(batch[0].decision?.verdict == .alert && batch[0].decision?.rule == "budget/model-runtime")
-        #expect(batch[0].row.verdict == "alert" && batch[0].row.rule == "budget/model-runtime")
+        #expect(batch[0].row.verdict == .alert && batch[0].row.rule == "budget/model-runtime")
         #expect(batch[0].decision?.message?.contains("llama-server sent 1.0 MiB to internet, lan since") == true, "\(batch[0].decision?.message ?? "")")
         // Its later updates keep the alert; another flow in the same hour raises none.
         batch = [Self.flow("A", program: "llama-server", role: "model-runtime", out: 1_200_000, end: base + 30, open: false),

@@ -116,9 +116,8 @@ import TestSupport
         #expect(upload.packetsOut == 5 && upload.packetsIn == 3)
         #expect(upload.connState == "SF")
         // rules/: a model runtime may reach loopback only; the upload breaks that, and alerts.
-        #expect(upload.verdict == "alert")
+        #expect(upload.verdict == .alert)
         #expect(upload.rule == "model-runtime/default")
-        #expect(!upload.verdict.isEmpty && upload.verdict != "unjudged")
         let datagram = try #require(rows.first { $0.remotePort == 9999 })
         #expect(datagram.process == nil)
         #expect(datagram.unattributedReason == "no-socket")

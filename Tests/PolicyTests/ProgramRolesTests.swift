@@ -1,3 +1,4 @@
+import Flows
 import PacketParsing
 import Testing
 @testable import Policy

@@ -1,3 +1,4 @@
+import Flows
 import Foundation
 @testable import Reporting
 import Testing
@@ -16,7 +17,7 @@ import Testing
         c.bytes = 4000
         c.attributedBytes = 3000
         c.dropped = 12
-        var flow = topRow("u1", exe: "/usr/bin/" + evil, host: evil, end: 1, out: 10, verdict: "alert")
+        var flow = topRow("u1", exe: "/usr/bin/" + evil, host: evil, end: 1, out: 10, verdict: .alert)
         flow.rule = evil
         let alert = AlertRecord(
             time: hour, remoteAddress: "198.18.0.2", remotePort: 443, proto: "tcp", hostname: evil, rule: "r", severity: "high",

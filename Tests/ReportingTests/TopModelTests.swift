@@ -6,7 +6,7 @@ import Testing
 func topRow(
     _ uid: String, exe: String?, role: String? = nil, host: String? = nil, remote: String = "198.18.0.2",
     scope: AddressScope = .internet, start: Double = 0, end: Double, out: Int64, in bytesIn: Int64 = 0,
-    verdict: String = "allowed", reason: String? = nil
+    verdict: Verdict = .allowed, reason: String? = nil
 ) -> FlowRow {
     var r = FlowRow(
         uid: uid, start: Int64(start * 1e9), end: Int64(end * 1e9), proto: "udp", ipProtocol: 17, ipVersion: 4,
@@ -90,7 +90,7 @@ func seconds(_ s: Double) -> Int64 { Int64(s * 1e9) }
         var model = TopModel(started: 0)
         model.absorb([], now: 0)
         model.absorb([
-            topRow("1", exe: "/usr/bin/llama-server", role: "model-runtime", host: "telemetry.example", end: 1, out: 700, verdict: "alert"),
+            topRow("1", exe: "/usr/bin/llama-server", role: "model-runtime", host: "telemetry.example", end: 1, out: 700, verdict: .alert),
             topRow("2", exe: "/usr/bin/llama-server", role: "model-runtime", remote: "127.0.0.1", scope: .loopback, end: 1, out: 300),
             topRow("3", exe: nil, remote: "198.18.0.9", end: 1, out: 50),
             topRow("4", exe: "/usr/bin/curl", host: "telemetry.example", end: 1, out: 10),

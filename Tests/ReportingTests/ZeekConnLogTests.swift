@@ -27,7 +27,7 @@ import TestSupport
         p.user = ""
         p.role = "model-runtime"
         r.process = p
-        r.verdict = "alert"
+        r.verdict = .alert
         r.rule = "model-runtime/egress"
         return r
     }

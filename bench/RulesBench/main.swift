@@ -5,6 +5,7 @@
 // domains and networks from list files. Flows: 200,000 new flows from 2,000 processes (some with a
 // role) to random destinations, a tenth of them in a list. "warm" reuses the processes (the engine's
 // per-process cache); "cold" gives every flow a process never seen before (role matching included).
+import Flows
 import Foundation
 import PacketParsing
 import Monitor

@@ -110,7 +110,7 @@ for _ in 0..<flowCount {
     } else {
         row.unattributedReason = ["no-socket", "ended-before-scan", "not-local"][g.below(3)]
     }
-    row.verdict = g.chance(2) ? "alert" : "unrated"
+    row.verdict = g.chance(2) ? .alert : .unrated
     rows.append(row)
 }
 
@@ -170,7 +170,7 @@ for row in rows {
         \(r.localPort), \(sql(r.remoteAddress)), \(r.remotePort), \(sql(r.direction.rawValue)), \(sql(r.scope.rawValue)), \
         \(r.bytesOut), \(r.bytesIn), \(r.packetsOut), \(r.packetsIn), \(sql(r.connState)), \(sql(r.history)), \
         \(sql(r.communityID)), \(sql(r.icmpIdentifier)), \(sql(hostnameID)), \(sql(r.nameSource)), \(sql(processID)), \
-        \(sql(r.unattributedReason)), \(sql(r.verdict)), \(sql(r.rule)), 0, NULL)
+        \(sql(r.unattributedReason)), \(sql(r.verdict.rawValue)), \(sql(r.rule)), 0, NULL)
         """)
 }
 script += dimensions
