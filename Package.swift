@@ -41,6 +41,9 @@ let package = Package(
             dependencies: ["CLinux", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // The one HTTP/1.1 of the project: request heads, responses, server-sent events, the hardened
+        // server every endpoint runs on, and the client of the webhook and the chat.
+        .target(name: "HTTP", dependencies: ["Posix", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "PacketParsing", swiftSettings: strict),
         .target(name: "Flows", dependencies: ["PacketParsing"], swiftSettings: strict),
         .target(
@@ -110,13 +113,13 @@ let package = Package(
         ),
         .target(
             name: "LlamaServer",
-            dependencies: ["LlamaRunner", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["LlamaRunner", "HTTP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "telltale-llama",
             dependencies: [
-                "LlamaRunner", "LlamaServer", "Posix",
+                "LlamaRunner", "LlamaServer", "HTTP", "Posix",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -172,7 +175,7 @@ let package = Package(
         .executableTarget(
             name: "fuzz",
             dependencies: [
-                "PacketParsing", "NameParsing", "Capture", "LlamaRunner", "LlamaServer", "Policy", "Monitor", "Content", "Export",
+                "PacketParsing", "NameParsing", "Capture", "LlamaRunner", "LlamaServer", "Policy", "Monitor", "Content", "Export", "HTTP",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -181,6 +184,7 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Posix", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "PosixTests", dependencies: ["Posix", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "PacketParsingTests", dependencies: ["PacketParsing", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "PacketParsing", "TestSupport"], swiftSettings: strict),
@@ -213,7 +217,7 @@ let package = Package(
         .testTarget(name: "LlamaRunnerTests", dependencies: ["LlamaRunner", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "LlamaServerTests",
-            dependencies: ["LlamaServer", "LlamaRunner", "telltale-llama", "TestSupport"],
+            dependencies: ["LlamaServer", "LlamaRunner", "HTTP", "telltale-llama", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -3,6 +3,7 @@ import Content
 import Crypto
 import Export
 import Foundation
+import HTTP
 import LlamaRunner
 import LlamaServer
 import Monitor
