@@ -92,7 +92,7 @@ let package = Package(
             plugins: ["EmbedBPF"]
         ),
         // Flows and figures for the engines a fleet already runs: IPFIX, Prometheus metrics.
-        .target(name: "Export", dependencies: ["Reporting", "PacketParsing", "Posix"], swiftSettings: strict),
+        .target(name: "Export", dependencies: ["Reporting", "PacketParsing", "Posix", "HTTP"], swiftSettings: strict),
         .target(
             name: "Monitor",
             dependencies: [
