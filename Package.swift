@@ -67,7 +67,7 @@ let package = Package(
         ),
         .target(
             name: "Alerting",
-            dependencies: ["Reporting", "Posix", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Reporting", "Posix", "HTTP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
