@@ -128,7 +128,7 @@ let package = Package(
         // A minimal chatbot client of the runtime's API: the main job's "chat UI" under observation.
         .executableTarget(
             name: "telltale-chat",
-            dependencies: ["Posix", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Posix", "HTTP", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .executableTarget(
