@@ -153,6 +153,8 @@ let package = Package(
             path: "bench/AttributionBench",
             swiftSettings: strict
         ),
+        // The HTTP layer alone, the peer of the Hummingbird server in bench/HummingbirdBench (bench/http-server.sh).
+        .executableTarget(name: "http-bench", dependencies: ["HTTP"], path: "bench/HTTPBench", swiftSettings: strict),
         .executableTarget(
             name: "store-bench",
             dependencies: ["FlowStore", "Reporting", "Flows", "PacketParsing"],
