@@ -41,6 +41,9 @@ let package = Package(
             dependencies: ["CLinux", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // The one HTTP/1.1 of the project: request heads, responses, server-sent events, the hardened
+        // server every endpoint runs on, and the client of the webhook and the chat.
+        .target(name: "HTTP", dependencies: ["Posix", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .target(name: "PacketParsing", swiftSettings: strict),
         .target(name: "Flows", dependencies: ["PacketParsing"], swiftSettings: strict),
         .target(
@@ -64,7 +67,7 @@ let package = Package(
         ),
         .target(
             name: "Alerting",
-            dependencies: ["Reporting", "Posix", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Reporting", "Posix", "HTTP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .target(
@@ -89,7 +92,7 @@ let package = Package(
             plugins: ["EmbedBPF"]
         ),
         // Flows and figures for the engines a fleet already runs: IPFIX, Prometheus metrics.
-        .target(name: "Export", dependencies: ["Reporting", "PacketParsing", "Posix"], swiftSettings: strict),
+        .target(name: "Export", dependencies: ["Reporting", "PacketParsing", "Posix", "HTTP"], swiftSettings: strict),
         .target(
             name: "Monitor",
             dependencies: [
@@ -109,13 +112,13 @@ let package = Package(
         ),
         .target(
             name: "LlamaServer",
-            dependencies: ["LlamaRunner", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["LlamaRunner", "HTTP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "telltale-llama",
             dependencies: [
-                "LlamaRunner", "LlamaServer", "Posix",
+                "LlamaRunner", "LlamaServer", "HTTP", "Posix",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -124,7 +127,7 @@ let package = Package(
         // A minimal chatbot client of the runtime's API: the main job's "chat UI" under observation.
         .executableTarget(
             name: "telltale-chat",
-            dependencies: ["Posix", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Posix", "HTTP", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -149,6 +152,8 @@ let package = Package(
             path: "bench/AttributionBench",
             swiftSettings: strict
         ),
+        // The HTTP layer alone, the peer of the Hummingbird server in bench/HummingbirdBench (bench/http-server.sh).
+        .executableTarget(name: "http-bench", dependencies: ["HTTP"], path: "bench/HTTPBench", swiftSettings: strict),
         .executableTarget(
             name: "store-bench",
             dependencies: ["FlowStore", "Reporting", "Flows", "PacketParsing"],
@@ -171,7 +176,7 @@ let package = Package(
         .executableTarget(
             name: "fuzz",
             dependencies: [
-                "PacketParsing", "NameParsing", "Capture", "LlamaRunner", "LlamaServer", "Policy", "Monitor", "Content", "Export",
+                "PacketParsing", "NameParsing", "Capture", "LlamaRunner", "LlamaServer", "Policy", "Monitor", "Content", "Export", "HTTP",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
@@ -180,6 +185,7 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Posix", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
         .testTarget(name: "PosixTests", dependencies: ["Posix", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "PacketParsingTests", dependencies: ["PacketParsing", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FlowsTests", dependencies: ["Flows", "PacketParsing", "TestSupport"], swiftSettings: strict),
@@ -212,7 +218,7 @@ let package = Package(
         .testTarget(name: "LlamaRunnerTests", dependencies: ["LlamaRunner", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "LlamaServerTests",
-            dependencies: ["LlamaServer", "LlamaRunner", "telltale-llama", "TestSupport"],
+            dependencies: ["LlamaServer", "LlamaRunner", "HTTP", "telltale-llama", "TestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -3,6 +3,7 @@ import Content
 import Crypto
 import Export
 import Foundation
+import HTTP
 import LlamaRunner
 import LlamaServer
 import Monitor
@@ -59,9 +60,11 @@ enum FuzzTarget: String, CaseIterable, Sendable {
         case .promptBody: ContentFuzz.promptText(Array(bytes))
         case .egressContent: ContentFuzz.egress(Array(bytes))
         case .metricsHead:
-            let head = Array(bytes)
-            if let end = MetricsServer.headEnd(head) { _ = MetricsServer.reply(to: Array(head[..<end]), metrics: "telltale_up 1\n") }
-            _ = MetricsServer.reply(to: head, metrics: "")
+            let bytes = Array(bytes)
+            if let end = HTTPRequest.headEnd(in: bytes), let head = try? HTTPRequest.parseHead(bytes[..<end]) {
+                let request = HTTPRequest(method: head.method, path: head.path, query: head.query, headers: head.headers)
+                _ = MetricsServer.reply(to: request, metrics: "telltale_up 1\n")
+            }
         case .evidenceBundle: Self.evidenceBundle(bytes)
         }
     }

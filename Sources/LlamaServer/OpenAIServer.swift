@@ -1,4 +1,5 @@
 public import LlamaRunner
+public import HTTP
 public import Logging
 import Foundation
 

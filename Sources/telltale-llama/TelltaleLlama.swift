@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HTTP
 import LlamaRunner
 import LlamaServer
 import Logging
@@ -190,7 +191,7 @@ struct TelltaleLlama: ParsableCommand {
                                defaultMaxTokens: maxTokens, logger: logger)
         let server: HTTPServer
         do {
-            server = try HTTPServer(host: host, port: port, logger: logger) { request, writer in
+            server = try HTTPServer(host: host, port: port, logger: logger, refusing: OpenAIServer.refusal) { request, writer in
                 api.handle(request, writer)
             }
         } catch {

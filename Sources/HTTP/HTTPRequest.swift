@@ -8,6 +8,14 @@ public struct HTTPRequest: Sendable, Equatable {
     public var headers: [String: String]
     public var body: [UInt8]
 
+    public init(method: String, path: String, query: String? = nil, headers: [String: String], body: [UInt8] = []) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+    }
+
     /// Why a request head could not be parsed.
     public enum ParseError: Error, Equatable, Sendable {
         case malformedRequestLine
@@ -24,6 +32,20 @@ public struct HTTPRequest: Sendable, Equatable {
         public var query: String?
         public var headers: [String: String]
         public var contentLength: Int
+
+        public init(method: String, path: String, query: String? = nil, headers: [String: String], contentLength: Int = 0) {
+            self.method = method
+            self.path = path
+            self.query = query
+            self.headers = headers
+            self.contentLength = contentLength
+        }
+    }
+
+    /// Where the blank line that ends a request head starts in `bytes` (searching from `start`), or
+    /// nil while it has not arrived.
+    public static func headEnd(in bytes: [UInt8], from start: Int = 0) -> Int? {
+        HTTPFields.headEnd(in: bytes, from: start)
     }
 
     /// Parses a request head (everything before the blank line, without it).
@@ -38,14 +60,8 @@ public struct HTTPRequest: Sendable, Equatable {
         guard requestLine[2] == "HTTP/1.1" || requestLine[2] == "HTTP/1.0" else {
             throw .unsupportedVersion(requestLine[2])
         }
-        var headers: [String: String] = [:]
-        for line in lines where !line.isEmpty {
-            guard let colon = line.firstIndex(of: ":") else { throw .malformedHeader }
-            let name = line[..<colon].trimmingWhitespace().lowercased()
-            guard !name.isEmpty else { throw .malformedHeader }
-            let value = line[line.index(after: colon)...].trimmingWhitespace()
-            headers[name] = headers[name].map { "\($0), \(value)" } ?? value
-        }
+        guard let fields = HTTPFields.parse(lines.map { $0[...] }) else { throw .malformedHeader }
+        let headers = HTTPFields.byName(fields)
         if let encoding = headers["transfer-encoding"], encoding.lowercased() != "identity" {
             throw .chunkedBodyUnsupported
         }
@@ -64,14 +80,5 @@ public struct HTTPRequest: Sendable, Equatable {
             path = target
         }
         return Head(method: requestLine[0].uppercased(), path: path, query: query, headers: headers, contentLength: contentLength)
-    }
-}
-
-extension Substring {
-    func trimmingWhitespace() -> String {
-        var s = self
-        while let first = s.first, first == " " || first == "\t" { s.removeFirst() }
-        while let last = s.last, last == " " || last == "\t" { s.removeLast() }
-        return String(s)
     }
 }

@@ -1,4 +1,4 @@
-import LlamaServer
+import HTTP
 import Testing
 
 @Suite("HTTP request heads")

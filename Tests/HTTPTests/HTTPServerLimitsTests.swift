@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Testing
 
-@testable import LlamaServer
+import HTTP
 
 /// The model server's guarantees against web pages and stuck clients, tried with raw sockets on loopback.
 @Suite(.serialized) struct HTTPServerLimitsTests {
@@ -146,22 +146,9 @@ import Testing
         for byte in Array("GET / HTTP/1.1\r\nHost: a\r\n\r\nrest".utf8) {
             let from = max(0, buffer.count - 3)
             buffer.append(byte)
-            if let at = HTTPServer.find([13, 10, 13, 10], in: buffer, from: from) { found.append(at) }
+            if let at = HTTPRequest.headEnd(in: buffer, from: from) { found.append(at) }
         }
         #expect(found == [23])
-        #expect(HTTPServer.find([13, 10, 13, 10], in: Array("ab\r\n\r".utf8), from: 0) == nil)
-    }
-}
-
-/// The server holds sampling settings to the command line's rules.
-struct RequestValidationTests {
-    @Test func settingsTheCommandLineRefusesAreRefusedByTheServerToo() {
-        #expect(OpenAIServer.invalidParameters(maxTokens: -1, temperature: nil, topP: nil) != nil)
-        #expect(OpenAIServer.invalidParameters(maxTokens: nil, temperature: -0.5, topP: nil) != nil)
-        #expect(OpenAIServer.invalidParameters(maxTokens: nil, temperature: .infinity, topP: nil) != nil)
-        #expect(OpenAIServer.invalidParameters(maxTokens: nil, temperature: nil, topP: 0) != nil)
-        #expect(OpenAIServer.invalidParameters(maxTokens: nil, temperature: nil, topP: 1.5) != nil)
-        #expect(OpenAIServer.invalidParameters(maxTokens: 16, temperature: 0.7, topP: 0.9) == nil)
-        #expect(OpenAIServer.invalidParameters(maxTokens: nil, temperature: nil, topP: nil) == nil)
+        #expect(HTTPRequest.headEnd(in: Array("ab\r\n\r".utf8), from: 0) == nil)
     }
 }
