@@ -84,15 +84,10 @@ import TestSupport
         // namespace of its own, so nothing changes for anyone else.
         let resolvConf = try script("nameserver 127.0.85.53\n", named: "resolv.conf")
 
-        let database = dir + "/flows.db"
-        let config = try script("""
-            interfaces: [any]
-            database: \(database)
-            flush_interval: 100ms
-            timeouts: {tcp_closed: 200ms, udp_idle: 1s}
+        let (config, database) = try DaemonFixtures.labConfiguration(in: dir, """
             log_level: info
             alerts: {log: true, desktop: false}
-            """, named: "telltale.yaml")
+            """)
         let daemonLog = dir + "/daemon.log"
         let daemon = try TestProcess.start([BuiltExecutable.telltale, "daemon", "--config", config], log: daemonLog)
         defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
