@@ -33,6 +33,24 @@ struct ring_reader {
     int count;
 };
 
+/* Where the ring's callback copies the next record (`size` bytes each), or NULL when the array is
+ * full (not reached: ring_took stops the read at capacity). */
+static void *ring_slot(struct ring_reader *reader, size_t size)
+{
+    if (reader->count >= reader->capacity)
+        return NULL;
+    return (uint8_t *)reader->out + (size_t)reader->count * size;
+}
+
+/* Counts the record the callback copied, and returns what the callback returns: a negative value
+ * once the array is full, which stops libbpf after this record (it counts as consumed) and leaves
+ * the rest in the ring. */
+static int ring_took(struct ring_reader *reader)
+{
+    reader->count++;
+    return reader->count >= reader->capacity ? -ENOSPC : 0;
+}
+
 /*
  * Empties `ring` into `records` (room for `capacity`) through its callback, which copies each record
  * to reader->out at reader->count and counts it; waits up to `timeout_ms` (0: not at all) only when

@@ -44,19 +44,16 @@ static const char *permission_hint(void)
 static int take_event(void *context, void *data, size_t size)
 {
     struct ring_reader *reader = &((struct telltale_bpf *)context)->reader;
-    if (reader->count >= reader->capacity)
-        return -ENOSPC; /* not reached: we stop at capacity below */
-    struct telltale_event *slot = (struct telltale_event *)reader->out + reader->count;
+    struct telltale_event *slot = ring_slot(reader, sizeof(*slot));
+    if (!slot)
+        return -ENOSPC;
     if (size >= sizeof(*slot)) {
         memcpy(slot, data, sizeof(*slot));
     } else {
         memset(slot, 0, sizeof(*slot));
         memcpy(slot, data, size);
     }
-    reader->count++;
-    /* A negative return stops libbpf after this record (which counts as consumed): the rest
-       stays in the ring. */
-    return reader->count >= reader->capacity ? -ENOSPC : 0;
+    return ring_took(reader);
 }
 
 int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out, struct telltale_failure *failure)

@@ -66,9 +66,9 @@ static bool has_sys_admin(void)
 static int take_record(void *context, void *data, size_t size)
 {
     struct ring_reader *reader = &((struct telltale_tls *)context)->reader;
-    if (reader->count >= reader->capacity)
-        return -ENOSPC; /* not reached: we stop at capacity below */
-    struct telltale_tls_record *slot = (struct telltale_tls_record *)reader->out + reader->count;
+    struct telltale_tls_record *slot = ring_slot(reader, sizeof(*slot));
+    if (!slot)
+        return -ENOSPC;
     const size_t header = sizeof(slot->header);
     if (size < header) {
         /* Not one of ours (the kernel side never writes less): skip it. */
@@ -82,9 +82,7 @@ static int take_record(void *context, void *data, size_t size)
         length = sizeof(slot->data);
     slot->header.length = (uint32_t)length;
     memcpy(slot->data, (const uint8_t *)data + header, length);
-    reader->count++;
-    /* A negative return stops libbpf after this record (which counts as consumed). */
-    return reader->count >= reader->capacity ? -ENOSPC : 0;
+    return ring_took(reader);
 }
 
 int telltale_tls_open(const void *object, size_t size, struct telltale_tls **out, struct telltale_failure *failure)
