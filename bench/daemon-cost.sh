@@ -41,12 +41,7 @@ dir="$(mktemp -d /tmp/tt-daemon-bench.XXXXXX)"
 veth_lab_build_load "$dir"
 
 daemon_pid=""
-cleanup() {
-  if [ -n "$daemon_pid" ]; then kill -TERM "$daemon_pid" 2>/dev/null || true; wait "$daemon_pid" 2>/dev/null || true; fi
-  veth_lab_remove
-  rm -rf "$dir"
-}
-trap cleanup EXIT
+trap veth_lab_cleanup EXIT
 trap 'exit 130' INT TERM
 
 veth_lab_make
@@ -64,15 +59,7 @@ ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 now() { date +%s.%N; }
 
-start_daemon() {  # NAME INTERFACE
-  "$telltale" daemon --config "$dir/telltale.yaml" -i "$2" --db "$dir/$1.db" 2>"$dir/$1.log" &
-  daemon_pid=$!
-  for _ in $(seq 1 50); do
-    sqlite3 "$dir/$1.db" 'SELECT 1 FROM daemon_state' 2>/dev/null | grep -q 1 && return 0
-    kill -0 "$daemon_pid" 2>/dev/null || { cat "$dir/$1.log" >&2; exit 1; }
-    sleep 0.2
-  done
-}
+start_daemon() { veth_lab_start_daemon "$dir/telltale.yaml" "$2" "$1"; }  # NAME INTERFACE
 stop_daemon() {
   kill -TERM "$daemon_pid"
   wait "$daemon_pid" || true

@@ -51,15 +51,7 @@ tck=$(getconf CLK_TCK)
 ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 now() { date +%s.%N; }
 
-start_daemon() {  # NAME CONFIG
-  "$telltale" daemon --config "$dir/$2.yaml" -i "$host_if" --db "$dir/$1.db" 2>"$dir/$1.log" &
-  daemon_pid=$!
-  for _ in $(seq 1 50); do
-    sqlite3 "$dir/$1.db" 'SELECT 1 FROM daemon_state' 2>/dev/null | grep -q 1 && return 0
-    kill -0 "$daemon_pid" 2>/dev/null || { cat "$dir/$1.log" >&2; exit 1; }
-    sleep 0.2
-  done
-}
+start_daemon() { veth_lab_start_daemon "$dir/$2.yaml" "$host_if" "$1"; }  # NAME CONFIG
 
 rows=()
 measure() {  # LABEL PID SECONDS

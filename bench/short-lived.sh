@@ -30,20 +30,7 @@ ip -n "$ns" addr add 198.18.70.2/24 dev tt-bsl-b; ip -n "$ns" link set tt-bsl-b 
 ethtool -K "$dev" tso off gso off gro off >/dev/null 2>&1 || true
 
 # The test host: a TCP server that answers each request, and a UDP echo.
-ip netns exec "$ns" python3 -c '
-import socket, threading
-def tcp():
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("198.18.70.2", 7000)); s.listen(128)
-    while True:
-        c, _ = s.accept()
-        try: c.recv(200); c.sendall(b"t" * 200)
-        except OSError: pass
-        c.close()
-threading.Thread(target=tcp, daemon=True).start()
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("198.18.70.2", 7001))
-while True:
-    d, a = u.recvfrom(2000); u.sendto(d, a)
-' &
+ip netns exec "$ns" python3 scripts/lab/echo-host.py 198.18.70.2 &
 srv_pid=$!
 sleep 0.5
 

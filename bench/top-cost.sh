@@ -36,10 +36,8 @@ tmux_socket="tt-top-bench-$$"
 cleanup() {
   tmux -L "$tmux_socket" kill-server 2>/dev/null || true
   if [ -n "$peer_pid" ]; then kill "$peer_pid" 2>/dev/null || true; fi
-  if [ -n "$daemon_pid" ]; then kill -TERM "$daemon_pid" 2>/dev/null || true; wait "$daemon_pid" 2>/dev/null || true; fi
   if [ -n "$sender" ]; then kill "$sender" 2>/dev/null || true; fi
-  veth_lab_remove
-  rm -rf "$dir"
+  veth_lab_cleanup
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -8,6 +8,14 @@ veth_lab_remove() {
   ip link del "$host_if" 2>/dev/null || true
 }
 
+# Ends what a benchmark leaves behind: the daemon "$daemon_pid" (when one runs), the lab, and "$dir".
+# A script with more to stop calls it last from its own cleanup.
+veth_lab_cleanup() {
+  if [ -n "${daemon_pid:-}" ]; then kill -TERM "$daemon_pid" 2>/dev/null || true; wait "$daemon_pid" 2>/dev/null || true; fi
+  veth_lab_remove
+  rm -rf "$dir"
+}
+
 veth_lab_make() {
   veth_lab_remove
   ip netns add "$ns"
@@ -29,4 +37,17 @@ veth_lab_build_load() {
   compiler="$(command -v cc || command -v clang || true)"
   [ -n "$compiler" ] || { echo "$(basename "$0" .sh): needs a C compiler (cc or the Swift toolchain's clang)" >&2; exit 1; }
   "$compiler" -O2 -Wall -o "$1/udp-load" bench/udp-load.c
+}
+
+# Starts "$telltale" daemon with configuration $1 on interface $2, writing "$dir/$3.db" and its log to
+# "$dir/$3.log", as "$daemon_pid"; returns once it has written its state (or after 10 s). When the
+# daemon dies first, prints its log and exits.
+veth_lab_start_daemon() {  # CONFIG INTERFACE NAME
+  "$telltale" daemon --config "$1" -i "$2" --db "$dir/$3.db" 2>"$dir/$3.log" &
+  daemon_pid=$!
+  for _ in $(seq 1 50); do
+    sqlite3 "$dir/$3.db" 'SELECT 1 FROM daemon_state' 2>/dev/null | grep -q 1 && return 0
+    kill -0 "$daemon_pid" 2>/dev/null || { cat "$dir/$3.log" >&2; exit 1; }
+    sleep 0.2
+  done
 }

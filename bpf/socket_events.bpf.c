@@ -19,31 +19,16 @@
  *       EXEC event with the absolute path of the executable (dentry walk across mounts), falling
  *       back to linux_binprm->filename.
  *
- * CO-RE without vmlinux.h: the few kernel structures are declared below with only the fields
- * used, marked preserve_access_index; libbpf relocates the offsets against the running kernel's
+ * CO-RE without vmlinux.h: the few kernel structures are declared below (the socket's in
+ * kernel_socket.h, shared with tls_writes.bpf.c) with only the fields used, marked
+ * preserve_access_index; libbpf relocates the offsets against the running kernel's
  * BTF at load time. Build: clang -target bpf -D__TARGET_ARCH_x86 -g -O2 -I Sources/CBPF/include
  * (Plugins/EmbedBPF does it).
  */
 
-/* libbpf 1.1's BPF_CORE_READ trips clang >= 21's -Wdefault-const-init-var-unsafe. */
-#if defined(__has_warning)
-#if __has_warning("-Wdefault-const-init-var-unsafe")
-#pragma clang diagnostic ignored "-Wdefault-const-init-var-unsafe"
-#endif
-#endif
+#include "kernel_socket.h"
 
-/* ---- the uapi bits libbpf's headers expect (stable kernel ABI values) ---- */
-typedef __UINT8_TYPE__ __u8;
-typedef __INT8_TYPE__ __s8;
-typedef __UINT16_TYPE__ __u16;
-typedef __INT16_TYPE__ __s16;
-typedef __UINT32_TYPE__ __u32;
-typedef __INT32_TYPE__ __s32;
-typedef __UINT64_TYPE__ __u64;
-typedef __INT64_TYPE__ __s64;
-typedef __u16 __be16;
-typedef __u32 __be32;
-typedef __u32 __wsum;
+/* ---- the rest of the uapi this program uses ---- */
 typedef __u8 u8;
 typedef __u16 u16;
 typedef __u32 u32;
@@ -58,8 +43,6 @@ enum {
 };
 enum { BPF_F_NO_PREALLOC = 1 };
 enum { BPF_SK_STORAGE_GET_F_CREATE = 1 };
-enum { BPF_RB_NO_WAKEUP = 1, BPF_RB_FORCE_WAKEUP = 2 };
-enum { BPF_RB_AVAIL_DATA = 0 };
 
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -69,42 +52,7 @@ enum { BPF_RB_AVAIL_DATA = 0 };
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* ---- kernel structures: only the fields used; offsets come from the kernel's BTF ---- */
-#define __core __attribute__((preserve_access_index))
-
-struct ns_common {
-    unsigned int inum;
-} __core;
-
-struct net {
-    struct ns_common ns;
-} __core;
-
-typedef struct {
-    struct net *net;
-} __core possible_net_t;
-
-struct in6_addr {
-    __u8 u6_addr8[16];
-} __core;
-
-struct sock_common {
-    __be32 skc_daddr;
-    __be32 skc_rcv_saddr;
-    __be16 skc_dport;
-    __u16 skc_num;
-    unsigned short skc_family;
-    possible_net_t skc_net;
-    struct in6_addr skc_v6_daddr;
-    struct in6_addr skc_v6_rcv_saddr;
-} __core;
-
-struct sock {
-    struct sock_common __sk_common;
-    __u16 sk_protocol;
-    __u16 sk_type;
-} __core;
-
+/* ---- kernel structures beyond the socket's (kernel_socket.h) ---- */
 /* Only the local port as connect() set it: kept when the port itself is released. */
 struct inet_sock {
     __be16 inet_sport;
@@ -168,19 +116,11 @@ struct linux_binprm {
 } __core;
 
 /* ---- constants ---- */
-#define AF_INET 2
-#define AF_INET6 10
 #define AF_PACKET 17
 #define SOCK_RAW 3
 #define IPPROTO_TCP 6
 #define TCP_SYN_SENT 2
 #define TCP_CLOSE 7
-
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define be16_to_host(x) __builtin_bswap16(x)
-#else
-#define be16_to_host(x) (x)
-#endif
 
 /* Wake the reader only when this much is waiting; below it the reader's poll timeout collects. */
 #define WAKEUP_THRESHOLD (64 * 1024)

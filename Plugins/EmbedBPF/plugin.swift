@@ -5,7 +5,8 @@
 //
 // SwiftPM cannot compile `-target bpf` itself. This plugin declares one build command per object,
 // run by embed-bpf.sh, whose inputs are the BPF source, the record header it shares with
-// Sources/CBPF and the script, so an object is rebuilt when any of them changes.
+// Sources/CBPF (and telltale_widths.h, which that includes), bpf/kernel_socket.h (which both programs
+// include) and the script, so an object is rebuilt when any of them changes.
 //
 // clang: the one SwiftPM finds for the plugin (the Swift toolchain's own, next to swiftc, or
 // PATH); failing that the script looks on PATH and next to `swift`. The Swift toolchain's clang
@@ -38,6 +39,8 @@ struct EmbedBPF: BuildToolPlugin {
         let package = context.package.directoryURL
         let includeDirectory = package.appending(path: "Sources/CBPF/include")
         let script = package.appending(path: "Plugins/EmbedBPF/embed-bpf.sh")
+        let kernelSocket = package.appending(path: "bpf/kernel_socket.h")
+        let widths = includeDirectory.appending(path: "telltale_widths.h")
         let work = context.pluginWorkDirectoryURL
 
         // An empty argument lets the script search on its own (and say plainly if it cannot).
@@ -55,7 +58,7 @@ struct EmbedBPF: BuildToolPlugin {
                     script.path, clang, source.path, includeDirectory.path, object.path, output.path, program.constant,
                 ],
                 environment: [:],
-                inputFiles: [source, header, script],
+                inputFiles: [source, header, widths, kernelSocket, script],
                 outputFiles: [output]
             )
         }

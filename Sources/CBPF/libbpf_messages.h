@@ -1,7 +1,8 @@
 /*
  * libbpf_messages.h — shared by the loaders in this directory (loader.c, tls_probes.c), included
  * by each: libbpf's messages collected while a loader opens its object (instead of printed), and
- * the one-line reasons made from them, and the ring-buffer read both share. Static functions, so each loader keeps its own copy of the
+ * the one-line reasons made from them, the steps of opening an object both take, and the ring-buffer
+ * read both share. Static functions, so each loader keeps its own copy of the
  * thread-local log and nothing is exported from the library.
  */
 #ifndef TELLTALE_LIBBPF_MESSAGES_H
@@ -24,28 +25,63 @@
 
 /* ---- reading a ring buffer into a caller's array ---- */
 
-/*
- * Empties `ring` through its callback, which counts what it copied into *count; waits up to
- * `timeout_ms` (0: not at all) only when nothing was waiting, and takes what is there when the wait
- * times out (the kernel side wakes the reader only in batches). Returns how many were copied, 0 on
- * timeout or EINTR, or a negative errno.
- */
-static int ring_take(struct ring_buffer *ring, const int *count, int timeout_ms)
+/* The destination of the read in progress, for the ring's callback: the caller's array of records,
+ * how many it holds, and how many have been copied into it. */
+struct ring_reader {
+    void *out;
+    int capacity;
+    int count;
+};
+
+/* Where the ring's callback copies the next record (`size` bytes each), or NULL when the array is
+ * full (not reached: ring_took stops the read at capacity). */
+static void *ring_slot(struct ring_reader *reader, size_t size)
 {
+    if (reader->count >= reader->capacity)
+        return NULL;
+    return (uint8_t *)reader->out + (size_t)reader->count * size;
+}
+
+/* Counts the record the callback copied, and returns what the callback returns: a negative value
+ * once the array is full, which stops libbpf after this record (it counts as consumed) and leaves
+ * the rest in the ring. */
+static int ring_took(struct ring_reader *reader)
+{
+    reader->count++;
+    return reader->count >= reader->capacity ? -ENOSPC : 0;
+}
+
+/*
+ * Empties `ring` into `records` (room for `capacity`) through its callback, which copies each record
+ * to reader->out at reader->count and counts it; waits up to `timeout_ms` (0: not at all) only when
+ * nothing was waiting, and takes what is there when the wait times out (the kernel side wakes the
+ * reader only in batches). Returns how many were copied, 0 on timeout or EINTR, or a negative errno.
+ */
+static int ring_read(struct ring_buffer *ring, struct ring_reader *reader, void *records, int capacity, int timeout_ms)
+{
+    if ((!records && capacity > 0) || capacity < 0)
+        return -EINVAL;
+    if (capacity == 0)
+        return 0;
+    reader->out = records;
+    reader->capacity = capacity;
+    reader->count = 0;
     int r = ring_buffer__consume(ring);
-    if (*count == 0 && r < 0)
+    if (reader->count == 0 && r < 0)
         goto done;
-    if (*count > 0 || timeout_ms == 0)
+    if (reader->count > 0 || timeout_ms == 0)
         goto done;
     r = ring_buffer__poll(ring, timeout_ms);
-    if (*count > 0)
+    if (reader->count > 0)
         goto done;
     if (r < 0 && r != -EINTR)
         goto done;
     r = ring_buffer__consume(ring);
 done:
-    if (*count > 0)
-        return *count;
+    reader->out = NULL;
+    reader->capacity = 0;
+    if (reader->count > 0)
+        return reader->count;
     return r < 0 && r != -EINTR ? r : 0;
 }
 
@@ -355,6 +391,95 @@ static uint64_t percpu_sum(const struct bpf_map *map, int cpus, uint32_t key)
     for (int i = 0; i < cpus; i++)
         total += values[i];
     return total;
+}
+
+/* ---- the steps both loaders take ---- */
+
+/* Starts keeping libbpf's messages on this thread; NULL when out of memory. */
+static struct message_log *start_collecting(void)
+{
+    struct message_log *log = calloc(1, sizeof(*log));
+    if (!log)
+        return NULL;
+    libbpf_set_print(collect_message);
+    current_log = log;
+    return log;
+}
+
+static void stop_collecting(struct message_log *log)
+{
+    current_log = NULL;
+    free(log);
+}
+
+/* -errno after a libbpf call that failed, -EINVAL when it left errno 0. */
+static int failed_call(void)
+{
+    return errno ? -errno : -EINVAL;
+}
+
+/*
+ * Opens the BPF object `image` (an ELF image in memory) as `name` and loads it into the kernel.
+ * `noun` names it in messages ("cannot open the BPF object"); `permission_hint` says what an EPERM
+ * at load most likely means for it. *object is set once opened, also when the load then fails, so
+ * the caller's close frees it. Returns 0 or a negative errno, with `failure` filled.
+ */
+static int open_and_load(const void *image, size_t size, const char *name, const char *noun,
+                         const char *permission_hint, const struct message_log *log, struct bpf_object **object,
+                         struct telltale_failure *failure)
+{
+    LIBBPF_OPTS(bpf_object_open_opts, options, .object_name = name);
+    *object = bpf_object__open_mem(image, size, &options);
+    if (!*object) {
+        int err = failed_call();
+        char detail[512];
+        tail_lines(log->text, NULL, 1, detail, sizeof(detail));
+        set_error(failure, "cannot open the %s", noun);
+        set_reason(failure, err);
+        set_detail(failure, "%s%s", detail[0] ? "; libbpf: " : "", detail);
+        return as_errno(err);
+    }
+    int err = bpf_object__load(*object);
+    if (err) {
+        if (err > 0)
+            err = -err;
+        describe_load_failure(err, log, permission_hint, failure);
+        return as_errno(err);
+    }
+    return 0;
+}
+
+/*
+ * Finds the object's ring buffer `ring_map` and its per-CPU array of counters `counters_map`,
+ * counts the possible CPUs (the counters have one slot each) and maps the ring, whose records
+ * `take` copies out with `context`. `noun` names the object and `ring_noun` the ring in messages.
+ * Returns 0 or a negative errno, with `failure` filled.
+ */
+static int map_ring(struct bpf_object *object, const char *noun, const char *ring_map, const char *counters_map,
+                    const char *ring_noun, ring_buffer_sample_fn take, void *context, struct ring_buffer **ring,
+                    struct bpf_map **counters, int *cpus, struct telltale_failure *failure)
+{
+    struct bpf_map *records = bpf_object__find_map_by_name(object, ring_map);
+    *counters = bpf_object__find_map_by_name(object, counters_map);
+    if (!records || !*counters) {
+        set_error(failure, "the %s has no '%s' map", noun, records ? counters_map : ring_map);
+        return -ENOENT;
+    }
+    *cpus = libbpf_num_possible_cpus();
+    if (*cpus <= 0) {
+        int err = *cpus < 0 ? *cpus : -EINVAL;
+        set_error(failure, "cannot count the possible CPUs");
+        set_reason(failure, err);
+        return err;
+    }
+    *ring = ring_buffer__new(bpf_map__fd(records), take, context, NULL);
+    if (!*ring) {
+        int err = failed_call();
+        set_error(failure, "cannot map %s", ring_noun);
+        set_reason(failure, err);
+        return err;
+    }
+    return 0;
 }
 
 #pragma GCC diagnostic pop

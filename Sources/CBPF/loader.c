@@ -28,10 +28,8 @@ struct telltale_bpf {
     struct ring_buffer *ring;
     struct bpf_map *dropped;
     int cpus;
-    /* destination of the poll in progress */
-    struct telltale_event *out;
-    int capacity;
-    int count;
+    /* destination of the poll in progress: an array of struct telltale_event */
+    struct ring_reader reader;
 };
 
 static const char *permission_hint(void)
@@ -45,20 +43,17 @@ static const char *permission_hint(void)
 
 static int take_event(void *context, void *data, size_t size)
 {
-    struct telltale_bpf *b = context;
-    if (b->count >= b->capacity)
-        return -ENOSPC; /* not reached: we stop at capacity below */
-    struct telltale_event *slot = &b->out[b->count];
+    struct ring_reader *reader = &((struct telltale_bpf *)context)->reader;
+    struct telltale_event *slot = ring_slot(reader, sizeof(*slot));
+    if (!slot)
+        return -ENOSPC;
     if (size >= sizeof(*slot)) {
         memcpy(slot, data, sizeof(*slot));
     } else {
         memset(slot, 0, sizeof(*slot));
         memcpy(slot, data, size);
     }
-    b->count++;
-    /* A negative return stops libbpf after this record (which counts as consumed): the rest
-       stays in the ring. */
-    return b->count >= b->capacity ? -ENOSPC : 0;
+    return ring_took(reader);
 }
 
 int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out, struct telltale_failure *failure)
@@ -85,41 +80,17 @@ int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out
         return -e;
     }
 
-    struct message_log *log = calloc(1, sizeof(*log));
     struct telltale_bpf *b = calloc(1, sizeof(*b));
+    struct message_log *log = b ? start_collecting() : NULL;
     if (!log || !b) {
-        free(log);
         free(b);
         set_error(failure, "out of memory");
         return -ENOMEM;
     }
-    libbpf_set_print(collect_message);
-    current_log = log;
-    int err = 0;
 
-    LIBBPF_OPTS(bpf_object_open_opts, options, .object_name = "telltale");
-    b->object = bpf_object__open_mem(object, size, &options);
-    if (!b->object) {
-        err = -errno;
-        if (err == 0)
-            err = -EINVAL;
-        char detail[512];
-        tail_lines(log->text, NULL, 1, detail, sizeof(detail));
-        set_error(failure, "cannot open the BPF object");
-        set_reason(failure, err);
-        set_detail(failure, "%s%s", detail[0] ? "; libbpf: " : "", detail);
-        err = as_errno(err);
+    int err = open_and_load(object, size, "telltale", "BPF object", permission_hint(), log, &b->object, failure);
+    if (err)
         goto fail;
-    }
-
-    err = bpf_object__load(b->object);
-    if (err) {
-        if (err > 0)
-            err = -err;
-        describe_load_failure(err, log, permission_hint(), failure);
-        err = as_errno(err);
-        goto fail;
-    }
 
     struct bpf_program *program;
     bpf_object__for_each_program(program, b->object) {
@@ -130,9 +101,7 @@ int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out
         }
         struct bpf_link *link = bpf_program__attach(program);
         if (!link) {
-            err = -errno;
-            if (err == 0)
-                err = -EINVAL;
+            err = failed_call();
             describe_attach_failure(err, bpf_program__name(program), log, permission_hint(), failure);
             err = as_errno(err);
             goto fail;
@@ -140,55 +109,24 @@ int telltale_bpf_open(const void *object, size_t size, struct telltale_bpf **out
         b->links[b->link_count++] = link;
     }
 
-    struct bpf_map *events = bpf_object__find_map_by_name(b->object, "events");
-    b->dropped = bpf_object__find_map_by_name(b->object, "dropped");
-    if (!events || !b->dropped) {
-        err = -ENOENT;
-        set_error(failure, "the BPF object has no '%s' map", events ? "dropped" : "events");
+    err = map_ring(b->object, "BPF object", "events", "dropped", "the BPF ring buffer", take_event, b, &b->ring,
+                   &b->dropped, &b->cpus, failure);
+    if (err)
         goto fail;
-    }
-    b->cpus = libbpf_num_possible_cpus();
-    if (b->cpus <= 0) {
-        err = b->cpus < 0 ? b->cpus : -EINVAL;
-        set_error(failure, "cannot count the possible CPUs");
-        set_reason(failure, err);
-        goto fail;
-    }
-    b->ring = ring_buffer__new(bpf_map__fd(events), take_event, b, NULL);
-    if (!b->ring) {
-        err = -errno;
-        if (err == 0)
-            err = -EINVAL;
-        set_error(failure, "cannot map the BPF ring buffer");
-        set_reason(failure, err);
-        goto fail;
-    }
 
-    current_log = NULL;
-    free(log);
+    stop_collecting(log);
     *out = b;
     return 0;
 
 fail:
-    current_log = NULL;
-    free(log);
+    stop_collecting(log);
     telltale_bpf_close(b);
     return err;
 }
 
 int telltale_bpf_poll(struct telltale_bpf *b, struct telltale_event *events, int capacity, int timeout_ms)
 {
-    if (!b || (!events && capacity > 0) || capacity < 0)
-        return -EINVAL;
-    if (capacity == 0)
-        return 0;
-    b->out = events;
-    b->capacity = capacity;
-    b->count = 0;
-    int taken = ring_take(b->ring, &b->count, timeout_ms);
-    b->out = NULL;
-    b->capacity = 0;
-    return taken;
+    return b ? ring_read(b->ring, &b->reader, events, capacity, timeout_ms) : -EINVAL;
 }
 
 int telltale_bpf_wait(struct telltale_bpf *b, int timeout_ms)

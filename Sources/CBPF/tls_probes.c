@@ -45,10 +45,8 @@ struct telltale_tls {
     struct ring_buffer *ring;
     struct bpf_map *counters;
     int cpus;
-    /* destination of the poll in progress */
-    struct telltale_tls_record *out;
-    int capacity;
-    int count;
+    /* destination of the poll in progress: an array of struct telltale_tls_record */
+    struct ring_reader reader;
 };
 
 /* Whether the calling thread has CAP_SYS_ADMIN in its effective set. The corresponding system
@@ -67,10 +65,10 @@ static bool has_sys_admin(void)
 
 static int take_record(void *context, void *data, size_t size)
 {
-    struct telltale_tls *t = context;
-    if (t->count >= t->capacity)
-        return -ENOSPC; /* not reached: we stop at capacity below */
-    struct telltale_tls_record *slot = &t->out[t->count];
+    struct ring_reader *reader = &((struct telltale_tls *)context)->reader;
+    struct telltale_tls_record *slot = ring_slot(reader, sizeof(*slot));
+    if (!slot)
+        return -ENOSPC;
     const size_t header = sizeof(slot->header);
     if (size < header) {
         /* Not one of ours (the kernel side never writes less): skip it. */
@@ -84,9 +82,7 @@ static int take_record(void *context, void *data, size_t size)
         length = sizeof(slot->data);
     slot->header.length = (uint32_t)length;
     memcpy(slot->data, (const uint8_t *)data + header, length);
-    t->count++;
-    /* A negative return stops libbpf after this record (which counts as consumed). */
-    return t->count >= t->capacity ? -ENOSPC : 0;
+    return ring_took(reader);
 }
 
 int telltale_tls_open(const void *object, size_t size, struct telltale_tls **out, struct telltale_failure *failure)
@@ -103,41 +99,18 @@ int telltale_tls_open(const void *object, size_t size, struct telltale_tls **out
         return -EPERM;
     }
 
-    struct message_log *log = calloc(1, sizeof(*log));
     struct telltale_tls *t = calloc(1, sizeof(*t));
+    struct message_log *log = t ? start_collecting() : NULL;
     if (!log || !t) {
-        free(log);
         free(t);
         set_error(failure, "out of memory");
         return -ENOMEM;
     }
-    libbpf_set_print(collect_message);
-    current_log = log;
-    int err = 0;
 
-    LIBBPF_OPTS(bpf_object_open_opts, options, .object_name = "telltale_tls");
-    t->object = bpf_object__open_mem(object, size, &options);
-    if (!t->object) {
-        err = -errno;
-        if (err == 0)
-            err = -EINVAL;
-        char detail[512];
-        tail_lines(log->text, NULL, 1, detail, sizeof(detail));
-        set_error(failure, "cannot open the TLS probe object");
-        set_reason(failure, err);
-        set_detail(failure, "%s%s", detail[0] ? "; libbpf: " : "", detail);
-        err = as_errno(err);
+    int err = open_and_load(object, size, "telltale_tls", "TLS probe object",
+                            "needs CAP_BPF+CAP_PERFMON, and CAP_SYS_ADMIN for uprobes", log, &t->object, failure);
+    if (err)
         goto fail;
-    }
-
-    err = bpf_object__load(t->object);
-    if (err) {
-        if (err > 0)
-            err = -err;
-        describe_load_failure(err, log, "needs CAP_BPF+CAP_PERFMON, and CAP_SYS_ADMIN for uprobes", failure);
-        err = as_errno(err);
-        goto fail;
-    }
 
     for (int i = 0; i < PROBE_COUNT; i++) {
         t->programs[i] = bpf_object__find_program_by_name(t->object, probes[i].program);
@@ -155,46 +128,23 @@ int telltale_tls_open(const void *object, size_t size, struct telltale_tls **out
     }
     t->socket_link = bpf_program__attach(socket_program);
     if (!t->socket_link) {
-        err = -errno;
-        if (err == 0)
-            err = -EINVAL;
+        err = failed_call();
         describe_attach_failure(err, "telltale_tls_socket", log, NULL, failure);
         err = as_errno(err);
         goto fail;
     }
 
-    struct bpf_map *records = bpf_object__find_map_by_name(t->object, "tls_records");
-    t->counters = bpf_object__find_map_by_name(t->object, "counters");
-    if (!records || !t->counters) {
-        err = -ENOENT;
-        set_error(failure, "the TLS probe object has no '%s' map", records ? "counters" : "tls_records");
+    err = map_ring(t->object, "TLS probe object", "tls_records", "counters", "the TLS probes' ring buffer",
+                   take_record, t, &t->ring, &t->counters, &t->cpus, failure);
+    if (err)
         goto fail;
-    }
-    t->cpus = libbpf_num_possible_cpus();
-    if (t->cpus <= 0) {
-        err = t->cpus < 0 ? t->cpus : -EINVAL;
-        set_error(failure, "cannot count the possible CPUs");
-        set_reason(failure, err);
-        goto fail;
-    }
-    t->ring = ring_buffer__new(bpf_map__fd(records), take_record, t, NULL);
-    if (!t->ring) {
-        err = -errno;
-        if (err == 0)
-            err = -EINVAL;
-        set_error(failure, "cannot map the TLS probes' ring buffer");
-        set_reason(failure, err);
-        goto fail;
-    }
 
-    current_log = NULL;
-    free(log);
+    stop_collecting(log);
     *out = t;
     return 0;
 
 fail:
-    current_log = NULL;
-    free(log);
+    stop_collecting(log);
     telltale_tls_close(t);
     return err;
 }
@@ -220,13 +170,11 @@ int telltale_tls_attach(struct telltale_tls *t, const char *path, struct telltal
         set_error(failure, "telltale_tls_attach: no file given");
         return -EINVAL;
     }
-    struct message_log *log = calloc(1, sizeof(*log));
+    struct message_log *log = start_collecting();
     if (!log) {
         set_error(failure, "out of memory");
         return -ENOMEM;
     }
-    libbpf_set_print(collect_message);
-    current_log = log;
 
     int attached = 0;
     int first_error = 0;
@@ -238,10 +186,7 @@ int telltale_tls_attach(struct telltale_tls *t, const char *path, struct telltal
         /* pid -1: every process that maps the file; offset 0: libbpf resolves func_name. */
         struct bpf_link *link = bpf_program__attach_uprobe_opts(t->programs[i], -1, path, 0, &options);
         if (!link) {
-            int err = -errno;
-            if (err == 0)
-                err = -EINVAL;
-            err = as_errno(err);
+            int err = as_errno(failed_call());
             if (err == -ENOENT || err == -ESRCH)
                 missing++;
             else if (!first_error) {
@@ -267,8 +212,7 @@ int telltale_tls_attach(struct telltale_tls *t, const char *path, struct telltal
         }
         attached++;
     }
-    current_log = NULL;
-    free(log);
+    stop_collecting(log);
 
     if (attached > 0) {
         clear_failure(failure);
@@ -285,17 +229,7 @@ int telltale_tls_attach(struct telltale_tls *t, const char *path, struct telltal
 
 int telltale_tls_poll(struct telltale_tls *t, struct telltale_tls_record *records, int capacity, int timeout_ms)
 {
-    if (!t || (!records && capacity > 0) || capacity < 0)
-        return -EINVAL;
-    if (capacity == 0)
-        return 0;
-    t->out = records;
-    t->capacity = capacity;
-    t->count = 0;
-    int taken = ring_take(t->ring, &t->count, timeout_ms);
-    t->out = NULL;
-    t->capacity = 0;
-    return taken;
+    return t ? ring_read(t->ring, &t->reader, records, capacity, timeout_ms) : -EINVAL;
 }
 
 uint64_t telltale_tls_counter(struct telltale_tls *t, int which)

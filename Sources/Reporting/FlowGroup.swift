@@ -48,7 +48,7 @@ public struct Coverage: Sendable, Equatable {
 }
 
 
-/// Renders grouped reports and the coverage line.
+/// Renders grouped reports (also by time bucket: TimeBuckets.swift) and the coverage line.
 public struct GroupRenderer: Sendable {
     public var format: OutputFormat
     public var terminal: Bool
@@ -93,9 +93,7 @@ public struct GroupRenderer: Sendable {
             // Zeek's layout has no groups; the commands refuse it before getting here.
             return ""
         case .json, .ndjson:
-            var parts: [String] = []
-            for g in groups {
-                var w = JSONWriter()
+            return JSONWriter.list(groups, ndjson: format == .ndjson) { g, w in
                 w.beginObject()
                 w.key("group"); w.string(g.key)
                 w.key("flows"); w.int(g.flows)
@@ -110,10 +108,7 @@ public struct GroupRenderer: Sendable {
                 w.key(byDestination ? "top_programs" : "top_destinations"); w.beginArray(); for d in g.topDestinations { w.string(d) }; w.endArray()
                 w.key("alerts"); w.int(g.alerts)
                 w.endObject()
-                parts.append(w.text)
             }
-            if format == .ndjson { return parts.map { $0 + "\n" }.joined() }
-            return parts.isEmpty ? "[]\n" : "[\n" + parts.joined(separator: ",\n") + "\n]\n"
         }
     }
 

@@ -236,7 +236,7 @@ public struct HTMLReport: Sendable {
                 + "\(HTMLReport.escape(s.key)): \(HTMLReport.escape(ByteCount.text(total(s)))) \(word)</span>"
         }
         legend += "</p>\n"
-        return "<p class=\"muted\">Bytes \(word == "out" ? "sent out" : "received") per \(BucketRenderer.widthText(buckets.width)), "
+        return "<p class=\"muted\">Bytes \(word == "out" ? "sent out" : "received") per \(GroupRenderer.widthText(buckets.width)), "
             + "stacked by program; times in \(HTMLReport.escape(Timestamp.localZone(at: from))).</p>\n" + svg + legend
     }
 

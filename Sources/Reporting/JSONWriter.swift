@@ -124,3 +124,17 @@ public struct JSONWriter {
         out += "\""
     }
 }
+
+extension JSONWriter {
+    /// One JSON value per item, written by `write`: as NDJSON (a line each) when `ndjson`, else as a
+    /// JSON array with one item a line (`[]` when there are none).
+    static func list<Item>(_ items: [Item], ndjson: Bool, _ write: (Item, inout JSONWriter) -> Void) -> String {
+        let parts = items.map { item in
+            var w = JSONWriter()
+            write(item, &w)
+            return w.text
+        }
+        if ndjson { return parts.map { $0 + "\n" }.joined() }
+        return parts.isEmpty ? "[]\n" : "[\n" + parts.joined(separator: ",\n") + "\n]\n"
+    }
+}

@@ -144,25 +144,14 @@ public enum Sparkline {
     }
 }
 
-/// Renders `report --every`: a row per group with a sparkline on a terminal, every bucket in JSON
-/// and CSV.
-public struct BucketRenderer: Sendable {
-    public var format: OutputFormat
-    public var terminal: Bool
-    public var groupTitle: String
-
-    public init(format: OutputFormat, terminal: Bool, groupTitle: String) {
-        self.format = format
-        self.terminal = terminal
-        self.groupTitle = groupTitle
-    }
-
+extension GroupRenderer {
+    /// `report --every`: a row per group with a sparkline on a terminal, every bucket in JSON and CSV.
     public func render(_ series: [BucketSeries], buckets: TimeBuckets) -> String {
         switch format {
         case .table:
             if series.isEmpty { return "no flows in this window\n" }
             let first = Timestamp.local(buckets.start(0)), last = Timestamp.local(buckets.start(buckets.count - 1))
-            var out = "\(buckets.count) buckets of \(BucketRenderer.widthText(buckets.width)) from \(first) to \(last) (last bucket start)\n"
+            var out = "\(buckets.count) buckets of \(GroupRenderer.widthText(buckets.width)) from \(first) to \(last) (last bucket start)\n"
             var rows: [[String]] = []
             for s in series {
                 let peak = zip(s.bytesOut, s.bytesIn).map { $0 + $1 }.max() ?? 0
@@ -172,7 +161,7 @@ public struct BucketRenderer: Sendable {
                 ])
             }
             out += TextTable(
-                headers: [groupTitle.uppercased(), "OUT", "IN", "PEAK", "BYTES PER \(BucketRenderer.widthText(buckets.width).uppercased())"],
+                headers: [groupTitle.uppercased(), "OUT", "IN", "PEAK", "BYTES PER \(GroupRenderer.widthText(buckets.width).uppercased())"],
                 rows: rows, rightAligned: [1, 2, 3], terminal: terminal, terminalWidth: 100_000
             ).render()
             return out
@@ -189,9 +178,7 @@ public struct BucketRenderer: Sendable {
             // Zeek's layouts list flows; `report` refuses them with --every before rendering.
             return ""
         case .json, .ndjson:
-            var parts: [String] = []
-            for s in series {
-                var w = JSONWriter()
+            return JSONWriter.list(series, ndjson: format == .ndjson) { s, w in
                 w.beginObject()
                 w.key("group"); w.string(s.key)
                 w.key("bucket_seconds"); w.int(buckets.width / 1_000_000_000)
@@ -207,10 +194,7 @@ public struct BucketRenderer: Sendable {
                 }
                 w.endArray()
                 w.endObject()
-                parts.append(w.text)
             }
-            if format == .ndjson { return parts.map { $0 + "\n" }.joined() }
-            return parts.isEmpty ? "[]\n" : "[\n" + parts.joined(separator: ",\n") + "\n]\n"
         }
     }
 

@@ -429,18 +429,12 @@ public enum FrameBuilder {
     public static func ipv4Fragments(_ header: IPv4, transport: Transport, fragmentPayload: Int) -> [[UInt8]] {
         let body = transport.bytes(source: header.source, destination: header.destination, v6: false)
         let number = transport.protocolNumber(v6: false)
-        let step = max(8, fragmentPayload / 8 * 8)
-        var out: [[UInt8]] = []
-        var offset = 0
-        repeat {
-            let end = min(body.count, offset + step)
+        return fragments(of: body, fragmentPayload: fragmentPayload) { offset, more, piece in
             var h = header
-            h.fragmentOffset = UInt16(truncatingIfNeeded: offset / 8)
-            h.moreFragments = end < body.count
-            out.append(h.packet(protocol: number, payload: Array(body[offset..<end])))
-            offset = end
-        } while offset < body.count
-        return out
+            h.fragmentOffset = offset
+            h.moreFragments = more
+            return h.packet(protocol: number, payload: piece)
+        }
     }
 
     /// Splits an IPv6 datagram carrying `transport` into fragments with a fragment header each
@@ -450,16 +444,25 @@ public enum FrameBuilder {
     ) -> [[UInt8]] {
         let body = transport.bytes(source: header.source, destination: header.destination, v6: true)
         let number = transport.protocolNumber(v6: true)
+        return fragments(of: body, fragmentPayload: fragmentPayload) { offset, more, piece in
+            var h = header
+            h.extensionHeaders.append(.fragment(offset: offset, moreFragments: more, identification: identification))
+            return h.packet(nextHeader: number, payload: piece)
+        }
+    }
+
+    /// `body` cut into pieces of at most `fragmentPayload` bytes (rounded down to a multiple of 8, at
+    /// least 8), each made a packet by `packet` from its offset in 8-byte units, whether more follow,
+    /// and its bytes. At least one piece, also for an empty body.
+    private static func fragments(
+        of body: [UInt8], fragmentPayload: Int, _ packet: (_ offset: UInt16, _ moreFragments: Bool, _ piece: [UInt8]) -> [UInt8]
+    ) -> [[UInt8]] {
         let step = max(8, fragmentPayload / 8 * 8)
         var out: [[UInt8]] = []
         var offset = 0
         repeat {
             let end = min(body.count, offset + step)
-            var h = header
-            h.extensionHeaders.append(.fragment(
-                offset: UInt16(truncatingIfNeeded: offset / 8), moreFragments: end < body.count,
-                identification: identification))
-            out.append(h.packet(nextHeader: number, payload: Array(body[offset..<end])))
+            out.append(packet(UInt16(truncatingIfNeeded: offset / 8), end < body.count, Array(body[offset..<end])))
             offset = end
         } while offset < body.count
         return out

@@ -185,7 +185,7 @@ extension Telltale {
                     var accumulator = TimeBuckets.Accumulator(buckets)
                     try store.forEachSpan(by: by, in: w) { accumulator.add($0) }
                     let series = accumulator.series
-                    Output.write(BucketRenderer(format: format, terminal: Output.isTerminal, groupTitle: by.rawValue).render(series, buckets: buckets))
+                    Output.write(GroupRenderer(format: format, terminal: Output.isTerminal, groupTitle: by.rawValue).render(series, buckets: buckets))
                     let line = GroupRenderer.coverageLine(try store.coverage(in: w))
                     if format == .table { Output.write(line + "\n") } else { Output.error(line) }
                     Output.flush()
@@ -465,7 +465,7 @@ extension Telltale.Report {
                 Output.error("telltale: cannot write \(path): \(error)")
                 throw ExitCode(1)
             }
-            Output.error("telltale: wrote \(path) (\(ByteCount.text(Int64(text.utf8.count))), \(coverage.flows) flows, \(buckets.count) buckets of \(BucketRenderer.widthText(width)))")
+            Output.error("telltale: wrote \(path) (\(ByteCount.text(Int64(text.utf8.count))), \(coverage.flows) flows, \(buckets.count) buckets of \(GroupRenderer.widthText(width)))")
         } catch let error as StoreError {
             Output.error("telltale: \(error)")
             throw ExitCode(1)

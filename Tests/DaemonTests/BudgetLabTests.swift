@@ -51,21 +51,14 @@ import TestSupport
             """.write(toFile: rules + "/50-budget.yaml", atomically: true, encoding: .utf8)
         chmod(rules + "/50-budget.yaml", 0o644)
 
-        let database = dir + "/flows.db"
-        let config = dir + "/telltale.yaml"
-        try """
-            interfaces: [any]
-            database: \(database)
-            flush_interval: 100ms
-            timeouts: {tcp_closed: 200ms, udp_idle: 1s}
+        let (config, database) = try DaemonFixtures.labConfiguration(in: dir, """
             rules: \(rules)
             alerts: {log: true, desktop: false}
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            """)
         chmod(config, 0o600)
         let log = dir + "/daemon.log"
-        let daemon = try TestProcess.start([BuiltExecutable.telltale, "daemon", "--config", config], log: log)
-        defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
-        #expect(DaemonFixtures.wait(timeout: 15) { TestProcess.contents(log).contains("capturing") }, "\(TestProcess.contents(log))")
+        let daemon = try DaemonFixtures.startDaemon(config: config, log: log, timeout: 15)
+        defer { DaemonFixtures.stop(daemon) }
         usleep(500_000)
 
         var pids: [String: Int] = [:]

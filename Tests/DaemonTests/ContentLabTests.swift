@@ -50,35 +50,20 @@ import TestSupport
              "-key", dir + "/key.pem", "-quiet", "-naccept", "5"], log: dir + "/s_server.log")
         helpers.append(tlsServer)
         // The model runtime on loopback (both APIs answer).
-        _ = try start("""
-            import http.server
-            class H(http.server.BaseHTTPRequestHandler):
-                protocol_version = 'HTTP/1.1'
-                def do_POST(self):
-                    self.rfile.read(int(self.headers.get('Content-Length', 0)))
-                    b = b'{"choices":[{"message":{"content":"ok"}}],"message":{"content":"ok"}}'
-                    self.send_response(200); self.send_header('Content-Length', str(len(b))); self.end_headers(); self.wfile.write(b)
-                def log_message(self, *a): pass
-            http.server.HTTPServer(('127.0.0.1', 18961), H).serve_forever()
-            """, named: "runtime.py")
+        _ = try start(
+            DaemonFixtures.modelRuntime(port: 18961, reply: #"{"choices":[{"message":{"content":"ok"}}],"message":{"content":"ok"}}"#),
+            named: "runtime.py")
         usleep(700_000)
 
-        let database = dir + "/flows.db"
-        let config = dir + "/telltale.yaml"
-        try """
-            interfaces: [any]
-            database: \(database)
-            flush_interval: 100ms
-            timeouts: {tcp_closed: 200ms, udp_idle: 1s}
+        let (config, database) = try DaemonFixtures.labConfiguration(in: dir, """
             log_level: info
             inspect_content: true
             content: {runtime_ports: [18961]}
             alerts: {log: true, desktop: false}
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            """)
         let log = dir + "/daemon.log"
-        let daemon = try TestProcess.start([BuiltExecutable.telltale, "daemon", "--config", config], log: log)
-        defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
-        #expect(DaemonFixtures.wait(timeout: 15) { TestProcess.contents(log).contains("capturing") }, "\(TestProcess.contents(log))")
+        let daemon = try DaemonFixtures.startDaemon(config: config, log: log, timeout: 15)
+        defer { DaemonFixtures.stop(daemon) }
         #expect(TestProcess.contents(log).contains("content inspection on"), "\(TestProcess.contents(log))")
 
         // The chat programs: each asks the runtime, then does what it does with the prompt.

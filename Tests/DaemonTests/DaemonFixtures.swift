@@ -43,6 +43,54 @@ enum DaemonFixtures {
         return path
     }
 
+    /// Writes `directory`/telltale.yaml for a lab: every interface, the database
+    /// `directory`/flows.db, flows committed and ended quickly, then `settings` (YAML lines).
+    static func labConfiguration(in directory: String, _ settings: String) throws -> (path: String, database: String) {
+        let path = directory + "/telltale.yaml"
+        let database = directory + "/flows.db"
+        let text = """
+            interfaces: [any]
+            database: \(database)
+            flush_interval: 100ms
+            timeouts: {tcp_closed: 200ms, udp_idle: 1s}
+
+            """ + settings
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return (path, database)
+    }
+
+    /// A Python program standing in for a model runtime on 127.0.0.1:`port`: it reads every POST
+    /// and answers it with `reply`, a JSON body.
+    static func modelRuntime(port: Int, reply: String) -> String {
+        """
+        import http.server
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get('Content-Length', 0)))
+                b = b'\(reply)'
+                self.send_response(200); self.send_header('Content-Length', str(len(b))); self.end_headers(); self.wfile.write(b)
+            def log_message(self, *a): pass
+        http.server.HTTPServer(('127.0.0.1', \(port)), H).serve_forever()
+        """
+    }
+
+    /// Starts `telltale daemon --config config` with its log in `log`, and expects it to say it is
+    /// capturing within `timeout` seconds; the caller stops it with `stop(_:)`.
+    static func startDaemon(
+        config: String, log: String, timeout: Double = 10, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Process {
+        let daemon = try TestProcess.start([BuiltExecutable.telltale, "daemon", "--config", config], log: log)
+        #expect(wait(timeout: timeout) { TestProcess.contents(log).contains("capturing") }, "\(TestProcess.contents(log))",
+                sourceLocation: sourceLocation)
+        return daemon
+    }
+
+    /// Stops `daemon` if it still runs, and waits for it to end.
+    static func stop(_ daemon: Process) {
+        if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() }
+    }
+
     /// Waits until `condition` holds or `timeout` seconds pass.
     static func wait(timeout: Double, _ condition: () throws -> Bool) rethrows -> Bool {
         let end = Date().addingTimeInterval(timeout)

@@ -40,22 +40,8 @@ import TestSupport
         var helpers: [Process] = []
         defer { for p in helpers { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
         // The test host: a TCP server answering each request, a UDP echo.
-        let server = dir + "/host.py"
-        try """
-            import socket, threading
-            def tcp():
-                s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('198.18.82.2', 7000)); s.listen(128)
-                while True:
-                    c, _ = s.accept()
-                    try: c.recv(200); c.sendall(b't' * 200)
-                    except OSError: pass
-                    c.close()
-            threading.Thread(target=tcp, daemon=True).start()
-            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(('198.18.82.2', 7001))
-            while True:
-                d, a = u.recvfrom(2000); u.sendto(d, a)
-            """.write(toFile: server, atomically: true, encoding: .utf8)
-        helpers.append(try TestProcess.start(["ip", "netns", "exec", host.namespace, "python3", server], log: dir + "/host.log"))
+        let server = BuiltExecutable.packageRoot.appendingPathComponent("scripts/lab/echo-host.py").path
+        helpers.append(try TestProcess.start(["ip", "netns", "exec", host.namespace, "python3", server, "198.18.82.2"], log: dir + "/host.log"))
         // A local service on loopback, under a name of its own.
         let runtime = try Self.program("tt-local-runtime", in: dir)
         let service = dir + "/service.py"
@@ -70,9 +56,8 @@ import TestSupport
         let database = dir + "/flows.db"
         let config = try DaemonFixtures.fastConfiguration(in: dir, interfaces: ["any"], database: database)
         let log = dir + "/daemon.log"
-        let daemon = try TestProcess.start([BuiltExecutable.telltale, "daemon", "--config", config], log: log)
-        defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
-        #expect(DaemonFixtures.wait(timeout: 10) { TestProcess.contents(log).contains("capturing") }, "\(TestProcess.contents(log))")
+        let daemon = try DaemonFixtures.startDaemon(config: config, log: log)
+        defer { DaemonFixtures.stop(daemon) }
         #expect(TestProcess.contents(log).contains("attribution=kernel-events") || TestProcess.contents(log).contains("kernel-events"))
 
         // Thirty programs that each live a few milliseconds: one TCP exchange and one UDP exchange.

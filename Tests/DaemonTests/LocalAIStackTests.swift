@@ -61,34 +61,17 @@ import TestSupport
         let python3 = try TestProcess.runCombined(["python3", "-c", "import os,sys;print(os.path.realpath(sys.executable))"]).output
             .trimmingCharacters(in: .whitespacesAndNewlines)
         try FileManager.default.copyItem(atPath: python3, toPath: runtime)
-        _ = try python("""
-            import http.server
-            class H(http.server.BaseHTTPRequestHandler):
-                protocol_version = 'HTTP/1.1'
-                def do_POST(self):
-                    self.rfile.read(int(self.headers.get('Content-Length', 0)))
-                    b = b'{"choices":[{"message":{"content":"hi"}}]}'
-                    self.send_response(200); self.send_header('Content-Length', str(len(b))); self.end_headers(); self.wfile.write(b)
-                def log_message(self, *a): pass
-            http.server.HTTPServer(('127.0.0.1', 18932), H).serve_forever()
-            """, exe: runtime)
+        _ = try python(DaemonFixtures.modelRuntime(port: 18932, reply: #"{"choices":[{"message":{"content":"hi"}}]}"#), exe: runtime)
         usleep(500_000)
 
-        let database = dir + "/flows.db"
-        let config = dir + "/telltale.yaml"
-        try """
-            interfaces: [any]
-            database: \(database)
-            flush_interval: 100ms
-            timeouts: {tcp_closed: 200ms, udp_idle: 1s}
+        let (config, database) = try DaemonFixtures.labConfiguration(in: dir, """
             log_level: debug
             log_format: journal
             alerts: {log: true, desktop: false, webhook: "http://127.0.0.1:18931/alerts"}
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            """)
         let log = dir + "/daemon.log"
-        let daemon = try TestProcess.start([BuiltExecutable.telltale, "daemon", "--config", config], log: log)
-        defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
-        #expect(DaemonFixtures.wait(timeout: 10) { TestProcess.contents(log).contains("capturing") }, "\(TestProcess.contents(log))")
+        let daemon = try DaemonFixtures.startDaemon(config: config, log: log)
+        defer { DaemonFixtures.stop(daemon) }
         #expect(TestProcess.contents(log).contains("<5>no rules directory (no /etc/telltale/rules.d, no --rules): applying the built-in default rules"),
                 "\(TestProcess.contents(log))")
 

@@ -75,56 +75,19 @@ import TestSupport
             "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem",
         ])
         try #require(certificate.status == 0, "\(certificate.output)")
-        let web = try script("""
-            import http.server, ssl, sys, threading
-            class H(http.server.BaseHTTPRequestHandler):
-                protocol_version = 'HTTP/1.1'
-                def answer(self):
-                    n = int(self.headers.get('Content-Length') or 0)
-                    if n: self.rfile.read(n)
-                    print(self.command, self.headers.get('Host'), self.path, flush=True)
-                    body = b'{}'
-                    self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers()
-                    if self.command != 'HEAD': self.wfile.write(body)
-                do_GET = do_POST = do_HEAD = do_PUT = answer
-                def log_message(self, *a): pass
-            plain = http.server.ThreadingHTTPServer(('198.18.85.2', 80), H)
-            tls = http.server.ThreadingHTTPServer(('198.18.85.2', 443), H)
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); context.load_cert_chain(sys.argv[1], sys.argv[2])
-            tls.socket = context.wrap_socket(tls.socket, server_side=True)
-            threading.Thread(target=plain.serve_forever, daemon=True).start()
-            tls.serve_forever()
-            """, named: "web.py")
-        _ = try start(["ip", "netns", "exec", host.namespace, python, web, dir + "/cert.pem", dir + "/key.pem"], log: "web")
+        let web = BuiltExecutable.packageRoot.appendingPathComponent("scripts/lab/stand-in-web.py").path
+        _ = try start(["ip", "netns", "exec", host.namespace, python, web, "198.18.85.2", dir + "/cert.pem", dir + "/key.pem"], log: "web")
         // The lab's resolver: every A query gets the namespace host, other types an empty answer; each name logged.
-        let dns = try script("""
-            import socket, struct
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.85.53', 53))
-            while True:
-                q, peer = s.recvfrom(512)
-                i, labels = 12, []
-                while i < len(q) and q[i]:
-                    labels.append(q[i + 1:i + 1 + q[i]].decode('ascii', 'replace')); i += 1 + q[i]
-                if i + 5 > len(q): continue
-                qtype = struct.unpack('!H', q[i + 1:i + 3])[0]
-                print('.'.join(labels), qtype, flush=True)
-                a = b'\\xc0\\x0c' + struct.pack('!HHIH', 1, 1, 60, 4) + socket.inet_aton('198.18.85.2') if qtype == 1 else b''
-                s.sendto(q[:2] + b'\\x81\\x80' + q[4:6] + struct.pack('!HHH', 1 if a else 0, 0, 0) + q[12:i + 5] + a, peer)
-            """, named: "dns.py")
-        _ = try start([python, dns], log: "dns")
+        let dns = BuiltExecutable.packageRoot.appendingPathComponent("scripts/lab/lab-resolver.py").path
+        _ = try start([python, dns, "127.0.85.53", "198.18.85.2"], log: "dns")
         // The app's own view of the machine's resolver configuration: a bind mount in a mount
         // namespace of its own, so nothing changes for anyone else.
         let resolvConf = try script("nameserver 127.0.85.53\n", named: "resolv.conf")
 
-        let database = dir + "/flows.db"
-        let config = try script("""
-            interfaces: [any]
-            database: \(database)
-            flush_interval: 100ms
-            timeouts: {tcp_closed: 200ms, udp_idle: 1s}
+        let (config, database) = try DaemonFixtures.labConfiguration(in: dir, """
             log_level: info
             alerts: {log: true, desktop: false}
-            """, named: "telltale.yaml")
+            """)
         let daemonLog = dir + "/daemon.log"
         let daemon = try TestProcess.start([BuiltExecutable.telltale, "daemon", "--config", config], log: daemonLog)
         defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }

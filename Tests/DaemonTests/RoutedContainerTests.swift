@@ -222,9 +222,8 @@ struct ContainerLab {
         let database = dir + "/flows.db"
         let config = try DaemonFixtures.fastConfiguration(in: dir, interfaces: ["any"], database: database)
         let log = dir + "/daemon.log"
-        let daemon = try TestProcess.start([BuiltExecutable.telltale, "daemon", "--config", config], log: log)
-        defer { if daemon.isRunning { daemon.terminate(); daemon.waitUntilExit() } }
-        #expect(DaemonFixtures.wait(timeout: 10) { TestProcess.contents(log).contains("capturing") }, "\(TestProcess.contents(log))")
+        let daemon = try DaemonFixtures.startDaemon(config: config, log: log)
+        defer { DaemonFixtures.stop(daemon) }
         let program = try KernelEventsTests.program("tt-ctr-daemon-app", in: dir)
         let wire = try ContainerLab.Wire(in: dir)
         defer { kill(wire.process.processIdentifier, SIGKILL) }

@@ -19,9 +19,20 @@ import TestSupport
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 
-    /// A llama-server (pid 4242: a model runtime by the default rules) holding the TCP socket
-    /// 40000 → 198.18.0.5:80.
-    func processTable(_ fake: FakeProc) throws {
+    /// A /proc tree with a llama-server (pid 4242: a model runtime by the default rules) holding the
+    /// TCP socket 40000 → 198.18.0.5:80; the caller removes it.
+    func processTable() throws -> FakeProc {
+        let fake = try FakeProc()
+        do {
+            try writeProcesses(fake)
+        } catch {
+            fake.remove()
+            throw error
+        }
+        return fake
+    }
+
+    private func writeProcesses(_ fake: FakeProc) throws {
         try fake.write("passwd", "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n")
         try fake.link("self", to: "1")
         try fake.process(pid: 1, ppid: 0, comm: "init", startTime: 1, uid: 0, arguments: ["/sbin/init"], exe: "/sbin/init")
@@ -60,6 +71,24 @@ import TestSupport
         ]
     }
 
+    /// `frames()` as a capture file in `directory`; returns its path.
+    func captureFile(in directory: String) throws -> String {
+        let file = directory + "/traffic.pcap"
+        try CaptureFixture.write(frames: frames(), to: file, linkType: .ethernet, start: SystemClock.wallNanoseconds())
+        return file
+    }
+
+    /// The daemon's settings for a run: its database in `directory`, 192.0.2.0/24 local, the
+    /// repository's rules, no desktop notices.
+    func daemonConfiguration(in directory: String) throws -> DaemonConfiguration {
+        var configuration = DaemonConfiguration()
+        configuration.database = directory + "/telltale.db"
+        configuration.localNetworks = [try #require(IPNetwork("192.0.2.0/24"))]
+        configuration.rules = Self.repository + "/rules"
+        configuration.alertDesktop = false
+        return configuration
+    }
+
     /// Runs the daemon on the file until it ends by itself; fails if it has not within 60 s.
     func runDaemon(_ configuration: DaemonConfiguration, file: String, proc: FakeProc) throws {
         let daemon = Daemon(
@@ -86,17 +115,11 @@ import TestSupport
     @Test func daemonLoopWritesAttributedNamedJudgedFlowsFromAFileWithoutRoot() throws {
         let directory = CaptureFixture.makeTemporaryDirectory(prefix: "tt-daemon-inprocess")
         defer { CaptureFixture.removeDirectory(directory) }
-        let proc = try FakeProc()
+        let proc = try processTable()
         defer { proc.remove() }
-        try processTable(proc)
-        let file = directory + "/traffic.pcap"
-        try CaptureFixture.write(frames: frames(), to: file, linkType: .ethernet, start: SystemClock.wallNanoseconds())
+        let file = try captureFile(in: directory)
 
-        var configuration = DaemonConfiguration()
-        configuration.database = directory + "/telltale.db"
-        configuration.localNetworks = [try #require(IPNetwork("192.0.2.0/24"))]
-        configuration.rules = Self.repository + "/rules"
-        configuration.alertDesktop = false
+        let configuration = try daemonConfiguration(in: directory)
         try runDaemon(configuration, file: file, proc: proc)
 
         let store = try FlowStore(path: configuration.database)
@@ -131,20 +154,14 @@ import TestSupport
     @Test func aDamagedCaptureEndsTheRunWithTheFlowsBeforeTheDamage() throws {
         let directory = CaptureFixture.makeTemporaryDirectory(prefix: "tt-daemon-inprocess")
         defer { CaptureFixture.removeDirectory(directory) }
-        let proc = try FakeProc()
+        let proc = try processTable()
         defer { proc.remove() }
-        try processTable(proc)
-        let file = directory + "/traffic.pcap"
-        try CaptureFixture.write(frames: frames(), to: file, linkType: .ethernet, start: SystemClock.wallNanoseconds())
+        let file = try captureFile(in: directory)
         // Cut the file inside its last record.
         let bytes = try #require(CaptureFixture.readBytes(file))
         #expect(CaptureFixture.writeBytes(Array(bytes.dropLast(10)), to: file))
 
-        var configuration = DaemonConfiguration()
-        configuration.database = directory + "/telltale.db"
-        configuration.localNetworks = [try #require(IPNetwork("192.0.2.0/24"))]
-        configuration.rules = Self.repository + "/rules"
-        configuration.alertDesktop = false
+        let configuration = try daemonConfiguration(in: directory)
         try runDaemon(configuration, file: file, proc: proc)
 
         let rows = try FlowStore(path: configuration.database).flows(in: TimeWindow())

@@ -11,15 +11,7 @@ import PacketParsing
 import Monitor
 import Policy
 
-struct Generator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
 
@@ -34,7 +26,7 @@ for name in try FileManager.default.contentsOfDirectory(atPath: packDirectory) w
 try FileManager.default.createDirectory(atPath: directory + "/lists", withIntermediateDirectories: true)
 try FileManager.default.copyItem(atPath: packDirectory + "/lists/telemetry.list", toPath: directory + "/lists/telemetry.list")
 
-var random = Generator(state: 42)
+var random = SplitMix64(seed: 42)
 var domains: [String] = []
 var listText = ""
 for i in 0..<80_000 {

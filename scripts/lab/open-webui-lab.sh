@@ -80,44 +80,10 @@ ip -n "$ns" link set "$peer" up
 ip -n "$ns" link set lo up
 openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=lab.test -days 1 \
   -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-cat >"$work/web.py" <<'EOF'
-import http.server, ssl, sys, threading
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = 'HTTP/1.1'
-    def answer(self):
-        n = int(self.headers.get('Content-Length') or 0)
-        if n: self.rfile.read(n)
-        print(self.command, self.headers.get('Host'), self.path, flush=True)
-        body = b'{}'
-        self.send_response(200); self.send_header('Content-Length', str(len(body))); self.end_headers()
-        if self.command != 'HEAD': self.wfile.write(body)
-    do_GET = do_POST = do_HEAD = do_PUT = answer
-    def log_message(self, *a): pass
-plain = http.server.ThreadingHTTPServer((sys.argv[1], 80), H)
-tls = http.server.ThreadingHTTPServer((sys.argv[1], 443), H)
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); context.load_cert_chain(sys.argv[2], sys.argv[3])
-tls.socket = context.wrap_socket(tls.socket, server_side=True)
-threading.Thread(target=plain.serve_forever, daemon=True).start()
-tls.serve_forever()
-EOF
-ip netns exec "$ns" "$python" "$work/web.py" "$host_ip" "$work/cert.pem" "$work/key.pem" >"$work/web.log" 2>&1 &
+ip netns exec "$ns" "$python" scripts/lab/stand-in-web.py "$host_ip" "$work/cert.pem" "$work/key.pem" >"$work/web.log" 2>&1 &
 pids+=($!)
 # The lab's resolver: every A query gets the namespace host, other types an empty answer.
-cat >"$work/dns.py" <<'EOF'
-import socket, struct, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], 53))
-while True:
-    q, peer = s.recvfrom(512)
-    i, labels = 12, []
-    while i < len(q) and q[i]:
-        labels.append(q[i + 1:i + 1 + q[i]].decode('ascii', 'replace')); i += 1 + q[i]
-    if i + 5 > len(q): continue
-    qtype = struct.unpack('!H', q[i + 1:i + 3])[0]
-    print('.'.join(labels), qtype, flush=True)
-    a = b'\xc0\x0c' + struct.pack('!HHIH', 1, 1, 60, 4) + socket.inet_aton(sys.argv[2]) if qtype == 1 else b''
-    s.sendto(q[:2] + b'\x81\x80' + q[4:6] + struct.pack('!HHH', 1 if a else 0, 0, 0) + q[12:i + 5] + a, peer)
-EOF
-"$python" "$work/dns.py" "$resolver" "$host_ip" >"$work/dns.log" 2>&1 &
+"$python" scripts/lab/lab-resolver.py "$resolver" "$host_ip" >"$work/dns.log" 2>&1 &
 pids+=($!)
 printf 'nameserver %s\n' "$resolver" >"$work/resolv.conf"
 

@@ -12,15 +12,7 @@
 #ifndef TELLTALE_BPF_EVENT_H
 #define TELLTALE_BPF_EVENT_H
 
-#ifdef __bpf__
-/* The BPF target has no libc headers; take the widths from the compiler. */
-typedef __UINT8_TYPE__ uint8_t;
-typedef __UINT16_TYPE__ uint16_t;
-typedef __UINT32_TYPE__ uint32_t;
-typedef __UINT64_TYPE__ uint64_t;
-#else
-#include <stdint.h>
-#endif
+#include "telltale_widths.h"
 
 /* telltale_event.kind */
 enum {

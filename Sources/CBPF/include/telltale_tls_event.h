@@ -14,14 +14,7 @@
 #ifndef TELLTALE_TLS_EVENT_H
 #define TELLTALE_TLS_EVENT_H
 
-#ifdef __bpf__
-typedef __UINT8_TYPE__ uint8_t;
-typedef __UINT16_TYPE__ uint16_t;
-typedef __UINT32_TYPE__ uint32_t;
-typedef __UINT64_TYPE__ uint64_t;
-#else
-#include <stdint.h>
-#endif
+#include "telltale_widths.h"
 
 /* Ring-buffer record sizes (header included): a chunk takes the smallest that holds it, so a
  * 64-byte write costs a 256-byte record, not a 4 KiB one. */
