@@ -61,7 +61,7 @@ let package = Package(
         .target(name: "Reporting", dependencies: ["Flows", "PacketParsing"], swiftSettings: strict),
         .target(
             name: "Policy",
-            dependencies: ["PacketParsing", "Reporting", .product(name: "Yams", package: "Yams")],
+            dependencies: ["Flows", "PacketParsing", "Reporting", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict,
             plugins: ["EmbedRules"]
         ),
@@ -162,7 +162,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "rules-bench",
-            dependencies: ["Policy", "Monitor", "PacketParsing"],
+            dependencies: ["Policy", "Monitor", "Flows", "PacketParsing"],
             path: "bench/RulesBench",
             swiftSettings: strict
         ),
