@@ -290,11 +290,20 @@ extension Attributor {
             state.foreignTables[query.ipProtocol] = tables
         }
         guard let tables else { return nil }
-        let swapped = query.reversed
+        // Seen from this namespace's capture, either end may be some namespace's own. The flow's own
+        // end first, in every namespace: a routed flow from a container to a server in another
+        // namespace matches the server's listening socket the other way round, and which namespace
+        // is looked at first must not decide whose flow it is.
+        for orientation in [query, query.reversed] {
+            if let found = owner(of: orientation, in: tables, state: &state) { return found }
+        }
+        return nil
+    }
+
+    /// The owner of the socket `query` names in the first of `tables`' namespaces that holds one.
+    private func owner(of query: SocketQuery, in tables: ForeignTables, state: inout LookupState) -> ProcessIdentity?? {
         for (pids, entries) in tables.namespaces {
-            // Seen from this namespace's capture, either end may be the namespace's own.
-            var matches = SocketMatcher.best(for: query, in: entries)
-            if matches.isEmpty { matches = SocketMatcher.best(for: swapped, in: entries) }
+            let matches = SocketMatcher.best(for: query, in: entries)
             guard !matches.isEmpty else { continue }
             if !matches.contains(where: { $0.inode != 0 && state.index.owner(of: $0.inode) != nil }) {
                 // Only sockets the index does not know yet cost a scan of the namespace's processes.

@@ -185,6 +185,37 @@ import Testing
         }
     }
 
+    /// A container (its own namespace) connects through this machine to a server in other
+    /// namespaces: the flow seen here is the container's, whichever namespace is read first. The
+    /// servers' listening sockets match the flow the other way round and must not take it.
+    @Test func aRoutedFlowBelongsToTheNamespaceHoldingItsOwnEndNotToTheFarEndsListener() throws {
+        let fake = try FakeProc()
+        defer { fake.remove() }
+        try family(fake)
+        try fake.write("net/tcp", tcpHeader + "\n")
+        let client = ip("10.213.0.2"), server = ip("198.18.213.2")
+        try fake.process(
+            pid: 700, ppid: 1, comm: "app", startTime: 70, arguments: ["app"], exe: "/usr/bin/app", sockets: [9700], netns: 4026533700)
+        try fake.write("700/net/tcp", tcpHeader + "\n" + procLine(0, local: client, 41000, remote: server, 7100, state: 1, inode: 9700) + "\n")
+        // Several far ends listening on the server's port: with the old order, each was as likely as
+        // the container to be read first.
+        for n in 0..<5 {
+            let pid = Int32(710 + n), inode = UInt64(9710 + n)
+            try fake.process(
+                pid: pid, ppid: 1, comm: "server", startTime: 71, arguments: ["server"], exe: "/usr/bin/server", sockets: [inode],
+                netns: 4026533710 + UInt64(n))
+            try fake.write(
+                "\(pid)/net/tcp", tcpHeader + "\n" + procLine(0, local: server, 7100, remote: ip("0.0.0.0"), 0, state: 10, inode: inode) + "\n")
+        }
+        let attributor = try attributor(fake, otherNamespaces: true)
+        try attributor.start()
+        defer { attributor.stop() }
+        let answer = attributor.attribute(
+            SocketQuery(ipProtocol: 6, localAddress: client, localPort: 41000, remoteAddress: server, remotePort: 7100), at: 0)
+        #expect(answer.identity?.pid == 700)
+        #expect(answer.identity?.exe == "/usr/bin/app")
+    }
+
     @Test func theExecutableHashIsComputedAndCached() throws {
         let fake = try FakeProc()
         defer { fake.remove() }
