@@ -81,6 +81,7 @@ host = '::1' if sys.argv[1] == '6' else '127.0.0.1'
 s = socket.socket(family, socket.SOCK_STREAM); s.bind((host, 0)); s.listen()
 print('READY', s.getsockname()[1], flush=True)
 c, peer = s.accept()
+c.sendall(b'k')
 time.sleep(60)
 """
 
@@ -89,6 +90,8 @@ import socket, sys, time
 family = socket.AF_INET6 if sys.argv[1] == '6' else socket.AF_INET
 host = '::1' if sys.argv[1] == '6' else '127.0.0.1'
 c = socket.socket(family, socket.SOCK_STREAM); c.connect((host, int(sys.argv[2])))
+# Ready once the server has accepted: until then its end is in the listen queue, owned by no process.
+c.recv(1)
 print('READY', c.getsockname()[1], flush=True)
 time.sleep(60)
 """
