@@ -1,5 +1,6 @@
 import Flows
 import Foundation
+import TestSupport
 import Testing
 import PacketParsing
 @testable import Policy
@@ -208,29 +209,6 @@ import PacketParsing
         #expect(fresh.verdict == .alert && fresh.rule == Baseline.ruleID)
         #expect(read.check(flow(Self.program, to: "198.18.0.7", host: "api.example"), Decision(verdict: .allowed)).verdict == .allowed)
     }
-}
-
-/// A temporary rules directory the test writes its files into; removed by `remove()`.
-struct RulesDirectory {
-    let path: String
-
-    init() {
-        path = NSTemporaryDirectory() + "tt-rules-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-    }
-
-    /// A directory made elsewhere, to write files into.
-    init(existing path: String) {
-        self.path = path
-    }
-
-    func write(_ name: String, _ text: String, mode: Int = 0o644) {
-        let file = path + "/" + name
-        FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
-        chmod(file, mode_t(mode))
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
 }
 
 private func flow(_ process: ProcessFacts?, to address: String, port: UInt16 = 443, proto: UInt8 = 6, host: String? = nil) -> FlowFacts {

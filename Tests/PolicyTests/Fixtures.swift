@@ -1,29 +1,7 @@
 import Foundation
+import TestSupport
 import PacketParsing
 @testable import Policy
-
-/// A temporary rules directory the test writes its files into; removed by `remove()`.
-struct RulesDirectory {
-    let path: String
-
-    init() {
-        path = NSTemporaryDirectory() + "tt-rules-\(UUID().uuidString)"
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-    }
-
-    /// A directory made elsewhere, to write files into.
-    init(existing path: String) {
-        self.path = path
-    }
-
-    func write(_ name: String, _ text: String, mode: Int = 0o644) {
-        let file = path + "/" + name
-        FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
-        chmod(file, mode_t(mode))
-    }
-
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// The repository's default rules pack.
 let defaultPack: String = {

@@ -2,6 +2,7 @@ import Flows
 import Foundation
 import PacketParsing
 import Testing
+import TestSupport
 @testable import Policy
 
 @Suite struct RuleEngineTests {
