@@ -23,7 +23,7 @@ extension LivePipeline.Options {
 
 extension CaptureStatistics {
     /// Frames the kernel or the interface dropped.
-    public var lost: Int64 { Int64(clamping: dropped).addingReportingOverflow(Int64(clamping: interfaceDropped)).partialValue }
+    public var lost: Int64 { kernelDropped.addingSaturating(droppedByInterface) }
 
     /// The kernel's counters, said for a person.
     public var text: String { "\(received) received, \(dropped) dropped, \(interfaceDropped) dropped by the interface" }
